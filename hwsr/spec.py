@@ -1,0 +1,290 @@
+"""EngineSpec: the single source of truth for one network of the engine.
+
+A spec is an ordered list of conv layers, the global residual (the input upsampled by
+nearest neighbour and added to the output), the pixel-shuffle factor ``r`` and the datapath
+(bit widths, rounding, accumulator overflow, border padding). The float model, the Brevitas
+model, the integer program, the simulator and the engine report all read these numbers from
+here; nothing else declares them.
+
+Net2 is the spec as written (``r`` = scale); Net1 is derived from it by :meth:`EngineSpec.net1`
+(r = 1, last layer c_out = 3), never written twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hwsr.fixed import FixedType, Overflow, Rounding
+
+IMAGE_CHANNELS = 3
+INPUT_FRAC_BITS = 8  # pixels enter as uint8 codes with scale 2**-8
+
+
+class SpecError(ValueError):
+    """A spec that the engine cannot be built from; the message is one line."""
+
+
+class Activation(enum.Enum):
+    RELU = "relu"
+    NONE = "none"
+
+
+class Padding(enum.Enum):
+    ZERO = "zero"  # pixels outside the frame read as 0 (PyTorch padding=k//2)
+
+
+class WeightGranularity(enum.Enum):
+    PER_TENSOR = "per_tensor"  # one weight shift per layer
+    PER_CHANNEL = "per_channel"  # one weight shift per output channel
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One k×k convolution of the engine, with its activation."""
+
+    kernel: int  # k: odd kernel size, 1 (pointwise) or more
+    c_in: int  # input channels
+    c_out: int  # output channels
+    activation: Activation = Activation.RELU  # applied before the requantization
+
+    @property
+    def halo_rows(self) -> int:
+        """Rows of context above and below an output row: k // 2 (its latency in rows)."""
+        return self.kernel // 2
+
+    @property
+    def macs_per_pixel(self) -> int:
+        return self.kernel * self.kernel * self.c_in * self.c_out
+
+    @property
+    def params(self) -> int:
+        return self.macs_per_pixel + self.c_out
+
+
+@dataclass(frozen=True)
+class Datapath:
+    """Bit widths and arithmetic modes of the engine's fixed-point datapath."""
+
+    act_bits: int = 8  # width of every activation between layers (uint after ReLU)
+    weight_bits: int = 8  # signed weight width
+    bias_bits: int = 16  # signed bias width, at the accumulator's scale
+    acc_bits: int = 32  # signed accumulator width
+    out_bits: int = 10  # signed width of the last conv's output, before the residual add
+    weight_granularity: WeightGranularity = WeightGranularity.PER_CHANNEL
+    rounding: Rounding = Rounding.HALF_UP  # every requantization shift
+    acc_overflow: Overflow = Overflow.WRAP  # accumulator behaviour past acc_bits
+    padding: Padding = Padding.ZERO  # border handling of every k×k window
+
+    def act_type(self, activation: Activation, frac_bits: int) -> FixedType:
+        """Activation format after a layer: unsigned after ReLU, signed otherwise."""
+        return FixedType(self.act_bits, frac_bits, signed=activation is not Activation.RELU)
+
+    @property
+    def pixel_type(self) -> FixedType:
+        """Pixels in and out of the engine: uint8 with scale 2**-8."""
+        return FixedType(8, INPUT_FRAC_BITS, signed=False)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One network of the engine: layers, residual, pixel shuffle and datapath."""
+
+    name: str  # model name, used in reports and file names
+    layers: tuple[LayerSpec, ...]  # in execution order
+    upscale: int  # r: pixel-shuffle factor (3 for Net2, 1 for Net1)
+    datapath: Datapath = field(default_factory=Datapath)
+    residual: bool = True  # add the nearest-upsampled input to the output
+
+    def __post_init__(self) -> None:
+        _validate(self, source="<spec>")
+
+    @property
+    def stage(self) -> str:
+        return "net1" if self.upscale == 1 else "net2"
+
+    def net1(self) -> EngineSpec:
+        """Stage 1 of the engine: the same network with r = 1 and 3 output channels."""
+        last = dataclasses.replace(self.layers[-1], c_out=IMAGE_CHANNELS)
+        return dataclasses.replace(self, upscale=1, layers=(*self.layers[:-1], last))
+
+    @property
+    def latency_rows(self) -> int:
+        """Input rows that must arrive beyond row y before output row y leaves the stack."""
+        return sum(layer.halo_rows for layer in self.layers)
+
+    @property
+    def macs_per_pixel(self) -> int:
+        """MACs per input (LR) pixel."""
+        return sum(layer.macs_per_pixel for layer in self.layers)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+
+# ---- loading and validation -----------------------------------------------------------------
+
+_TOP_KEYS = {"engine", "datapath", "layers"}
+_ENGINE_KEYS = {"name", "upscale", "residual", "description"}
+_LAYER_KEYS = {"kernel", "c_in", "c_out", "activation"}
+_DATAPATH_FIELDS = {f.name: f for f in dataclasses.fields(Datapath)}
+_ENUMS: dict[str, type[enum.Enum]] = {
+    "weight_granularity": WeightGranularity,
+    "rounding": Rounding,
+    "acc_overflow": Overflow,
+    "padding": Padding,
+}
+
+
+def _fail(source: str, key: str, rule: str) -> SpecError:
+    return SpecError(f"{source}: {key}: {rule}")
+
+
+def _check_keys(d: dict[str, Any], allowed: set[str], source: str, where: str) -> None:
+    for k in d:
+        if k not in allowed:
+            raise _fail(source, f"{where}{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _int(value: Any, source: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(source, key, f"must be an integer, got {value!r}")
+    return value
+
+
+def _enum(cls: type[enum.Enum], value: Any, source: str, key: str) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in cls)  # type: ignore[attr-defined]
+        raise _fail(source, key, f"must be one of {allowed}, got {value!r}") from None
+
+
+def _parse_datapath(d: dict[str, Any], source: str) -> Datapath:
+    _check_keys(d, set(_DATAPATH_FIELDS), source, "datapath.")
+    kwargs: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"datapath.{k}"
+        kwargs[k] = _enum(_ENUMS[k], v, source, key) if k in _ENUMS else _int(v, source, key)
+    return Datapath(**kwargs)
+
+
+def _parse_layers(raw: Any, source: str) -> tuple[LayerSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise _fail(source, "layers", "must be a non-empty array of [[layers]] tables")
+    layers = []
+    c_prev = IMAGE_CHANNELS
+    for i, d in enumerate(raw):
+        where = f"layers[{i}]."
+        if not isinstance(d, dict):
+            raise _fail(source, f"layers[{i}]", "must be a table")
+        _check_keys(d, _LAYER_KEYS, source, where)
+        for req in ("kernel", "c_out"):
+            if req not in d:
+                raise _fail(source, where + req, "is required")
+        kernel = _int(d["kernel"], source, where + "kernel")
+        c_in = _int(d.get("c_in", c_prev), source, where + "c_in")
+        c_out = _int(d["c_out"], source, where + "c_out")
+        act = _enum(Activation, d.get("activation", "relu"), source, where + "activation")
+        layers.append(LayerSpec(kernel=kernel, c_in=c_in, c_out=c_out, activation=act))
+        c_prev = c_out
+    return tuple(layers)
+
+
+def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> EngineSpec:
+    """Build and validate a spec from the TOML tables; errors name ``source`` and the key."""
+    _check_keys(d, _TOP_KEYS, source, "")
+    eng = d.get("engine")
+    if not isinstance(eng, dict):
+        raise _fail(source, "engine", "table is required")
+    _check_keys(eng, _ENGINE_KEYS, source, "engine.")
+    for req in ("name", "upscale"):
+        if req not in eng:
+            raise _fail(source, f"engine.{req}", "is required")
+    if not isinstance(eng["name"], str) or not eng["name"]:
+        raise _fail(source, "engine.name", "must be a non-empty string")
+    residual = eng.get("residual", True)
+    if not isinstance(residual, bool):
+        raise _fail(source, "engine.residual", "must be true or false")
+    dp = d.get("datapath", {})
+    if not isinstance(dp, dict):
+        raise _fail(source, "datapath", "must be a table")
+    layers = _parse_layers(d.get("layers"), source)
+    datapath = _parse_datapath(dp, source)
+    upscale = _int(eng["upscale"], source, "engine.upscale")
+    try:
+        spec = EngineSpec(name=eng["name"], layers=layers, upscale=upscale, datapath=datapath,
+                          residual=residual)
+    except SpecError as e:
+        raise SpecError(str(e).replace("<spec>", source, 1)) from None
+    return spec
+
+
+def load_spec(path: str | Path) -> EngineSpec:
+    """Read an engine spec from a TOML file (see ``models/*/engine.toml``)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{p}: spec file not found") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        raise SpecError(f"{p}: cannot read spec file ({type(e).__name__})") from None
+    try:
+        d = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{p}: not valid TOML ({e})") from None
+    return spec_from_dict(d, source=str(p))
+
+
+def spec_to_dict(spec: EngineSpec) -> dict[str, Any]:
+    """The TOML tables of a spec (inverse of :func:`spec_from_dict`), for manifests."""
+    dp = {
+        f.name: (v.value if isinstance(v, enum.Enum) else v)
+        for f in dataclasses.fields(Datapath)
+        for v in [getattr(spec.datapath, f.name)]
+    }
+    return {
+        "engine": {"name": spec.name, "upscale": spec.upscale, "residual": spec.residual},
+        "datapath": dp,
+        "layers": [
+            {"kernel": ly.kernel, "c_in": ly.c_in, "c_out": ly.c_out, "activation": ly.activation.value}
+            for ly in spec.layers
+        ],
+    }
+
+
+def _validate(spec: EngineSpec, source: str) -> None:
+    dp = spec.datapath
+    for name in ("act_bits", "weight_bits", "bias_bits", "acc_bits", "out_bits"):
+        bits = getattr(dp, name)
+        if not 2 <= bits <= 32:
+            raise _fail(source, f"datapath.{name}", f"bit width must be in 2..32, got {bits}")
+    if dp.bias_bits > dp.acc_bits:
+        raise _fail(source, "datapath.bias_bits", "must not exceed acc_bits")
+    if not 1 <= spec.upscale <= 4:
+        raise _fail(source, "engine.upscale", f"r must be in 1..4, got {spec.upscale}")
+    if not spec.layers:
+        raise _fail(source, "layers", "at least one layer is required")
+    c_prev = IMAGE_CHANNELS
+    for i, layer in enumerate(spec.layers):
+        where = f"layers[{i}]."
+        if layer.kernel < 1 or layer.kernel % 2 == 0:
+            raise _fail(source, where + "kernel", f"must be odd and >= 1, got {layer.kernel}")
+        for ch in ("c_in", "c_out"):
+            if getattr(layer, ch) < 1:
+                raise _fail(source, where + ch, f"channels must be >= 1, got {getattr(layer, ch)}")
+        if layer.c_in != c_prev:
+            raise _fail(source, where + "c_in", f"must equal the previous layer's c_out ({c_prev})")
+        c_prev = layer.c_out
+    want = IMAGE_CHANNELS * spec.upscale**2
+    if spec.layers[-1].c_out != want:
+        raise _fail(
+            source,
+            f"layers[{len(spec.layers) - 1}].c_out",
+            f"last layer must have 3*r^2 = {want} output channels, got {spec.layers[-1].c_out}",
+        )
