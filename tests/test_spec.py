@@ -1,0 +1,101 @@
+"""EngineSpec: loading, Net1 derivation, and refusal of bad spec files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hwsr.fixed import Rounding
+from hwsr.spec import Activation, SpecError, load_spec, spec_from_dict, spec_to_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "models" / "hwsr-s" / "engine.toml"
+
+GOOD = """
+[engine]
+name = "t"
+upscale = 3
+
+[datapath]
+rounding = "half_even"
+
+[[layers]]
+kernel = 3
+c_out = 8
+
+[[layers]]
+kernel = 3
+c_out = 27
+activation = "none"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "engine.toml"
+    p.write_text(text)
+    return p
+
+
+def test_default_spec_loads() -> None:
+    spec = load_spec(DEFAULT)
+    assert spec.upscale == 3 and spec.layers[-1].c_out == 27
+    assert spec.layers[0].c_in == 3 and spec.layers[-1].activation is Activation.NONE
+    assert spec.datapath.rounding is Rounding.HALF_UP
+
+
+def test_net1_is_derived_not_written(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, GOOD))
+    n1 = spec.net1()
+    assert n1.upscale == 1 and n1.layers[-1].c_out == 3
+    assert n1.layers[:-1] == spec.layers[:-1] and n1.datapath == spec.datapath
+    assert spec.datapath.rounding is Rounding.HALF_EVEN
+
+
+def test_round_trip_dict(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec_from_dict(spec_to_dict(spec)) == spec
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "rule"),
+    [
+        ("c_out = 8", "c_out = 8\nstride = 2", "layers[0].stride", "unknown key"),
+        ("kernel = 3\nc_out = 8", "kernel = 4\nc_out = 8", "layers[0].kernel", "odd"),
+        ("c_out = 8", "c_out = 0", "layers[0].c_out", ">= 1"),
+        ("upscale = 3", "upscale = 5", "engine.upscale", "1..4"),
+        ("upscale = 3", "upscale = 0", "engine.upscale", "1..4"),
+        ('rounding = "half_even"', "act_bits = 1", "datapath.act_bits", "2..32"),
+        ('rounding = "half_even"', "acc_bits = 33", "datapath.acc_bits", "2..32"),
+        ("c_out = 27", "c_out = 12", "layers[1].c_out", "3*r^2"),
+        ('rounding = "half_even"', 'rounding = "banker"', "datapath.rounding", "one of"),
+        ('rounding = "half_even"', "colour = 1", "datapath.colour", "unknown key"),
+        ('name = "t"', "name = 3", "engine.name", "non-empty string"),
+        ("c_out = 8", "c_out = 8\nc_in = 4", "layers[0].c_in", "previous"),
+        ("kernel = 3\nc_out = 8", 'kernel = "3"\nc_out = 8', "layers[0].kernel", "integer"),
+    ],
+)
+def test_bad_spec_refused_with_one_line(tmp_path: Path, old: str, new: str, key: str, rule: str) -> None:
+    assert old in GOOD
+    p = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert str(p) in msg and key in msg and rule in msg
+
+
+def test_unreadable_spec_files(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="not found"):
+        load_spec(tmp_path / "missing.toml")
+    with pytest.raises(SpecError, match="not valid TOML"):
+        load_spec(write(tmp_path, "[engine\nname="))
+    with pytest.raises(SpecError, match="engine: table is required"):
+        load_spec(write(tmp_path, "[[layers]]\nkernel=1\nc_out=3\n"))
+
+
+def test_default_model_budget() -> None:
+    """Both stages together fit a TV block: <= 22,000 MACs per LR pixel."""
+    spec = load_spec(DEFAULT)
+    assert spec.macs_per_pixel + spec.net1().macs_per_pixel == 15_280
+    assert spec.macs_per_pixel + spec.net1().macs_per_pixel <= 22_000
