@@ -227,7 +227,7 @@ def frac_bits_of(scale: float) -> int:
 
 
 @numba.njit(cache=True, inline="always")
-def round_shift_scalar(a: int, s: int, rounding_code: int) -> int:
+def round_shift_scalar(a: np.int64, s: int, rounding_code: int) -> np.int64:
     """Scalar ``round_shift`` for kernels (``rounding_code`` is ``Rounding.code``)."""
     if s <= 0:
         return a << (-s)
@@ -248,14 +248,14 @@ def round_shift_scalar(a: int, s: int, rounding_code: int) -> int:
 
 
 @numba.njit(cache=True, inline="always")
-def wrap_scalar(a: int, width: int) -> int:
+def wrap_scalar(a: np.int64, width: int) -> np.int64:
     m = np.int64(1) << width
     h = np.int64(1) << (width - 1)
     return ((a + h) & (m - 1)) - h
 
 
 @numba.njit(cache=True, inline="always")
-def clamp_scalar(a: int, lo: int, hi: int) -> int:
+def clamp_scalar(a: np.int64, lo: np.int64, hi: np.int64) -> np.int64:
     if a < lo:
         return lo
     if a > hi:

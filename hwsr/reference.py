@@ -48,17 +48,17 @@ def conv2d_int(x: I64, w: I64) -> I64:
     xp = np.zeros((c, h + 2 * p, wd + 2 * p), dtype=np.int64)
     xp[:, p : p + h, p : p + wd] = x
     bound = int(np.abs(w).sum(axis=(1, 2, 3)).max(initial=0)) * int(np.abs(x).max(initial=0))
-    exact_f64 = bound < _F64_EXACT
-    acc = np.zeros((o, h, wd), dtype=np.float64 if exact_f64 else np.int64)
-    for dy in range(k):
-        for dx in range(k):
-            win = xp[:, dy : dy + h, dx : dx + wd].reshape(c, -1)
-            tap = w[:, :, dy, dx]
-            if exact_f64:
-                acc += (tap.astype(np.float64) @ win.astype(np.float64)).reshape(o, h, wd)
-            else:
-                acc += (tap @ win).reshape(o, h, wd)
-    return acc.astype(np.int64) if exact_f64 else acc
+    taps = [(dy, dx) for dy in range(k) for dx in range(k)]
+    if bound < _F64_EXACT:  # every partial sum is an integer below 2**53: float64 is exact
+        acc_f = np.zeros((o, h * wd), dtype=np.float64)
+        for dy, dx in taps:
+            win = xp[:, dy : dy + h, dx : dx + wd].reshape(c, -1).astype(np.float64)
+            acc_f += w[:, :, dy, dx].astype(np.float64) @ win
+        return acc_f.astype(np.int64).reshape(o, h, wd)
+    acc = np.zeros((o, h * wd), dtype=np.int64)
+    for dy, dx in taps:
+        acc += w[:, :, dy, dx] @ xp[:, dy : dy + h, dx : dx + wd].reshape(c, -1)
+    return acc.reshape(o, h, wd)
 
 
 def run_layer(x: I64, lp: LayerProgram, stage: StageProgram, stats: LayerStats) -> I64:

@@ -161,7 +161,7 @@ def _enum(cls: type[enum.Enum], value: Any, source: str, key: str) -> Any:
     try:
         return cls(value)
     except ValueError:
-        allowed = ", ".join(str(m.value) for m in cls)  # type: ignore[attr-defined]
+        allowed = ", ".join(str(m.value) for m in cls)
         raise _fail(source, key, f"must be one of {allowed}, got {value!r}") from None
 
 

@@ -19,7 +19,7 @@ from hwsr.fixed import Rounding
 from hwsr.quant import QuantEngineNet
 from hwsr.quant.lower import LoweringError, lower_stage
 from hwsr.reference import run_stage
-from hwsr.spec import Datapath, EngineSpec, LayerSpec, Activation, WeightGranularity
+from hwsr.spec import Activation, Datapath, EngineSpec, LayerSpec, WeightGranularity
 from tests.strategies import engine_specs, frames
 
 CASES = {"brevitas_vs_reference": 0}

@@ -98,7 +98,7 @@ class DualStageSR(nn.Module):
             return y1, y2, feats
         return y1, self.net2(y1)
 
-    def net2_on(self, x: torch.Tensor, return_features: bool = False):  # type: ignore[no-untyped-def]
+    def net2_on(self, x: torch.Tensor, return_features: bool = False):
         return self.net2(x, return_features=return_features)
 
 

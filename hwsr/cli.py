@@ -1,0 +1,97 @@
+"""The ``hwsr`` command: thin subcommands over library functions.
+
+Each subcommand parses its arguments, calls one library function and reports. Any refusal
+the library raises (a bad spec, image, model, program or dataset) reaches the user as one
+line on stderr and exit status 1; usage errors exit with 2 (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from hwsr.zoo import DEFAULT_MODEL
+
+# Modules that add their own subcommands: each has ``register(subparsers)``.
+_PLUGINS = ("hwsr.sim.cli", "hwsr.data.cli", "hwsr.train.cli")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from hwsr.report import check_budget, engine_report, float_only_notice
+    from hwsr.zoo import load_engine
+
+    if args.arch:
+        notice = float_only_notice(args.arch)
+        if notice:
+            print(notice)
+            return 0
+    spec = load_engine(args.model).spec
+    report = engine_report(
+        spec, stage=args.stage, width=args.width, height=args.height, fps=args.fps,
+        clock_mhz=args.clock_mhz, pixels_per_clock=args.ppc,
+    )
+    if args.json:
+        print(json.dumps(report.to_json_dict(), indent=2))
+    else:
+        print(report.format_table())
+        for line in check_budget(report):
+            print(f"budget: {line}")
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="engine figures: MACs, line buffers, latency, MAC rate")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="zoo name, model folder or engine.toml")
+    p.add_argument("--arch", help="float architecture to ask about (srcnn, rcan, engine)")
+    p.add_argument("--stage", choices=("dual", "net1", "net2"), default="dual")
+    p.add_argument("--width", type=int, default=1280, help="LR line width in pixels")
+    p.add_argument("--height", type=int, default=720, help="LR frame height in rows")
+    p.add_argument("--fps", type=float, default=60.0, help="frame rate")
+    p.add_argument("--clock-mhz", type=float, default=600.0, help="engine clock")
+    p.add_argument("--ppc", type=int, default=1, help="pixels per clock")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwsr",
+        description="Dual-stage SR for a line-buffer engine: train, quantize, simulate, report.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_report(sub)
+    for name in _PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name and name.startswith(e.name):
+                continue  # that part of hwsr is not installed in this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"hwsr {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"hwsr {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
