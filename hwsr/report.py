@@ -1,0 +1,312 @@
+"""Engine report: what a hardware engineer budgets for an engine spec, as a pure function of it.
+
+For every layer of a stage: parameters, MACs per LR pixel and per frame, line-buffer bits and
+latency rows; for the stage: the residual delay line, totals, latency in rows and cycles and
+the MAC rate a frame rate needs at a clock. No torch, no weights: only the
+:class:`~hwsr.spec.EngineSpec` and the video format.
+
+Conventions (what the figures mean):
+
+* Both stages run on the LR grid (Net1 maps LR→LR, Net2 maps LR→×r by pixel shuffle), so
+  ``width``/``height`` are the LR frame and every "per pixel" figure is per LR pixel.
+* A k×k layer holds k−1 rows of its input: ``(k−1) × width × c_in × in_bits`` bits, where
+  ``in_bits`` is the pixel width (8) for the first layer and ``act_bits`` for the others.
+  A 1×1 layer holds none. Its latency is k // 2 rows.
+* The residual delay line (when ``spec.residual``) holds the stage's input pixels from the
+  row entering to the output row leaving: ``latency_rows × width × 3 × 8`` bits. It is
+  counted apart from layer 1's line buffer, which holds some of the same rows: an upper
+  bound a designer may shrink by sharing them.
+* Latency in cycles is ``latency_rows × ceil(width / pixels_per_clock)``:
+  ``pixels_per_clock`` counts the stage's input (LR) pixels; horizontal and vertical
+  blanking are ignored (they only add slack).
+* Dual: Net1 then Net2, chained without frame memory, so both stages' line buffers exist
+  at once and the totals add; latency adds; each stage has its own MAC array, so MAC
+  units add per stage (rounded up per stage).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
+from typing import Any
+
+from hwsr.spec import IMAGE_CHANNELS, EngineSpec
+
+STAGES = ("dual", "net1", "net2")
+BITS_PER_KIB = 8 * 1024
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """Budget of one k×k conv layer of a stage."""
+
+    index: int  # position in the stage's layer list
+    kernel: int  # k
+    c_in: int  # input channels
+    c_out: int  # output channels
+    in_bits: int  # width of one input sample held in the line buffer
+    params: int  # k·k·c_in·c_out weights + c_out biases
+    macs_per_pixel: int  # k·k·c_in·c_out per LR pixel
+    macs_per_frame: int  # macs_per_pixel × width × height
+    linebuffer_rows: int  # k − 1 rows of the layer's input
+    linebuffer_bits: int  # linebuffer_rows × width × c_in × in_bits
+    latency_rows: int  # k // 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Totals:
+    """Figures shared by a stage and a whole engine (fields of both reports)."""
+
+    params: int  # weights + biases
+    macs_per_pixel: int  # MACs per LR pixel
+    macs_per_frame: int  # MACs per LR frame
+    linebuffer_bits: int  # every line buffer and residual delay line
+    linebuffer_kib: float  # linebuffer_bits / 8 / 1024
+    latency_rows: int  # LR rows between a row entering and its output leaving
+    latency_out_rows: int  # the same in output rows (× r of the last stage)
+    latency_cycles: int  # latency_rows × ceil(width / pixels_per_clock)
+    mac_rate_gmacs: float  # MACs per frame × fps, in GMAC/s
+    macs_per_clock: float  # MAC rate / clock
+    mac_units: int  # MAC units needed at this clock
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageReport(_Totals):
+    """Budget of one stage (Net1 or Net2) of the engine at a video format and clock."""
+
+    name: str  # spec name
+    stage: str  # "net1" or "net2"
+    upscale: int  # r of this stage
+    width: int  # LR frame width, pixels
+    height: int  # LR frame height, pixels
+    fps: float  # frames per second
+    clock_mhz: float  # engine clock
+    pixels_per_clock: int  # LR pixels consumed per clock
+    layers: tuple[LayerReport, ...]  # in execution order
+    residual_rows: int  # rows in the residual delay line (0 without residual)
+    residual_bits: int  # residual_rows × width × 3 × 8
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain dict of lists and numbers (``json.dumps`` takes it as it is)."""
+        d = asdict(self)
+        d["layers"] = [asdict(layer) for layer in self.layers]
+        return d
+
+    @classmethod
+    def from_json_dict(cls, d: dict[str, Any]) -> StageReport:
+        return cls(**{**d, "layers": tuple(LayerReport(**ly) for ly in d["layers"])})
+
+    def format_table(self) -> str:
+        """Plain-text table: one line per layer, the residual delay line, the totals."""
+        return "\n".join(_stage_lines(self) + _summary_lines(self, self.upscale))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineReport(_Totals):
+    """Budget of the engine: one stage, or Net1 and Net2 chained (``stage == "dual"``)."""
+
+    name: str  # spec name (Net2's)
+    stage: str  # "dual", "net1" or "net2"
+    upscale: int  # overall scale: r of the last stage
+    width: int  # LR frame width, pixels
+    height: int  # LR frame height, pixels
+    fps: float  # frames per second
+    clock_mhz: float  # engine clock
+    pixels_per_clock: int  # LR pixels consumed per clock
+    stages: tuple[StageReport, ...]  # in execution order (Net1 first)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain dict of lists and numbers (``json.dumps`` takes it as it is)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "stages"}
+        d["stages"] = [s.to_json_dict() for s in self.stages]
+        return d
+
+    @classmethod
+    def from_json_dict(cls, d: dict[str, Any]) -> EngineReport:
+        stages = tuple(StageReport.from_json_dict(s) for s in d["stages"])
+        return cls(**{**d, "stages": stages})
+
+    def format_table(self) -> str:
+        """Plain-text table of every stage, then the engine's totals."""
+        lines = [f"engine {self.name}: {self.stage}, {self.width}x{self.height} LR @ "
+                 f"{self.fps:g} fps, {self.clock_mhz:g} MHz, {self.pixels_per_clock} px/clock"]
+        for s in self.stages:
+            lines += ["", *_stage_lines(s), *_summary_lines(s, s.upscale)]
+        lines += ["", f"engine total ({self.stage})", *_summary_lines(self, self.upscale)]
+        return "\n".join(lines)
+
+
+# ---- construction ---------------------------------------------------------------------------
+
+
+def _check_format(width: int, height: int, fps: float, clock_mhz: float, ppc: int) -> None:
+    if width < 1 or height < 1:
+        raise ValueError(f"frame must be at least 1x1, got {width}x{height}")
+    if not (fps > 0 and clock_mhz > 0):
+        raise ValueError(f"fps and clock_mhz must be > 0, got {fps}, {clock_mhz}")
+    if ppc < 1:
+        raise ValueError(f"pixels_per_clock must be >= 1, got {ppc}")
+
+
+def _macs_per_clock(macs_per_frame: int, fps: float, clock_mhz: float) -> Fraction:
+    """Exact rational MACs per clock, so the ceiling of an exact integer stays that integer."""
+    return Fraction(macs_per_frame) * Fraction(fps) / (Fraction(clock_mhz) * 10**6)
+
+
+def _layer_reports(spec: EngineSpec, width: int, height: int) -> tuple[LayerReport, ...]:
+    out = []
+    for i, ly in enumerate(spec.layers):
+        in_bits = spec.datapath.pixel_type.width if i == 0 else spec.datapath.act_bits
+        rows = ly.kernel - 1
+        out.append(LayerReport(
+            index=i, kernel=ly.kernel, c_in=ly.c_in, c_out=ly.c_out, in_bits=in_bits,
+            params=ly.params, macs_per_pixel=ly.macs_per_pixel,
+            macs_per_frame=ly.macs_per_pixel * width * height,
+            linebuffer_rows=rows, linebuffer_bits=rows * width * ly.c_in * in_bits,
+            latency_rows=ly.halo_rows,
+        ))
+    return tuple(out)
+
+
+def stage_report(
+    spec: EngineSpec, width: int, height: int, fps: float, clock_mhz: float,
+    pixels_per_clock: int,
+) -> StageReport:
+    """Budget of one stage running ``spec`` on a ``width``×``height`` LR frame.
+
+    >>> from hwsr.spec import EngineSpec, LayerSpec
+    >>> spec = EngineSpec("tiny", (LayerSpec(3, 3, 3),), upscale=1)
+    >>> r = stage_report(spec, 100, 10, fps=1.0, clock_mhz=1.0, pixels_per_clock=1)
+    >>> r.macs_per_pixel, r.linebuffer_bits, r.latency_rows, r.latency_cycles
+    (81, 7200, 1, 100)
+    """
+    _check_format(width, height, fps, clock_mhz, pixels_per_clock)
+    layers = _layer_reports(spec, width, height)
+    residual_rows = spec.latency_rows if spec.residual else 0
+    pixel_bits = spec.datapath.pixel_type.width
+    residual_bits = residual_rows * width * IMAGE_CHANNELS * pixel_bits
+    lb_bits = sum(ly.linebuffer_bits for ly in layers) + residual_bits
+    macs_per_frame = spec.macs_per_pixel * width * height
+    per_clock = _macs_per_clock(macs_per_frame, fps, clock_mhz)
+    return StageReport(
+        params=spec.params, macs_per_pixel=spec.macs_per_pixel, macs_per_frame=macs_per_frame,
+        linebuffer_bits=lb_bits, linebuffer_kib=lb_bits / BITS_PER_KIB,
+        latency_rows=spec.latency_rows, latency_out_rows=spec.latency_rows * spec.upscale,
+        latency_cycles=spec.latency_rows * math.ceil(width / pixels_per_clock),
+        mac_rate_gmacs=macs_per_frame * fps / 1e9, macs_per_clock=float(per_clock),
+        mac_units=math.ceil(per_clock),
+        name=spec.name, stage=spec.stage, upscale=spec.upscale, width=width, height=height,
+        fps=fps, clock_mhz=clock_mhz, pixels_per_clock=pixels_per_clock, layers=layers,
+        residual_rows=residual_rows, residual_bits=residual_bits,
+    )
+
+
+def engine_report(
+    net2_spec: EngineSpec, *, stage: str = "dual", width: int = 1280, height: int = 720,
+    fps: float = 60.0, clock_mhz: float = 600.0, pixels_per_clock: int = 1,
+) -> EngineReport:
+    """Budget of the engine built from Net2's spec: ``"dual"`` (Net1 → Net2), ``"net1"`` or ``"net2"``.
+
+    Defaults: 720p LR in, 60 fps, 600 MHz, one LR pixel per clock.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    specs = {"dual": (net2_spec.net1(), net2_spec), "net1": (net2_spec.net1(),),
+             "net2": (net2_spec,)}[stage]
+    stages = tuple(stage_report(s, width, height, fps, clock_mhz, pixels_per_clock)
+                   for s in specs)
+    lb_bits = sum(s.linebuffer_bits for s in stages)
+    macs_per_frame = sum(s.macs_per_frame for s in stages)
+    latency_rows = sum(s.latency_rows for s in stages)
+    upscale = stages[-1].upscale  # Net1 is ×1: the engine's scale is the last stage's
+    return EngineReport(
+        params=sum(s.params for s in stages),
+        macs_per_pixel=sum(s.macs_per_pixel for s in stages), macs_per_frame=macs_per_frame,
+        linebuffer_bits=lb_bits, linebuffer_kib=lb_bits / BITS_PER_KIB,
+        latency_rows=latency_rows, latency_out_rows=latency_rows * upscale,
+        latency_cycles=sum(s.latency_cycles for s in stages),
+        mac_rate_gmacs=macs_per_frame * fps / 1e9,
+        macs_per_clock=float(_macs_per_clock(macs_per_frame, fps, clock_mhz)),
+        mac_units=sum(s.mac_units for s in stages),
+        name=net2_spec.name, stage=stage, upscale=upscale, width=width, height=height,
+        fps=fps, clock_mhz=clock_mhz, pixels_per_clock=pixels_per_clock, stages=stages,
+    )
+
+
+# ---- budget and notices ---------------------------------------------------------------------
+
+
+def check_budget(
+    report: StageReport | EngineReport, max_macs_per_pixel: int = 22000,
+    max_linebuffer_kib: float = 256,
+) -> list[str]:
+    """Violations of an area budget (empty when it fits): MACs per LR pixel and line-buffer KiB.
+
+    >>> from hwsr.spec import EngineSpec, LayerSpec
+    >>> spec = EngineSpec("tiny", (LayerSpec(3, 3, 3),), upscale=1)
+    >>> check_budget(engine_report(spec, stage="net1"), max_macs_per_pixel=80)
+    ['MACs per LR pixel: 81 > budget 80']
+    """
+    violations = []
+    if report.macs_per_pixel > max_macs_per_pixel:
+        violations.append(
+            f"MACs per LR pixel: {report.macs_per_pixel} > budget {max_macs_per_pixel}")
+    if report.linebuffer_kib > max_linebuffer_kib:
+        violations.append(
+            f"line buffers: {report.linebuffer_kib:g} KiB > budget {max_linebuffer_kib:g} KiB")
+    return violations
+
+
+def float_only_notice(arch_name: str) -> str | None:
+    """Why ``arch_name`` has no engine report (None when the engine can run it).
+
+    >>> float_only_notice("engine") is None
+    True
+    """
+    # Imported here so that `import hwsr.report` never pulls in the hwsr.arch package.
+    from hwsr.arch.registry import get_arch
+
+    info = get_arch(arch_name)
+    if info.engine_runnable:
+        return None
+    return f"{info.name}: no engine report, {info.reason}"
+
+
+# ---- text table -----------------------------------------------------------------------------
+
+_COLUMNS = ("layer", "k", "c_in", "c_out", "in bits", "params", "MACs/px", "MACs/frame",
+            "LB rows", "LB bits", "lat rows")
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    widths = (8, 3, 5, 6, 8, 9, 9, 16, 8, 12, 9)
+    return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def _stage_lines(s: StageReport) -> list[str]:
+    lines = [f"{s.stage} ({s.name}, x{s.upscale}): {s.width}x{s.height} LR", _row(_COLUMNS)]
+    for ly in s.layers:
+        lines.append(_row((
+            str(ly.index), str(ly.kernel), str(ly.c_in), str(ly.c_out), str(ly.in_bits),
+            f"{ly.params:,}", f"{ly.macs_per_pixel:,}", f"{ly.macs_per_frame:,}",
+            str(ly.linebuffer_rows), f"{ly.linebuffer_bits:,}", str(ly.latency_rows))))
+    if s.residual_rows:
+        bits = s.residual_bits // (s.residual_rows * s.width * IMAGE_CHANNELS)
+        ch = str(IMAGE_CHANNELS)
+        lines.append(_row(("residual", "", ch, ch, str(bits), "", "", "", str(s.residual_rows),
+                           f"{s.residual_bits:,}", "")))
+    lines.append(_row(("total", "", "", "", "", f"{s.params:,}", f"{s.macs_per_pixel:,}",
+                       f"{s.macs_per_frame:,}", "", f"{s.linebuffer_bits:,}",
+                       str(s.latency_rows))))
+    return lines
+
+
+def _summary_lines(t: _Totals, upscale: int) -> list[str]:
+    return [
+        f"  line buffers   {t.linebuffer_bits:,} bits = {t.linebuffer_kib:g} KiB",
+        f"  latency        {t.latency_rows} LR rows = {t.latency_out_rows} output rows "
+        f"(x{upscale}) = {t.latency_cycles:,} cycles",
+        f"  MAC rate       {t.mac_rate_gmacs:.3f} GMAC/s = {t.macs_per_clock:.2f} MACs/clock "
+        f"-> {t.mac_units:,} MAC units",
+    ]
