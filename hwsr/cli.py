@@ -21,6 +21,7 @@ _PLUGINS = ("hwsr.sim.cli", "hwsr.data.cli", "hwsr.train.cli")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from hwsr.accum import bounds_json, bounds_table
     from hwsr.report import check_budget, engine_report, float_only_notice
     from hwsr.zoo import load_engine
 
@@ -29,18 +30,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if notice:
             print(notice)
             return 0
-    spec = load_engine(args.model).spec
+    bundle = load_engine(args.model)
+    spec = bundle.spec
+    bounds = _acc_bounds(bundle)
     report = engine_report(
         spec, stage=args.stage, width=args.width, height=args.height, fps=args.fps,
         clock_mhz=args.clock_mhz, pixels_per_clock=args.ppc,
     )
     if args.json:
-        print(json.dumps(report.to_json_dict(), indent=2))
+        doc = report.to_json_dict()
+        if bounds is not None:
+            doc["accumulators"] = bounds_json(bounds)
+        print(json.dumps(doc, indent=2))
     else:
         print(report.format_table())
         for line in check_budget(report):
             print(f"budget: {line}")
+        print()
+        print(bounds_table(bounds) if bounds is not None else
+              "accumulators: no integer program yet (hwsr quantize) - worst cases unknown")
     return 0
+
+
+def _acc_bounds(bundle):  # type: ignore[no-untyped-def]
+    """Worst-case accumulators of the model's integer program, when it has one."""
+    from hwsr.accum import program_bounds
+
+    if bundle.program_path is None or not bundle.program_path.is_file():
+        return None
+    return program_bounds(bundle.program())
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
@@ -84,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # output piped into a pager or head that closed early
+        return 0
     except (ValueError, OSError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"hwsr {args.command}: error: {msg}", file=sys.stderr)
