@@ -7,6 +7,7 @@ examples print their seed (``print_blob``) so a failure can be replayed.
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import numpy as np
 from hypothesis import HealthCheck, settings
@@ -24,6 +25,9 @@ settings.register_profile("thorough", parent=settings.get_profile("ci"), max_exa
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROUNDINGS = list(Rounding)
+
+# Exactness cases that ran and matched, by comparison name; conftest prints them at the end.
+EXACT_CASES: Counter[str] = Counter()
 
 
 @st.composite

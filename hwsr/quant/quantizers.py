@@ -59,6 +59,11 @@ class TowardZeroSte(_RoundingSte):
         return _ste(torch.trunc(x), x)
 
 
+# Floor of every learned scale. Brevitas clamps a scale after restricting it to a power of
+# two, so the floor must itself be a power of two or a dead channel (all-zero statistics)
+# would get a scale the engine's shifter cannot apply.
+SCALE_FLOOR = 2.0**-24
+
 ROUNDING_IMPLS: dict[Rounding, type[nn.Module]] = {
     Rounding.HALF_UP: RoundHalfUpSte,
     Rounding.HALF_EVEN: RoundHalfEvenSte,
@@ -74,7 +79,7 @@ def weight_quant(dp: Datapath):  # type: ignore[no-untyped-def]
         if dp.weight_granularity is WeightGranularity.PER_CHANNEL
         else Int8WeightPerTensorFixedPoint
     )
-    return base.let(bit_width=dp.weight_bits)
+    return base.let(bit_width=dp.weight_bits, scaling_min_val=SCALE_FLOOR)
 
 
 def bias_quant(dp: Datapath):  # type: ignore[no-untyped-def]
@@ -88,6 +93,7 @@ def act_quant(dp: Datapath, signed: bool, bits: int | None = None):  # type: ign
     return base.let(
         bit_width=bits if bits is not None else dp.act_bits,
         float_to_int_impl=ROUNDING_IMPLS[dp.rounding],
+        scaling_min_val=SCALE_FLOOR,
     )
 
 
