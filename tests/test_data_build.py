@@ -51,9 +51,7 @@ def best_shift(a: np.ndarray, b: np.ndarray, reach: int = 2) -> tuple[int, int]:
     h, w = a.shape[:2]
     core = b[reach : h - reach, reach : w - reach].astype(np.float64)
     errors = {
-        (dy, dx): np.mean(
-            (a[reach + dy : h - reach + dy, reach + dx : w - reach + dx] - core) ** 2
-        )
+        (dy, dx): np.mean((a[reach + dy : h - reach + dy, reach + dx : w - reach + dx] - core) ** 2)
         for dy in range(-reach, reach + 1)
         for dx in range(-reach, reach + 1)
     }

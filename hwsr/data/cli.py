@@ -1,0 +1,175 @@
+"""``hwsr data build``: parse flags, call `build_dataset`, print what was built.
+
+Imports nothing heavy at module level: every ``hwsr`` command builds this parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hwsr.data.config import DEFAULT_CRF, BuildConfig
+
+if TYPE_CHECKING:
+    from hwsr.data.manifest import Manifest
+
+_D = BuildConfig.__dataclass_fields__  # defaults shown in --help come from the config
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``data`` (with its ``build`` subcommand) to the ``hwsr`` command."""
+    data = subparsers.add_parser("data", help="build (video-LR, dHR, HR) training data")
+    sub = data.add_subparsers(dest="data_command", required=True)
+    p = sub.add_parser(
+        "build",
+        help="build a dataset from UHD videos and still images",
+        description="Cut aligned (video-LR, dHR, HR) triples from UHD material; video-LR "
+        "goes through a real codec. Bad sources are reported and skipped.",
+    )
+    p.add_argument(
+        "--src",
+        nargs="+",
+        action="extend",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="UHD video files, still images or folders of them",
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="dataset folder")
+    p.add_argument(
+        "--val-src",
+        nargs="+",
+        action="extend",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="validation sources (default: --val-fraction of --src)",
+    )
+    p.add_argument("--val-fraction", type=float, default=_D["val_fraction"].default)
+    p.add_argument(
+        "--val-frames",
+        type=int,
+        default=_D["val_frames_per_source"].default,
+        help="whole frames kept per validation source",
+    )
+    p.add_argument(
+        "--codec",
+        default=_D["codec"].default,
+        help="FFmpeg encoder: libx264, libx265, libvpx-vp9, libsvtav1, mpeg4, ...",
+    )
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--crf", type=float, help=f"rate factor (default {DEFAULT_CRF:g})")
+    rate.add_argument("--bitrate", type=int, metavar="KBPS", help="bit rate of the 720p stream")
+    p.add_argument("--gop", type=int, default=_D["gop_frames"].default, help="key-frame interval")
+    p.add_argument("--preset", default=_D["preset"].default, help="encoder preset ('' for none)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=_D["codec_threads"].default,
+        help="encoder threads (fixed: the bitstream depends on it)",
+    )
+    p.add_argument(
+        "--patch-lr",
+        type=int,
+        default=_D["patch_lr_px"].default,
+        metavar="PX",
+        help="LR/dHR patch side; HR patches are 3x",
+    )
+    p.add_argument("--patches-per-frame", type=int, default=_D["patches_per_frame"].default)
+    p.add_argument(
+        "--shard-size", type=int, default=_D["shard_patches"].default, help="triples per shard file"
+    )
+    p.add_argument("--seed", type=int, default=_D["seed"].default)
+    p.add_argument(
+        "--still-frames",
+        type=int,
+        default=_D["still_frames"].default,
+        help="frames of the clip synthesized from each still image",
+    )
+    p.add_argument(
+        "--still-zoom",
+        type=float,
+        default=_D["still_zoom"].default,
+        help="total zoom over a still's clip (0: exact integer-pixel crops)",
+    )
+    p.add_argument(
+        "--still-pan",
+        type=float,
+        default=_D["still_pan"].default,
+        help="total pan over a still's clip, fraction of the frame width",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=_D["max_video_frames"].default,
+        help="frames taken from the start of each video (0: all)",
+    )
+    p.add_argument("--strict", action="store_true", help="stop at the first bad source")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_build)
+    return data
+
+
+register = register_cli  # the name hwsr.cli looks for
+
+
+def config_from_args(args: argparse.Namespace) -> BuildConfig:
+    """The `BuildConfig` the flags describe."""
+    crf = args.crf if args.crf is not None or args.bitrate is not None else DEFAULT_CRF
+    return BuildConfig(
+        sources=tuple(args.src),
+        out_dir=args.out,
+        val_sources=tuple(args.val_src),
+        val_fraction=args.val_fraction,
+        val_frames_per_source=args.val_frames,
+        codec=args.codec,
+        crf=crf,
+        bitrate_kbps=args.bitrate,
+        gop_frames=args.gop,
+        preset=args.preset or None,
+        codec_threads=args.threads,
+        patch_lr_px=args.patch_lr,
+        patches_per_frame=args.patches_per_frame,
+        shard_patches=args.shard_size,
+        seed=args.seed,
+        still_frames=args.still_frames,
+        still_zoom=args.still_zoom,
+        still_pan=args.still_pan,
+        max_video_frames=args.max_frames or None,
+        strict=args.strict,
+    )
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from hwsr.data.build import build_dataset  # torch/PyAV only when a build runs
+
+    manifest = build_dataset(
+        config_from_args(args),
+        overwrite=args.overwrite,
+        progress=False if args.no_progress else None,
+    )
+    print(format_summary(manifest, args.out))
+    return 0
+
+
+def format_summary(manifest: Manifest, out: Path) -> str:
+    """Per-source lines (split, frames, triples, codec damage) and the totals."""
+    lines = []
+    for s in manifest.sources:
+        if not s.ok:
+            lines.append(f"  skipped  {s.path}: {s.reason}")
+            continue
+        lines.append(
+            f"  {s.split:5s}  {s.name}: {s.frames} frames {s.hr_hw[1]}x{s.hr_hw[0]}, "
+            f"{s.patches} triples, codec damage {s.codec_psnr_y_db:.2f} dB Y-PSNR "
+            f"(worst {s.codec_psnr_y_min_db:.2f}), {s.lr_kbps:.0f} kbit/s"
+        )
+    damage = manifest.codec_psnr_y_db()
+    lines.append(
+        f"{out}: {manifest.train_patches} training triples, {len(manifest.val_frames)} "
+        f"validation frames, {len(manifest.errors)} sources skipped; mean codec damage "
+        + ("n/a" if damage is None else f"{damage:.2f} dB Y-PSNR (video-LR vs dHR)")
+    )
+    return "\n".join(lines)
