@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hwsr.zoo import DEFAULT_MODEL
 
@@ -75,6 +76,50 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_report)
 
 
+def _cmd_golden_write(args: argparse.Namespace) -> int:
+    from hwsr.golden import standard_frames, write_golden
+    from hwsr.imageio import read_image
+    from hwsr.zoo import load_engine
+
+    program = load_engine(args.model).program()
+    frames = standard_frames(args.width, args.height, args.seed)
+    for path in args.frame or []:
+        frames[path.stem] = read_image(path)
+    m = write_golden(program, frames, args.out, stage=args.stage, model=str(args.model),
+                     overwrite=args.overwrite)
+    print(f"wrote {len(m['sha256'])} files for {len(frames)} frames to {args.out}")
+    return 0
+
+
+def _cmd_golden_check(args: argparse.Namespace) -> int:
+    from hwsr.golden import replay_golden
+
+    result = replay_golden(args.set)
+    for rel in result.mismatches:
+        print(f"MISMATCH {rel}")
+    verdict = "bit-exact" if result.ok else f"{len(result.mismatches)} files differ"
+    print(f"{args.set}: {result.files_checked} vector files replayed: {verdict}")
+    return 0 if result.ok else 1
+
+
+def _add_golden(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("golden", help="golden vectors for RTL testbenches: write or replay a set")
+    gsub = p.add_subparsers(dest="golden_command", required=True)
+    w = gsub.add_parser("write", help="write a vector set (hex + manifest) for the model")
+    w.add_argument("--model", default=DEFAULT_MODEL, help="zoo name, model folder or program.npz")
+    w.add_argument("--out", type=Path, required=True, help="folder of the new set")
+    w.add_argument("--stage", choices=("dual", "net1", "net2"), default="dual")
+    w.add_argument("--width", type=int, default=24, help="width of the stock frames")
+    w.add_argument("--height", type=int, default=16, help="height of the stock frames")
+    w.add_argument("--seed", type=int, default=0, help="seed of the noise frames")
+    w.add_argument("--frame", type=Path, action="append", help="add an image (repeatable)")
+    w.add_argument("--overwrite", action="store_true", help="replace an existing set")
+    w.set_defaults(func=_cmd_golden_write)
+    c = gsub.add_parser("check", help="replay a set through the simulator, byte for byte")
+    c.add_argument("set", type=Path, help="folder of the set")
+    c.set_defaults(func=_cmd_golden_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hwsr",
@@ -83,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_report(sub)
+    _add_golden(sub)
     for name in _PLUGINS:
         try:
             module = importlib.import_module(name)

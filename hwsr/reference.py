@@ -76,10 +76,13 @@ def run_layer(x: I64, lp: LayerProgram, stage: StageProgram, stats: LayerStats) 
     return saturate(rounded, lp.out_type.width, lp.out_type.signed)
 
 
-def run_stage(stage: StageProgram, frame_u8_hwc: npt.NDArray[np.uint8]) -> tuple[
-    npt.NDArray[np.uint8], StageStats
-]:
-    """Run one stage on a whole frame: uint8 (H, W, 3) in, uint8 (H·r, W·r, 3) out."""
+def run_stage(
+    stage: StageProgram, frame_u8_hwc: npt.NDArray[np.uint8], trace: list[I64] | None = None
+) -> tuple[npt.NDArray[np.uint8], StageStats]:
+    """Run one stage on a whole frame: uint8 (H, W, 3) in, uint8 (H·r, W·r, 3) out.
+
+    With ``trace``, every layer's output codes (C, H, W) are appended to it in order.
+    """
     if frame_u8_hwc.dtype != np.uint8 or frame_u8_hwc.ndim != 3 or frame_u8_hwc.shape[2] != 3:
         raise ValueError("frame must be uint8 with shape (H, W, 3)")
     r = stage.spec.upscale
@@ -90,6 +93,8 @@ def run_stage(stage: StageProgram, frame_u8_hwc: npt.NDArray[np.uint8]) -> tuple
         ls = LayerStats()
         h = run_layer(h, lp, stage, ls)
         stats.layers.append(ls)
+        if trace is not None:
+            trace.append(h)
     if stage.spec.residual:
         x_rep = np.repeat(x, r * r, axis=0)  # channel c*r*r + k reads input channel c
         s = (h << stage.res_conv_lshift) + (x_rep << stage.res_in_lshift)
