@@ -261,3 +261,21 @@ def clamp_scalar(a: np.int64, lo: np.int64, hi: np.int64) -> np.int64:
     if a > hi:
         return hi
     return a
+
+
+@numba.njit(cache=True, inline="always")
+def round_shift_i32(a, rs, rounding_code):
+    """``round_shift`` of an int32 by ``0 <= rs <= 30`` bits (``Rounding.code``), branch-free
+    per mode so the simulator's requantization loops vectorize; tested equal to ``round_shift``."""
+    one = np.int32(1)
+    half = (one << rs) >> one
+    if rounding_code == 0:  # half up
+        return (a + half) >> rs
+    q = a >> rs
+    if rounding_code == 1:  # half even
+        rem = a - (q << rs)
+        up = (rem > half) | ((rem == half) & ((q & one) == one) & (rs > 0))
+        return q + np.int32(up)
+    if rounding_code == 2:  # floor
+        return q
+    return (a + ((a >> np.int32(31)) & ((one << rs) - one))) >> rs  # toward zero

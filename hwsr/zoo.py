@@ -17,9 +17,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hwsr.program import EngineProgram, ProgramError, load_program
 from hwsr.spec import EngineSpec, load_spec
+
+if TYPE_CHECKING:
+    from hwsr.arch.engine_net import DualStageSR
 
 DEFAULT_MODEL = "hwsr-s"
 SPEC_FILE = "engine.toml"
@@ -70,7 +74,7 @@ class EngineBundle:
         p = self._file({"float": FLOAT_FILE, "quant": QUANT_FILE}[what])
         return p is not None and p.is_file()
 
-    def float_dual(self):  # type: ignore[no-untyped-def]
+    def float_dual(self) -> DualStageSR:
         """Float dual-stage engine with trained weights."""
         from hwsr.arch.engine_net import build_dual
         from hwsr.checkpoint import load_weights
@@ -82,7 +86,7 @@ class EngineBundle:
         load_weights(model, path)
         return model.eval()
 
-    def quant_dual(self):  # type: ignore[no-untyped-def]
+    def quant_dual(self) -> DualStageSR:
         """Brevitas dual-stage engine with its QAT state, in eval mode."""
         from hwsr.checkpoint import load_weights
         from hwsr.quant import build_quant_dual

@@ -6,6 +6,7 @@ examples print their seed (``print_blob``) so a failure can be replayed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 
@@ -114,3 +115,18 @@ def frames(draw: st.DrawFn, max_h: int = 12, max_w: int = 12) -> np.ndarray:
         return f
     seed = draw(st.integers(0, 2**32 - 1))
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@st.composite
+def narrow_engine_specs(draw: st.DrawFn, max_layers: int = 6, max_channels: int = 32,
+                        acc_bits: tuple[int, int] = (12, 20)) -> EngineSpec:
+    """:func:`engine_specs` with a narrow accumulator (and biases no wider), so it overflows.
+
+    Wrap and saturate, every rounding mode; ``bias_bits`` is lowered to ``acc_bits`` where
+    the spec's 16 would not fit (a spec requires ``bias_bits <= acc_bits``).
+    """
+    spec = draw(engine_specs(max_layers=max_layers, max_channels=max_channels))
+    bits = draw(st.integers(*acc_bits))
+    bias_bits = min(spec.datapath.bias_bits, bits)
+    dp = dataclasses.replace(spec.datapath, acc_bits=bits, bias_bits=bias_bits)
+    return dataclasses.replace(spec, datapath=dp)

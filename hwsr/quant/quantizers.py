@@ -72,7 +72,7 @@ ROUNDING_IMPLS: dict[Rounding, type[nn.Module]] = {
 }
 
 
-def weight_quant(dp: Datapath):  # type: ignore[no-untyped-def]
+def weight_quant(dp: Datapath):
     """Signed narrow-range weights of ``weight_bits``, power-of-two scale per tensor or channel."""
     base = (
         Int8WeightPerChannelFixedPoint
@@ -82,12 +82,12 @@ def weight_quant(dp: Datapath):  # type: ignore[no-untyped-def]
     return base.let(bit_width=dp.weight_bits, scaling_min_val=SCALE_FLOOR)
 
 
-def bias_quant(dp: Datapath):  # type: ignore[no-untyped-def]
+def bias_quant(dp: Datapath):
     """Signed biases of ``bias_bits`` at the accumulator's scale (input scale × weight scale)."""
     return IntBias.let(bit_width=dp.bias_bits)
 
 
-def act_quant(dp: Datapath, signed: bool, bits: int | None = None):  # type: ignore[no-untyped-def]
+def act_quant(dp: Datapath, signed: bool, bits: int | None = None):
     """Activations: uint after ReLU, signed otherwise; learned power-of-two scale."""
     base = Int8ActPerTensorFixedPoint if signed else Uint8ActPerTensorFixedPoint
     return base.let(
@@ -97,7 +97,7 @@ def act_quant(dp: Datapath, signed: bool, bits: int | None = None):  # type: ign
     )
 
 
-def pixel_quant(dp: Datapath):  # type: ignore[no-untyped-def]
+def pixel_quant(dp: Datapath):
     """Engine input and output pixels: uint8 codes with the fixed scale 2**-8."""
     return Uint8ActPerTensorFixedPoint.let(
         bit_width=8,

@@ -1,0 +1,267 @@
+"""One conv layer of the engine: its ring line buffer, its MAC array and its requantizer.
+
+A k×k layer keeps the last k−1 rows of its input in a ring line buffer. When input row
+``y + k//2`` arrives it has every row output row ``y`` needs, so the row leaves the layer
+then; rows above the frame read as zero (the ring starts zeroed) and rows below it are fed
+as zero rows when the frame ends (:meth:`ConvUnit.flush`). A 1×1 layer keeps no rows.
+
+The MAC array's sums are exact integers. Where every partial sum of a layer is proven below
+2**24 from its integer weights (``sum(|w|) * max|x|`` per output channel), the products are
+summed in float32 by BLAS, which is then exact in any order; a longer reduction is split into
+chunks that each meet the bound, and the chunks are added in int64 together with the bias.
+Where even one product can reach 2**24, the layer runs on the int64 kernel instead. The
+requantizer runs in int32 (vectorized) where :func:`plan_i32_requant` proves it exact, else
+in int64 with the scalar twins of :mod:`hwsr.fixed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hwsr.fixed import FixedType
+from hwsr.program import LayerProgram
+from hwsr.sim import ops
+from hwsr.sim._kernels import (
+    FIT_NONE,
+    FIT_SATURATE,
+    FIT_WRAP,
+    STAT_OVERFLOWS,
+    STAT_PEAK,
+)
+from hwsr.sim._lanes import run_split
+from hwsr.spec import Datapath
+
+F32_EXACT = 2**24  # every integer of magnitude below this is exact in float32
+MAX_F32_CHUNKS = 4  # beyond this, the int64 kernel is the better datapath model
+MAC_PATHS = ("auto", "float32", "int64")
+I32_SAFE = 2**30  # the int32 requantizer needs every intermediate below this magnitude
+
+
+
+def storage_dtype(t: FixedType) -> np.dtype:
+    """Narrowest NumPy dtype (of the simulator's four) that holds every code of ``t``.
+
+    >>> storage_dtype(FixedType(8, 8, signed=False)), storage_dtype(FixedType(8, 4, True))
+    (dtype('uint8'), dtype('int16'))
+    """
+    if not t.signed and t.width <= 8:
+        return np.dtype(np.uint8)
+    magnitude_bits = t.width - (1 if t.signed else 0)
+    if magnitude_bits <= 15:
+        return np.dtype(np.int16)
+    if magnitude_bits <= 31:
+        return np.dtype(np.int32)
+    return np.dtype(np.int64)
+
+
+def plan_f32_chunks(weight_mat: npt.NDArray[np.int64], x_max: int, limit: int = F32_EXACT,
+                    max_chunks: int = MAX_F32_CHUNKS) -> tuple[tuple[int, int], ...] | None:
+    """Split the reduction rows of ``weight_mat`` (K, c_out) into float32-exact chunks.
+
+    Each chunk ``[k0, k1)`` keeps ``sum(|w[k0:k1, o]|) * x_max < limit`` for every output
+    channel ``o``, so every partial sum inside it is an exactly represented integer. Returns
+    None when a single product can reach ``limit`` or more than ``max_chunks`` are needed.
+
+    >>> plan_f32_chunks(np.array([[100], [100], [100]]), 2**16, limit=2**24)
+    ((0, 2), (2, 3))
+    """
+    per_row = np.abs(weight_mat).astype(object) * int(x_max)  # exact Python ints
+    chunks: list[tuple[int, int]] = []
+    start = 0
+    run = np.zeros(weight_mat.shape[1], dtype=object)
+    for k in range(weight_mat.shape[0]):
+        if any(v >= limit for v in per_row[k]):
+            return None
+        if any(v >= limit for v in run + per_row[k]):
+            chunks.append((start, k))
+            start, run = k, per_row[k].copy()
+        else:
+            run = run + per_row[k]
+    chunks.append((start, weight_mat.shape[0]))
+    return tuple(chunks) if len(chunks) <= max_chunks else None
+
+
+def plan_i32_requant(lp: LayerProgram, in_type: FixedType, datapath: Datapath) -> int | None:
+    """Accumulator fit code under which the int32 requantizer is exact, or None.
+
+    Exact when, per output channel, the worst-case accumulator ``sum(|w|)*max|x| + |b|``
+    shifted left by the channel's left shift stays below 2**30 and the right shift is at most
+    30 bits; the fit is skipped where the accumulator provably cannot overflow.
+    """
+    worst = lp.worst_case_acc(in_type)
+    shift = lp.shift
+    lshift = np.maximum(-shift, 0)
+    t = lp.out_type
+    if int(np.max(shift, initial=0)) > 30 or not -(2**31) <= t.min_code <= t.max_code < 2**31:
+        return None
+    if any(int(w) << int(ls) >= I32_SAFE for w, ls in zip(worst, lshift, strict=True)):
+        return None
+    acc_hi = (1 << (datapath.acc_bits - 1)) - 1
+    if int(worst.max(initial=0)) <= acc_hi:
+        return FIT_NONE
+    return FIT_WRAP if datapath.acc_overflow.code == 0 else FIT_SATURATE
+
+
+@dataclass
+class Workspace:
+    """Scratch memory shared by every layer of an engine (O(block rows × width))."""
+
+    block_pixels: int  # rows per block × width
+    cols_f32: npt.NDArray[np.float32]  # flat im2col matrix, sized for the widest layer
+    acc_f32: npt.NDArray[np.float32]  # flat float32 partial sums, every chunk
+    acc_i64: npt.NDArray[np.int64]  # flat int64 sums of the int64 datapath
+
+    @classmethod
+    def empty(cls, block_pixels: int) -> Workspace:
+        z32 = np.zeros(0, np.float32)
+        return cls(block_pixels, z32, z32.copy(), np.zeros(0, np.int64))
+
+    def reserve(self, cols: int, acc_f32: int, acc_i64: int) -> None:
+        """Grow the flat buffers to hold at least these many elements per block pixel."""
+        n = self.block_pixels
+        if self.cols_f32.size < n * cols:
+            self.cols_f32 = np.zeros(n * cols, np.float32)
+        if self.acc_f32.size < n * acc_f32:
+            self.acc_f32 = np.zeros(n * acc_f32, np.float32)
+        if self.acc_i64.size < n * acc_i64:
+            self.acc_i64 = np.zeros(n * acc_i64, np.int64)
+
+    @property
+    def nbytes(self) -> int:
+        return self.cols_f32.nbytes + self.acc_f32.nbytes + self.acc_i64.nbytes
+
+
+class ConvUnit:
+    """One k×k conv layer streaming rows: ring line buffer, MAC array, requantizer.
+
+    ``in_buf`` and ``out_buf`` are the stream buffers between layers, ``(block_rows,
+    channels * width)`` codes each (channel planes per row); the unit reads its input rows
+    from ``in_buf`` and writes the rows it emits to ``out_buf`` (the next layer's ``in_buf``).
+    The output rows of one step may be split over host ``lanes`` (threads); the result does
+    not depend on it.
+    """
+
+    def __init__(self, index: int, lp: LayerProgram, in_type: FixedType, datapath: Datapath,
+                 width: int, in_buf: np.ndarray, out_buf: np.ndarray, workspace: Workspace,
+                 *, mac_path: str = "auto", requant_path: str = "auto",
+                 f32_limit: int = F32_EXACT, lanes: int = 1) -> None:
+        c_out, c_in, k, _ = lp.weight.shape
+        self.index, self.kernel, self.c_in, self.c_out = index, k, c_in, c_out
+        self.in_type, self.out_type, self.datapath = in_type, lp.out_type, datapath
+        self.width, self.halo = width, k // 2
+        self.in_buf, self.out_buf, self.ws = in_buf, out_buf, workspace
+        self.bias = np.ascontiguousarray(lp.bias, dtype=np.int64)
+        self.shift = np.ascontiguousarray(lp.shift, dtype=np.int64)
+        self.relu = lp.relu
+        self.acc_bound = int(lp.worst_case_acc(in_type).max(initial=0))
+        # weight matrix in im2col order: row o holds taps (c, dy, dx) of output channel o
+        self.weight = np.ascontiguousarray(lp.weight, dtype=np.int64)
+        w_mat = self.weight.reshape(c_out, c_in * k * k)
+        x_max = max(abs(in_type.min_code), abs(in_type.max_code))
+        self.chunks = self._choose_path(mac_path, w_mat.T, x_max, f32_limit)
+        self.w_f32 = w_mat.astype(np.float32) if self.chunks else np.zeros((c_out, 0), np.float32)
+        self.fit_i32 = None
+        if self.chunks is not None and len(self.chunks) == 1 and requant_path != "int64":
+            self.fit_i32 = plan_i32_requant(lp, in_type, datapath)
+        # int32 requantizer parameters, per output channel
+        self.bias_i32 = self.bias.astype(np.int32)
+        self.lshift_i32 = np.maximum(-self.shift, 0).astype(np.int32)
+        self.rshift_i32 = np.maximum(self.shift, 0).astype(np.int32)
+        n_chunks = len(self.chunks) if self.chunks else 0
+        workspace.reserve(k * k * c_in if self.chunks else 0, n_chunks * c_out,
+                          0 if self.chunks else c_out)
+        # the line buffer: k-1 rows of this layer's input, allocated once per line width
+        self.ring = np.zeros((k - 1, width * c_in), dtype=in_buf.dtype)
+        self.head = 0
+        self.rows_in = 0  # input rows received in this frame (zero rows below it included)
+        self.rows_out = 0  # output rows emitted, all frames
+        self.stats = np.zeros(3, np.int64)  # acc peak, acc overflows, saturations
+        self.lanes = lanes
+        self.lane_stats = np.zeros((max(self.lanes, 1), 3), np.int64)
+
+    @staticmethod
+    def _choose_path(mac_path: str, w_mat: np.ndarray, x_max: int,
+                     limit: int) -> tuple[tuple[int, int], ...] | None:
+        if mac_path not in MAC_PATHS:
+            raise ValueError(f"mac_path must be one of {', '.join(MAC_PATHS)}, got {mac_path!r}")
+        if mac_path == "int64":
+            return None
+        chunks = plan_f32_chunks(w_mat, x_max, limit)
+        if chunks is None and mac_path == "float32":
+            raise ValueError("float32 MACs are not provably exact for this layer's weights")
+        return chunks
+
+    @property
+    def mac_path(self) -> str:
+        """Datapath model in use: 'float32' (one exact chunk), 'float32xN' or 'int64'."""
+        if not self.chunks:
+            return "int64"
+        return "float32" if len(self.chunks) == 1 else f"float32x{len(self.chunks)}"
+
+    @property
+    def linebuffer_bits(self) -> int:
+        """Bits of the ring as the silicon holds it: rows × width × c_in × input code width."""
+        rows, codes = self.ring.shape
+        return rows * codes * self.in_type.width
+
+    def begin_frame(self) -> None:
+        """Vertical sync: the rows above the frame are zero padding."""
+        self.ring.fill(0)
+        self.head = 0
+        self.rows_in = 0
+
+    def process(self, n_in: int) -> int:
+        """Take ``n_in`` rows from ``in_buf``; write the rows that leave to ``out_buf``."""
+        skip = max(0, self.halo - self.rows_in)  # outputs centred above the frame
+        n_out = max(0, n_in - skip)
+        if n_out:
+            self._macs(n_out, skip)
+        self.head = ops.ring_push(self.ring, self.head, self.in_buf, n_in)
+        self.rows_in += n_in
+        self.rows_out += n_out
+        return n_out
+
+    def flush(self) -> int:
+        """End of frame: feed the k//2 zero rows below the frame; returns rows emitted."""
+        if self.halo == 0:
+            return 0
+        self.in_buf[: self.halo] = 0
+        return self.process(self.halo)
+
+    def _macs(self, n_out: int, skip: int) -> None:
+        """MACs and requantization of ``n_out`` output rows, split over the host lanes."""
+        self.lane_stats[:] = 0
+        run_split(n_out, self.lanes, lambda lane, j0, j1: self._macs_rows(lane, j0, j1, skip))
+        self.stats[STAT_PEAK] = max(int(self.stats[STAT_PEAK]),
+                                    int(self.lane_stats[:, STAT_PEAK].max()))
+        self.stats[STAT_OVERFLOWS:] += self.lane_stats[:, STAT_OVERFLOWS:].sum(axis=0)
+
+    def _macs_rows(self, lane: int, j0: int, j1: int, skip: int) -> None:
+        """Output rows ``[j0, j1)`` of this step: window, products, requantization."""
+        ws, k, w = self.ws, self.kernel, self.width
+        n, p0, p1 = j1 - j0, j0 * w, j1 * w
+        window = (self.ring, self.head, self.in_buf, n, skip + j0, w, self.c_in)
+        bp = ws.block_pixels
+        acc: np.ndarray
+        if self.chunks:
+            n_taps = self.c_in * k * k
+            cols = ws.cols_f32[: n_taps * bp].reshape(n_taps, bp)
+            ops.im2col(*window, k, cols, p0)
+            acc = ws.acc_f32[: len(self.chunks) * self.c_out * bp].reshape(-1, self.c_out, bp)
+            for c, (k0, k1) in enumerate(self.chunks):
+                np.matmul(self.w_f32[:, k0:k1], cols[k0:k1, p0:p1], out=acc[c, :, p0:p1])
+        else:
+            acc = ws.acc_i64[: self.c_out * bp].reshape(1, self.c_out, bp)
+            ops.conv_i64(*window, self.weight, acc, p0)
+        out = self.out_buf[j0:]
+        dp, t, stats = self.datapath, self.out_type, self.lane_stats[lane]
+        if self.fit_i32 is not None:
+            ops.requant_i32(acc, p0, n, w, self.bias_i32, self.lshift_i32, self.rshift_i32,
+                            self.relu, dp.acc_bits, self.fit_i32, dp.rounding.code, t.min_code,
+                            t.max_code, out, stats)
+            return
+        ops.requant(acc, p0, n, w, self.bias, self.shift, self.relu, dp.acc_bits,
+                    dp.acc_overflow.code, dp.rounding.code, t.min_code, t.max_code, out, stats)
