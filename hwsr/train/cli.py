@@ -1,0 +1,88 @@
+"""``hwsr train``, ``hwsr eval`` and ``hwsr quantize``: parse, call one function, report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hwsr.zoo import DEFAULT_MODEL
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from hwsr.train.config import load_config
+    from hwsr.train.trainer import train
+
+    cfg = load_config(args.config)
+    if args.out is not None:
+        cfg = cfg.replace(run={"out_dir": args.out})
+    result = train(cfg, progress=args.progress)
+    print(f"{result.out_dir}: {result.mode}, {result.steps} steps in {result.elapsed_s:.0f} s; "
+          f"val Y-PSNR {result.val_psnr_db:.2f} dB, bicubic {result.val_bicubic_db:.2f} dB "
+          f"({result.val_gain_db:+.2f} dB)")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from hwsr.train.evaluate import evaluate, format_tables, rows_to_json
+
+    rows = evaluate(args.model, args.data, frames=args.frames, crop_lr_px=args.crop_lr,
+                    int8=not args.no_int8)
+    print(format_tables(rows))
+    if args.json is not None:
+        args.json.write_text(rows_to_json(rows) + "\n", encoding="utf-8")
+    return 0
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from hwsr.train.quantize import quantize_model
+
+    result = quantize_model(
+        args.model, args.data, steps=args.steps, lr=args.lr, calib_batches=args.calib_batches,
+        batch_size=args.batch_size, work_dir=args.work, out_dir=args.out, seed=args.seed,
+        progress=args.progress,
+    )
+    print(f"{result.out_dir}: int8 engine after {args.steps} QAT steps; val Y-PSNR "
+          f"{result.val_psnr_db:.2f} dB ({result.val_gain_db:+.2f} dB over bicubic)")
+    return 0
+
+
+def _progress_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``eval`` and ``quantize`` to the ``hwsr`` command."""
+    p = subparsers.add_parser("train", help="train a model (float phase, then QAT) from a config",
+                              description="Train or resume the run of a TOML config; under "
+                              "torchrun, every process runs this command.")
+    p.add_argument("--config", required=True, type=Path, help="training config (.toml)")
+    p.add_argument("--out", type=Path, help="override run.out_dir")
+    _progress_flags(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = subparsers.add_parser("eval", help="paper-style Y-PSNR/SSIM tables on held-out frames")
+    p.add_argument("--model", nargs="+", required=True, help="run folders or zoo models")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder (its val frames)")
+    p.add_argument("--frames", type=int, default=0, help="first N validation frames (0: all)")
+    p.add_argument("--crop-lr", type=int, default=0, metavar="PX",
+                   help="centre crop of each frame, LR pixels (0: whole frames)")
+    p.add_argument("--no-int8", action="store_true", help="skip the integer-program rows")
+    p.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
+    p.set_defaults(func=_cmd_eval)
+
+    p = subparsers.add_parser("quantize", help="calibrate + QAT fine-tune + freeze a float model",
+                              description="From a model folder's float.safetensors: Brevitas "
+                              "engine, calibrated scales, QAT fine-tuning, quant.safetensors "
+                              "and program.npz written into the model folder (or --out).")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="zoo name or model/run folder")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder")
+    p.add_argument("--steps", type=int, default=500, help="QAT fine-tuning steps")
+    p.add_argument("--lr", type=float, default=1e-4, help="peak QAT learning rate")
+    p.add_argument("--calib-batches", type=int, default=16, help="calibration batches")
+    p.add_argument("--batch-size", type=int, default=16, help="triples per step")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--work", type=Path, help="checkpoint folder (default runs/quantize-NAME)")
+    p.add_argument("--out", type=Path, help="where to write the int8 files (default: model)")
+    _progress_flags(p)
+    p.set_defaults(func=_cmd_quantize)

@@ -1,0 +1,244 @@
+"""What defines one training run: a frozen, validated `TrainConfig` read from TOML.
+
+A config file has six tables; every key is optional except ``run.mode`` and ``data.dir``::
+
+    [run]     name, mode, model, seed, out_dir, single_width, init_weights
+    [data]    dir, crop_lr_px, batch_size, val_frames, val_crop_lr_px
+    [optim]   steps, lr, min_lr, warmup_steps, grad_clip_norm
+    [loss]    lambda_net1, lambda_net2, lambda_id, id_route
+    [schedule] log_every_steps, val_every_steps, ckpt_every_steps, threads
+    [qat]     steps, lr, calib_batches
+
+Raw dicts stop in :func:`config_from_dict`; everything after it reads typed fields.
+Relative paths in a file are resolved against the current directory (the repository root
+when run as ``hwsr train --config configs/X.toml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODES = ("baseline", "hd2uhd", "dual", "dual-id")  # the paper's four rows, in ladder order
+ID_ROUTES = ("net1", "both")  # where L_id's gradient may go (see hwsr.train.losses)
+PIXEL_LOSSES = ("l1", "mse")  # distance of the image terms L1 and L2
+
+
+class ConfigError(ValueError):
+    """A training config that cannot be run; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Which network is trained, how, and where its files go."""
+
+    mode: str = "dual-id"  # baseline | hd2uhd | dual | dual-id
+    name: str = "run"  # run name, written into checkpoints and logs
+    model: str = "hwsr-s"  # Net2's spec: zoo name, model folder or engine.toml
+    seed: int = 0  # seeds initialisation, batch sampling and crops
+    out_dir: Path = Path("runs/run")  # checkpoints, metrics log, trained weights
+    single_width: int = 0  # hidden width of the single-stage net; 0: match the dual pair
+    init_weights: str = ""  # float.safetensors to start from (hwsr quantize); "": random
+
+    @property
+    def dual(self) -> bool:
+        """True for the two-stage modes (Net1 then Net2)."""
+        return self.mode in ("dual", "dual-id")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The dataset and how batches are cut from it."""
+
+    dir: Path = Path("data/train")  # a dataset folder built by `hwsr data build`
+    crop_lr_px: int = 64  # side of the random LR crop taken from each stored patch
+    batch_size: int = 16  # triples per optimizer step, over all processes together
+    val_frames: int = 4  # whole validation frames scored at each validation
+    val_crop_lr_px: int = 192  # centre crop of each validation frame, LR pixels; 0: whole
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam with linear warm-up then a cosine decay, over the float phase."""
+
+    steps: int = 1000  # optimizer steps of the float phase
+    lr: float = 1e-3  # peak learning rate
+    min_lr: float = 1e-5  # learning rate at the end of the cosine
+    warmup_steps: int = 50  # linear warm-up from 0 to ``lr``
+    grad_clip_norm: float = 0.0  # clip the global gradient norm to this; 0: no clipping
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """L_total = λ1·L1 + λ2·L2 + λid·L_id (λ1 and λ2 are ignored by single-stage modes)."""
+
+    lambda_net1: float = 1.0  # λ1: |Net1(LR) − dHR|₁
+    lambda_net2: float = 1.0  # λ2: |Net2(Net1(LR)) − HR|₁ (or |net(x) − HR|₁ single-stage)
+    lambda_id: float = 0.1  # λid: Σ_l |F_l(student) − F_l(teacher)|₁ (dual-id only)
+    id_route: str = "net1"  # "net1": L_id trains Net1 only (safe); "both": the literal reading
+    pixel: str = "l1"  # distance of L1 and L2: "l1" (the paper) or "mse" (what PSNR measures)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """How often the trainer logs, validates and checkpoints (in optimizer steps)."""
+
+    log_every_steps: int = 25  # JSON-lines metrics record and progress-bar refresh
+    val_every_steps: int = 250  # Y-PSNR on the validation frames
+    ckpt_every_steps: int = 100  # resumable checkpoint (weights, Adam state, RNG)
+    threads: int = 1  # torch intra-op threads per process (leave cores to others)
+
+
+@dataclass(frozen=True)
+class QatConfig:
+    """Quantization-aware phase after the float phase: calibrate, fine-tune, export int8."""
+
+    steps: int = 0  # QAT fine-tuning steps; 0: no QAT phase (float model only)
+    lr: float = 1e-4  # constant Adam learning rate of the fine-tuning
+    calib_batches: int = 16  # training batches the activation scales are calibrated on
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: every number that changes the trained weights."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    qat: QatConfig = field(default_factory=QatConfig)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def total_steps(self) -> int:
+        """Float steps plus QAT steps: the step counter runs through both phases."""
+        return self.optim.steps + self.qat.steps
+
+    def replace(self, **sections: Any) -> TrainConfig:
+        """A copy with some fields changed: ``cfg.replace(optim={"steps": 10})``."""
+        kwargs = {
+            name: dataclasses.replace(getattr(self, name), **changes)
+            for name, changes in sections.items()
+        }
+        return dataclasses.replace(self, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able tables (paths as strings), recorded in checkpoints and model cards."""
+        return {
+            name: {k: str(v) if isinstance(v, Path) else v for k, v in
+                   dataclasses.asdict(getattr(self, name)).items()}
+            for name in _SECTIONS
+        }
+
+
+_SECTIONS: dict[str, type] = {
+    "run": RunConfig, "data": DataConfig, "optim": OptimConfig, "loss": LossConfig,
+    "schedule": ScheduleConfig, "qat": QatConfig,
+}
+_POSITIVE = {
+    "data": ("crop_lr_px", "batch_size"),
+    "optim": ("lr",),
+    "schedule": ("log_every_steps", "val_every_steps", "ckpt_every_steps", "threads"),
+    "qat": ("lr", "calib_batches"),
+}
+_NON_NEGATIVE = {
+    "run": ("single_width",),
+    "data": ("val_frames", "val_crop_lr_px"),
+    "optim": ("steps", "min_lr", "warmup_steps", "grad_clip_norm"),
+    "loss": ("lambda_net1", "lambda_net2", "lambda_id"),
+    "qat": ("steps",),
+}
+
+
+def _validate(cfg: TrainConfig) -> None:
+    if cfg.run.mode not in MODES:
+        raise ConfigError(f"run.mode: must be one of {', '.join(MODES)}, got {cfg.run.mode!r}")
+    if cfg.loss.id_route not in ID_ROUTES:
+        raise ConfigError(
+            f"loss.id_route: must be one of {', '.join(ID_ROUTES)}, got {cfg.loss.id_route!r}"
+        )
+    if cfg.loss.pixel not in PIXEL_LOSSES:
+        raise ConfigError(
+            f"loss.pixel: must be one of {', '.join(PIXEL_LOSSES)}, got {cfg.loss.pixel!r}"
+        )
+    for table, keys in _POSITIVE.items():
+        for key in keys:
+            if not getattr(getattr(cfg, table), key) > 0:
+                raise ConfigError(f"{table}.{key}: must be > 0")
+    for table, keys in _NON_NEGATIVE.items():
+        for key in keys:
+            if not getattr(getattr(cfg, table), key) >= 0:
+                raise ConfigError(f"{table}.{key}: must be >= 0")
+    if cfg.qat.steps > 0 and not cfg.run.dual:
+        raise ConfigError("qat.steps: the QAT phase exports the dual engine; single-stage "
+                          f"mode {cfg.run.mode!r} needs qat.steps = 0")
+    if cfg.total_steps == 0:
+        raise ConfigError("optim.steps, qat.steps: at least one must be > 0")
+    if cfg.optim.min_lr > cfg.optim.lr:
+        raise ConfigError("optim.min_lr: must not exceed optim.lr")
+    if cfg.run.dual and cfg.loss.lambda_net1 + cfg.loss.lambda_net2 == 0:
+        raise ConfigError("loss.lambda_net1, loss.lambda_net2: at least one must be > 0")
+
+
+def _coerce(table: str, key: str, value: Any, default: Any) -> Any:
+    """TOML value → the field's type; ints are accepted where floats are expected."""
+    where = f"{table}.{key}"
+    if isinstance(default, Path):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: must be a non-empty path string, got {value!r}")
+        return Path(value)
+    if isinstance(default, bool) or isinstance(value, bool):
+        raise ConfigError(f"{where}: booleans are not accepted here, got {value!r}")
+    if isinstance(default, float) and isinstance(value, int | float):
+        return float(value)
+    if type(value) is not type(default):
+        kind = type(default).__name__
+        raise ConfigError(f"{where}: must be {kind}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def config_from_dict(d: dict[str, Any], source: str = "<dict>") -> TrainConfig:
+    """Build a validated config from TOML tables; errors name ``source`` and the key."""
+    sections: dict[str, Any] = {}
+    for table, value in d.items():
+        if table not in _SECTIONS:
+            allowed = ", ".join(_SECTIONS)
+            raise ConfigError(f"{source}: {table}: unknown table (allowed: {allowed})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {table}: must be a table")
+        cls = _SECTIONS[table]
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, v in value.items():
+            if key not in defaults:
+                allowed = ", ".join(defaults)
+                raise ConfigError(f"{source}: {table}.{key}: unknown key (allowed: {allowed})")
+            try:
+                kwargs[key] = _coerce(table, key, v, defaults[key])
+            except ConfigError as e:
+                raise ConfigError(f"{source}: {e}") from None
+        sections[table] = cls(**kwargs)
+    try:
+        return TrainConfig(**sections)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a training config from a TOML file (see ``configs/*.toml``)."""
+    p = Path(path)
+    try:
+        d = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config file ({type(e).__name__})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML ({e})") from None
+    return config_from_dict(d, source=str(p))

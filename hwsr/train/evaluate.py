@@ -1,0 +1,185 @@
+"""Paper-style evaluation tables on a dataset's held-out validation frames.
+
+Table 1 (the ladder): Y-PSNR / SSIM of HR estimated from **video-LR**, per model and mode,
+for the float weights and, where the model has an integer program, for the int8 engine run
+through the exact integer reference (`hwsr.reference.run_program`, stage ``dual``), with
+bicubic ×3 of video-LR as the floor. Table 2: Net2 alone fed the **true dHR** (the
+conventional SISR task), with and without input distillation. Metrics follow DESIGN.md:
+luma Y (BT.601), border of 3 pixels shaved, on uint8 frames.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from hwsr.arch.engine_net import EngineNet, build_dual
+from hwsr.checkpoint import load_weights
+from hwsr.data import ValFrames
+from hwsr.imageio import frame_to_tensor, tensor_to_frame
+from hwsr.metrics import psnr_y, ssim_y
+from hwsr.reference import run_program
+from hwsr.resize import imresize
+from hwsr.spec import spec_from_dict
+from hwsr.train.batches import SCALE, centre_crop
+from hwsr.zoo import FLOAT_FILE, EngineBundle, load_engine
+
+log = logging.getLogger(__name__)
+
+FrameFn = Callable[[np.ndarray], np.ndarray]  # uint8 HWC in → uint8 HWC out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a table: mean Y-PSNR (dB) and SSIM over the frames."""
+
+    table: int  # 1: video-LR → HR; 2: Net2 on true dHR → HR
+    model: str  # model name as given on the command line ("bicubic" for the floor)
+    mode: str  # training mode (baseline, hd2uhd, dual, dual-id) or "-"
+    weights: str  # "float", "int8" (integer program) or "-"
+    psnr_db: float
+    ssim: float
+    frames: int
+
+
+@dataclass(frozen=True)
+class EvalFrame:
+    """One held-out frame as uint8 HWC arrays."""
+
+    lr: np.ndarray
+    dhr: np.ndarray
+    hr: np.ndarray
+
+
+def load_frames(data_dir: Path | str, count: int = 0, crop_lr_px: int = 0) -> list[EvalFrame]:
+    """The dataset's validation frames (first ``count``; 0: all), centre-cropped if > 0."""
+    frames = ValFrames(data_dir)
+    n = len(frames) if count == 0 else min(count, len(frames))
+    if n == 0:
+        raise ValueError(f"{data_dir}: the dataset has no validation frames")
+    out = []
+    for i in range(n):
+        t = frames[i]
+        if crop_lr_px:
+            t = type(t)(centre_crop(t.lr, crop_lr_px, 1), centre_crop(t.dhr, crop_lr_px, 1),
+                        centre_crop(t.hr, crop_lr_px, SCALE))
+        out.append(EvalFrame(*(np.ascontiguousarray(v.permute(1, 2, 0).numpy()) for v in t)))
+    return out
+
+
+def score(fn: FrameFn, frames: Sequence[EvalFrame], source: str) -> tuple[float, float]:
+    """Mean Y-PSNR and SSIM of ``fn(frame.<source>)`` against HR."""
+    psnrs, ssims = [], []
+    for f in frames:
+        out = fn(getattr(f, source))
+        psnrs.append(psnr_y(out, f.hr, SCALE))
+        ssims.append(ssim_y(out, f.hr, SCALE))
+    return sum(psnrs) / len(psnrs), sum(ssims) / len(ssims)
+
+
+def _torch_fn(net: nn.Module) -> FrameFn:
+    @torch.no_grad()
+    def run(frame: np.ndarray) -> np.ndarray:
+        out = net(frame_to_tensor(frame))
+        return tensor_to_frame(out[1] if isinstance(out, tuple) else out)
+
+    return run
+
+
+@dataclass
+class LoadedModel:
+    """A trained model ready to score: its float net, mode and (maybe) integer program."""
+
+    name: str
+    mode: str
+    net: nn.Module  # DualStageSR (dual modes) or a single ×3 EngineNet
+    bundle: EngineBundle
+
+    @property
+    def dual(self) -> bool:
+        return self.mode in ("dual", "dual-id")
+
+
+def load_model(name: str) -> LoadedModel:
+    """A run folder or zoo model with ``float.safetensors``; mode from its metadata."""
+    bundle = load_engine(name)
+    if bundle.folder is None or not (bundle.folder / FLOAT_FILE).is_file():
+        raise ValueError(f"{name}: no {FLOAT_FILE} to evaluate (train it first)")
+    path = bundle.folder / FLOAT_FILE
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads((f.metadata() or {}).get("hwsr", "{}"))
+    mode = meta.get("mode", "dual-id")
+    if mode in ("dual", "dual-id"):
+        net: nn.Module = build_dual(bundle.spec)
+    else:
+        net = EngineNet(spec_from_dict(meta["spec"], source=str(path)))
+    load_weights(net, path)
+    return LoadedModel(name, mode, net.eval(), bundle)
+
+
+def _program_fn(bundle: EngineBundle, stage: str) -> FrameFn:
+    program = bundle.program()
+    return lambda frame: run_program(program, frame, stage)[0]
+
+
+def _model_rows(m: LoadedModel, frames: Sequence[EvalFrame], int8: bool) -> list[Row]:
+    n = len(frames)
+    rows = [Row(1, m.name, m.mode, "float", *score(_torch_fn(m.net), frames, "lr"), n)]
+    has_program = m.bundle.program_path is not None and m.bundle.program_path.is_file()
+    if int8 and m.dual and has_program:
+        rows.append(Row(1, m.name, m.mode, "int8", *score(_program_fn(m.bundle, "dual"),
+                                                          frames, "lr"), n))
+    if m.dual:
+        net2 = m.net.net2  # type: ignore[union-attr]
+        rows.append(Row(2, m.name, m.mode, "float", *score(_torch_fn(net2), frames, "dhr"), n))
+        if int8 and has_program:
+            rows.append(Row(2, m.name, m.mode, "int8",
+                            *score(_program_fn(m.bundle, "net2"), frames, "dhr"), n))
+    return rows
+
+
+def evaluate(models: Sequence[str], data_dir: Path | str, frames: int = 0,
+             crop_lr_px: int = 0, int8: bool = True) -> list[Row]:
+    """Every row of Tables 1 and 2 for ``models`` on the dataset's validation frames."""
+    eval_frames = load_frames(data_dir, frames, crop_lr_px)
+    n = len(eval_frames)
+    up: FrameFn = lambda f: imresize(f, SCALE)  # noqa: E731
+    rows = [Row(1, "bicubic", "-", "-", *score(up, eval_frames, "lr"), n),
+            Row(2, "bicubic", "-", "-", *score(up, eval_frames, "dhr"), n)]
+    for name in models:
+        log.info("evaluating %s on %d frames", name, n)
+        rows += _model_rows(load_model(name), eval_frames, int8)
+    return rows
+
+
+def format_tables(rows: Sequence[Row]) -> str:
+    """Markdown tables 1 and 2 with each row's gain over its table's bicubic floor."""
+    titles = {1: "Table 1: video-LR -> HR (x3), Y-PSNR / SSIM on held-out frames",
+              2: "Table 2: Net2 fed the true dHR -> HR (x3), with / without distillation"}
+    out: list[str] = []
+    for table in (1, 2):
+        mine = [r for r in rows if r.table == table]
+        floor = next((r.psnr_db for r in mine if r.model == "bicubic"), math.nan)
+        out += [titles[table], "",
+                "| model | mode | weights | Y-PSNR (dB) | SSIM | vs bicubic (dB) |",
+                "|---|---|---|---:|---:|---:|"]
+        out += [f"| {r.model} | {r.mode} | {r.weights} | {r.psnr_db:.2f} | {r.ssim:.4f} | "
+                f"{r.psnr_db - floor:+.2f} |" for r in mine]
+        out.append("")
+    n = rows[0].frames if rows else 0
+    out.append(f"{n} frames; Y = BT.601 luma, {SCALE}-pixel border shaved.")
+    return "\n".join(out)
+
+
+def rows_to_json(rows: Sequence[Row]) -> str:
+    """The rows as a JSON array (for scripts and reports)."""
+    return json.dumps([asdict(r) for r in rows], indent=2)

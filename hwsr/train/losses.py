@@ -1,0 +1,135 @@
+"""The training objectives of the paper's four rows, as modules that DDP can wrap.
+
+Dual-stage (``dual``, ``dual-id``)::
+
+    L1   = |Net1(LR) − dHR|₁                       (stage 1 removes the codec damage)
+    L2   = |Net2(Net1(LR)) − HR|₁                  (stage 2 upscales ×3)
+    L_id = Σ_l |F_l(Net2, Net1(LR)) − F_l(Net2, dHR)|₁   over Net2's hidden feature maps
+    L    = λ1·L1 + λ2·L2 + λid·L_id
+
+The teacher ``F_l(Net2, dHR)`` runs under ``no_grad`` with the student's current weights
+(in effect copied every step). Where L_id's gradient may go is ``id_route``:
+
+* ``"net1"`` (default): the student features are computed by a second Net2 pass whose
+  weights are *detached* (``torch.func.functional_call``), so L_id trains Net1 only: it
+  learns to produce inputs on which Net2 behaves as on dHR. L1 and L2 still train both.
+* ``"both"``: the student features of the ordinary Net2 pass, so L_id also reaches Net2's
+  weights. Student and teacher share those weights, and the cheapest way to make their
+  features equal is to make them constant: DESIGN.md measured Net2 collapsing this way.
+
+Single-stage (``baseline``: dHR → HR, ``hd2uhd``: video-LR → HR): ``L = |net(x) − HR|₁``.
+Every |·|₁ is a mean over elements, so λ's weigh terms of different sizes equally.
+``pixel = "mse"`` replaces |·|₁ by the mean squared error in L1 and L2 (L_id stays |·|₁):
+on codec-damaged input the L1 optimum is a conditional median, sharper and noisier than
+the conditional mean that PSNR rewards.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from hwsr.arch.engine_net import DualStageSR
+
+LossParts = dict[str, torch.Tensor]  # term name → detached scalar, for logging
+
+
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of two tensors of one shape.
+
+    >>> float(l1(torch.zeros(2, 2), torch.ones(2, 2)))
+    1.0
+    """
+    return (a - b).abs().mean()
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of two tensors of one shape (what PSNR measures).
+
+    >>> float(mse(torch.zeros(2, 2), torch.full((2, 2), 2.0)))
+    4.0
+    """
+    return ((a - b) ** 2).mean()
+
+
+PIXEL_DISTANCES = {"l1": l1, "mse": mse}
+
+
+def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
+    """L_id: Σ over layers of the mean |F_student − F_teacher|; the teacher is detached.
+
+    >>> f = [torch.ones(1, 2, 3, 3), torch.zeros(1, 2, 3, 3)]
+    >>> float(feature_distance(f, [t.clone() for t in f]))
+    0.0
+    """
+    if len(student) != len(teacher) or not student:
+        raise ValueError(f"need matching non-empty feature lists, got {len(student)} and "
+                         f"{len(teacher)}")
+    return torch.stack([l1(s, t.detach()) for s, t in zip(student, teacher, strict=True)]).sum()
+
+
+def frozen_features(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Hidden feature maps of ``net`` on ``x`` with its weights treated as constants.
+
+    The gradient flows to ``x`` (hence to whatever produced it) but never to ``net``'s
+    parameters: they enter the call detached.
+    """
+    state = {k: v.detach() for k, v in net.named_parameters()}
+    state.update(dict(net.named_buffers()))
+    _, feats = functional_call(net, state, (x,), {"return_features": True})
+    return feats
+
+
+class DualLoss(nn.Module):
+    """L = λ1·L1 + λ2·L2 (+ λid·L_id) of a :class:`DualStageSR`; wrap this module in DDP."""
+
+    def __init__(self, model: DualStageSR, lambda_net1: float, lambda_net2: float,
+                 lambda_id: float = 0.0, id_route: str = "net1", pixel: str = "l1") -> None:
+        super().__init__()
+        if id_route not in ("net1", "both"):
+            raise ValueError(f"id_route must be 'net1' or 'both', got {id_route!r}")
+        self.model = model
+        self.pixel = PIXEL_DISTANCES[pixel]
+        self.lambdas = (lambda_net1, lambda_net2, lambda_id)
+        self.id_route = id_route
+
+    def forward(self, lr: torch.Tensor, dhr: torch.Tensor,
+                hr: torch.Tensor) -> tuple[torch.Tensor, LossParts]:
+        lam1, lam2, lam_id = self.lambdas
+        y1, y2, feats = self.model(lr, return_features=True)
+        loss_net1, loss_net2 = self.pixel(y1, dhr), self.pixel(y2, hr)
+        total = lam1 * loss_net1 + lam2 * loss_net2
+        parts = {"l1": loss_net1.detach(), "l2": loss_net2.detach()}
+        if lam_id > 0:
+            loss_id = self.distillation(y1, dhr, feats)
+            total = total + lam_id * loss_id
+            parts["lid"] = loss_id.detach()
+        parts["loss"] = total.detach()
+        return total, parts
+
+    def distillation(self, y1: torch.Tensor, dhr: torch.Tensor,
+                     feats: list[torch.Tensor]) -> torch.Tensor:
+        """L_id between Net2 on Net1's output (student) and on the true dHR (teacher)."""
+        with torch.no_grad():
+            _, teacher = self.model.net2_on(dhr, return_features=True)
+        student = feats if self.id_route == "both" else frozen_features(self.model.net2, y1)
+        return feature_distance(student, teacher)
+
+
+class SingleLoss(nn.Module):
+    """L = |net(x) − HR|₁ with x = dHR (``baseline``) or video-LR (``hd2uhd``)."""
+
+    def __init__(self, model: nn.Module, input_key: str, pixel: str = "l1") -> None:
+        super().__init__()
+        if input_key not in ("lr", "dhr"):
+            raise ValueError(f"input_key must be 'lr' or 'dhr', got {input_key!r}")
+        self.model = model
+        self.input_key = input_key
+        self.pixel = PIXEL_DISTANCES[pixel]
+
+    def forward(self, lr: torch.Tensor, dhr: torch.Tensor,
+                hr: torch.Tensor) -> tuple[torch.Tensor, LossParts]:
+        x = dhr if self.input_key == "dhr" else lr
+        loss = self.pixel(self.model(x), hr)
+        return loss, {"l2": loss.detach(), "loss": loss.detach()}

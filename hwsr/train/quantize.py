@@ -1,0 +1,81 @@
+"""``hwsr quantize``: a trained float engine → calibrated, QAT-fine-tuned, frozen int8 engine.
+
+The QAT phase of `hwsr.train.trainer` run alone: ``optim.steps = 0`` and the float weights
+taken from the model folder. The loss settings and crop size of the float run are reused
+from the metadata of its ``float.safetensors`` when present. The run's checkpoints live in
+a work folder (resumable like any run); the model folder receives only
+``quant.safetensors`` and ``program.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from safetensors import safe_open
+
+from hwsr.imageio import atomic_write
+from hwsr.train.config import (
+    DataConfig,
+    LossConfig,
+    OptimConfig,
+    QatConfig,
+    RunConfig,
+    TrainConfig,
+)
+from hwsr.train.trainer import TrainResult, train
+from hwsr.zoo import FLOAT_FILE, PROGRAM_FILE, QUANT_FILE, ModelError, load_engine
+
+
+def _float_meta(path: Path) -> dict[str, Any]:
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("hwsr", "{}"))
+
+
+def quant_config(model: str, data_dir: Path | str, steps: int, lr: float, calib_batches: int,
+                 batch_size: int, work_dir: Path, seed: int = 0) -> TrainConfig:
+    """The QAT-only training config for the float weights of ``model``."""
+    bundle = load_engine(model)
+    if bundle.folder is None or not (bundle.folder / FLOAT_FILE).is_file():
+        raise ModelError(f"{model}: no float weights ({FLOAT_FILE}) to quantize")
+    float_path = bundle.folder / FLOAT_FILE
+    meta = _float_meta(float_path)
+    mode = meta.get("mode", "dual-id")
+    if mode not in ("dual", "dual-id"):
+        raise ModelError(f"{model}: a {mode} model is one network; the engine runs dual pairs")
+    past = meta.get("config", {})
+    loss = LossConfig(**past.get("loss", {}))
+    crop = int(past.get("data", {}).get("crop_lr_px", DataConfig.crop_lr_px))
+    return TrainConfig(
+        run=RunConfig(mode=mode, name=f"quantize-{Path(bundle.name).name}",
+                      model=str(bundle.folder), seed=seed, out_dir=Path(work_dir),
+                      init_weights=str(float_path)),
+        data=DataConfig(dir=Path(data_dir), crop_lr_px=crop, batch_size=batch_size),
+        optim=OptimConfig(steps=0),
+        loss=loss,
+        qat=QatConfig(steps=steps, lr=lr, calib_batches=calib_batches),
+    )
+
+
+def _publish(src: Path, dest: Path) -> None:
+    atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))
+
+
+def quantize_model(model: str, data_dir: Path | str, steps: int = 500, lr: float = 1e-4,
+                   calib_batches: int = 16, batch_size: int = 16, work_dir: Path | None = None,
+                   out_dir: Path | None = None, seed: int = 0,
+                   progress: bool | None = None) -> TrainResult:
+    """Calibrate, fine-tune and freeze ``model``; write its int8 files; return the summary."""
+    folder = load_engine(model).folder
+    assert folder is not None
+    work = work_dir or Path("runs") / f"quantize-{folder.name}"
+    cfg = quant_config(model, data_dir, steps, lr, calib_batches, batch_size, work, seed)
+    result = train(cfg, progress=progress)
+    dest = Path(out_dir) if out_dir is not None else folder
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (QUANT_FILE, PROGRAM_FILE):
+        _publish(Path(work) / name, dest / name)
+    result.out_dir = str(dest)
+    return result

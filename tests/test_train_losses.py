@@ -1,0 +1,137 @@
+"""Unit tests of hwsr.train.losses: the objectives on known tensors and where gradients go."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hwsr.arch.engine_net import build_dual
+from hwsr.spec import spec_from_dict
+from hwsr.train.losses import DualLoss, SingleLoss, feature_distance, frozen_features, l1
+
+TINY = {
+    "engine": {"name": "tiny", "upscale": 3},
+    "layers": [
+        {"kernel": 3, "c_out": 4},
+        {"kernel": 1, "c_out": 4},
+        {"kernel": 3, "c_out": 27, "activation": "none"},
+    ],
+}
+
+
+def tiny_dual(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_dual(spec_from_dict(TINY))
+
+
+def batch(seed: int = 1, side: int = 6):
+    g = torch.Generator().manual_seed(seed)
+    lr = torch.rand(2, 3, side, side, generator=g)
+    dhr = torch.rand(2, 3, side, side, generator=g)
+    hr = torch.rand(2, 3, 3 * side, 3 * side, generator=g)
+    return lr, dhr, hr
+
+
+def grad_sum(module: torch.nn.Module) -> float:
+    return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
+
+
+def test_l1_and_feature_distance_on_known_tensors():
+    a, b = torch.zeros(1, 2, 2, 2), torch.full((1, 2, 2, 2), 0.5)
+    assert float(l1(a, b)) == 0.5
+    # two layers, mean |diff| 0.5 and 0 -> sum 0.5
+    assert float(feature_distance([a, a], [b, a])) == 0.5
+    assert float(feature_distance([a, b], [a.clone(), b.clone()])) == 0.0
+    with pytest.raises(ValueError):
+        feature_distance([a], [a, b])
+
+
+def test_lid_is_zero_when_student_input_equals_teacher_input():
+    model = tiny_dual()
+    with torch.no_grad():  # Net1 with zero convs is its residual path: y1 = LR exactly
+        for conv in model.net1.convs:
+            conv.weight.zero_()
+            conv.bias.zero_()
+    lr, _, hr = batch()
+    for route in ("net1", "both"):
+        _, parts = DualLoss(model, 1.0, 1.0, 1.0, route)(lr, lr.clone(), hr)
+        assert float(parts["lid"]) == 0.0
+        assert float(parts["l1"]) == 0.0
+
+
+def test_teacher_branch_gets_no_gradient():
+    model = tiny_dual()
+    lr, dhr, hr = batch()
+    dhr.requires_grad_(True)
+    for route in ("net1", "both"):
+        model.zero_grad()
+        loss, _ = DualLoss(model, 0.0, 0.0, 1.0, route)(lr, dhr, hr)
+        loss.backward()
+        assert dhr.grad is None or float(dhr.grad.abs().sum()) == 0.0
+        assert grad_sum(model.net1) > 0  # the student branch is trained
+
+
+def test_route_net1_gives_net2_no_gradient_from_lid():
+    model = tiny_dual()
+    lr, dhr, hr = batch()
+    loss, _ = DualLoss(model, 0.0, 0.0, 1.0, "net1")(lr, dhr, hr)
+    loss.backward()
+    assert grad_sum(model.net2) == 0.0
+    assert grad_sum(model.net1) > 0
+    model.zero_grad()
+    loss, _ = DualLoss(model, 0.0, 0.0, 1.0, "both")(lr, dhr, hr)
+    loss.backward()
+    assert grad_sum(model.net2) > 0  # the literal reading lets L_id reach Net2
+
+
+def test_route_net1_leaves_net2_gradient_of_l1_l2_unchanged():
+    lr, dhr, hr = batch()
+    grads = []
+    for lam_id in (0.0, 0.7):
+        model = tiny_dual()
+        loss, _ = DualLoss(model, 1.0, 1.0, lam_id, "net1")(lr, dhr, hr)
+        loss.backward()
+        grads.append([p.grad.clone() for p in model.net2.parameters()])
+    for g0, g1 in zip(*grads, strict=True):
+        torch.testing.assert_close(g0, g1, rtol=0, atol=1e-7)
+
+
+def test_both_routes_agree_on_the_value_of_lid():
+    model = tiny_dual()
+    lr, dhr, hr = batch()
+    a = DualLoss(model, 1.0, 1.0, 1.0, "net1")(lr, dhr, hr)[1]["lid"]
+    b = DualLoss(model, 1.0, 1.0, 1.0, "both")(lr, dhr, hr)[1]["lid"]
+    torch.testing.assert_close(a, b)
+
+
+def test_frozen_features_match_the_ordinary_pass():
+    model = tiny_dual()
+    x = torch.rand(1, 3, 5, 5)
+    _, feats = model.net2(x, return_features=True)
+    for a, b in zip(frozen_features(model.net2, x), feats, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_total_is_the_weighted_sum_and_single_loss_picks_its_input():
+    model = tiny_dual()
+    lr, dhr, hr = batch()
+    total, p = DualLoss(model, 0.5, 2.0, 0.25, "net1")(lr, dhr, hr)
+    torch.testing.assert_close(total.detach(), 0.5 * p["l1"] + 2.0 * p["l2"] + 0.25 * p["lid"])
+    net = model.net2
+    base, _ = SingleLoss(net, "dhr")(lr, dhr, hr)
+    hd, _ = SingleLoss(net, "lr")(lr, dhr, hr)
+    torch.testing.assert_close(base, l1(net(dhr), hr))
+    torch.testing.assert_close(hd, l1(net(lr), hr))
+    with pytest.raises(ValueError):
+        DualLoss(model, 1.0, 1.0, 1.0, "teacher")
+
+
+def test_mse_pixel_distance_replaces_l1_in_the_image_terms_only():
+    model = tiny_dual()
+    lr, dhr, hr = batch()
+    _, p1 = DualLoss(model, 1.0, 1.0, 1.0, "net1", pixel="l1")(lr, dhr, hr)
+    _, p2 = DualLoss(model, 1.0, 1.0, 1.0, "net1", pixel="mse")(lr, dhr, hr)
+    y1, y2 = model(lr)
+    torch.testing.assert_close(p2["l1"], ((y1 - dhr) ** 2).mean().detach())
+    torch.testing.assert_close(p2["l2"], ((y2 - hr) ** 2).mean().detach())
+    torch.testing.assert_close(p1["lid"], p2["lid"])  # L_id stays an L1 distance
