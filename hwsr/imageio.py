@@ -283,6 +283,7 @@ def atomic_path(path: PathLike, *, overwrite: bool = True) -> Iterator[Path]:
     os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # writers that recreate the file may leave 0600
         _fsync(tmp)
         _publish(tmp, dest, overwrite)
     except BaseException:
@@ -300,6 +301,12 @@ def atomic_write(path: PathLike, writer: Callable[[Path], None], *, overwrite: b
     with atomic_path(path, overwrite=overwrite) as tmp:
         writer(tmp)
     return Path(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: Path) -> None:

@@ -189,3 +189,22 @@ def test_initialisation_starts_net1_at_identity_and_net2_near_bicubic():
     inner = (slice(None), slice(None), slice(6, -6), slice(6, -6))  # zero-padded borders differ
     mse = float(((y2 - ref)[inner] ** 2).mean())
     assert mse < 1e-4  # > 40 dB from bicubic (measured 43 dB): 3-tap cubic vs 4 taps
+
+
+def test_quantize_command_exports_the_int8_engine_from_a_float_run(toy, tmp_path, capsys):
+    import argparse
+
+    from hwsr.train.cli import register
+
+    train(tiny_config(toy, tmp_path / "f", qat={"steps": 0}), progress=False)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args([
+        "quantize", "--model", str(tmp_path / "f"), "--data", str(toy["data"]), "--steps", "2",
+        "--calib-batches", "1", "--batch-size", "4", "--work", str(tmp_path / "w"),
+        "--out", str(tmp_path / "int8"), "--no-progress",
+    ])
+    assert args.func(args) == 0
+    assert (tmp_path / "int8" / "program.npz").is_file()
+    assert (tmp_path / "int8" / "quant.safetensors").is_file()
+    assert "int8 engine" in capsys.readouterr().out
