@@ -85,8 +85,8 @@ def centre_crop(frame_chw: torch.Tensor, side_lr_px: int, scale: int) -> torch.T
     return frame_chw[:, scale * y:scale * (y + side_h), scale * x:scale * (x + side_w)]
 
 
-def val_frames(root: Path | str, count: int, crop_lr_px: int) -> list[Batch]:
-    """The first ``count`` validation frames (0: all), each a batch of one; cropped if >0."""
+def val_triples(root: Path | str, count: int, crop_lr_px: int) -> list:  # type: ignore[type-arg]
+    """The first ``count`` validation triples (0: all), uint8 CHW, centre-cropped if > 0."""
     frames = ValFrames(root)
     n = len(frames) if count == 0 else min(count, len(frames))
     out = []
@@ -95,5 +95,11 @@ def val_frames(root: Path | str, count: int, crop_lr_px: int) -> list[Batch]:
         if crop_lr_px:
             t = type(t)(centre_crop(t.lr, crop_lr_px, 1), centre_crop(t.dhr, crop_lr_px, 1),
                         centre_crop(t.hr, crop_lr_px, SCALE))
-        out.append(Batch(*(codes_to_values(v[None]) for v in t)))
+        out.append(t)
     return out
+
+
+def val_frames(root: Path | str, count: int, crop_lr_px: int) -> list[Batch]:
+    """The first ``count`` validation frames (0: all), each a batch of one; cropped if >0."""
+    return [Batch(*(codes_to_values(v[None]) for v in t))
+            for t in val_triples(root, count, crop_lr_px)]

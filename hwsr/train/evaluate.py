@@ -24,13 +24,12 @@ from torch import nn
 
 from hwsr.arch.engine_net import EngineNet, build_dual
 from hwsr.checkpoint import load_weights
-from hwsr.data import ValFrames
 from hwsr.imageio import frame_to_tensor, tensor_to_frame
 from hwsr.metrics import psnr_y, ssim_y
 from hwsr.reference import run_program
 from hwsr.resize import imresize
 from hwsr.spec import spec_from_dict
-from hwsr.train.batches import SCALE, centre_crop
+from hwsr.train.batches import SCALE, val_triples
 from hwsr.zoo import FLOAT_FILE, EngineBundle, load_engine
 
 log = logging.getLogger(__name__)
@@ -62,18 +61,11 @@ class EvalFrame:
 
 def load_frames(data_dir: Path | str, count: int = 0, crop_lr_px: int = 0) -> list[EvalFrame]:
     """The dataset's validation frames (first ``count``; 0: all), centre-cropped if > 0."""
-    frames = ValFrames(data_dir)
-    n = len(frames) if count == 0 else min(count, len(frames))
-    if n == 0:
+    triples = val_triples(data_dir, count, crop_lr_px)
+    if not triples:
         raise ValueError(f"{data_dir}: the dataset has no validation frames")
-    out = []
-    for i in range(n):
-        t = frames[i]
-        if crop_lr_px:
-            t = type(t)(centre_crop(t.lr, crop_lr_px, 1), centre_crop(t.dhr, crop_lr_px, 1),
-                        centre_crop(t.hr, crop_lr_px, SCALE))
-        out.append(EvalFrame(*(np.ascontiguousarray(v.permute(1, 2, 0).numpy()) for v in t)))
-    return out
+    return [EvalFrame(*(np.ascontiguousarray(v.permute(1, 2, 0).numpy()) for v in t))
+            for t in triples]
 
 
 def score(fn: FrameFn, frames: Sequence[EvalFrame], source: str) -> tuple[float, float]:
