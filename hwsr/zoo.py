@@ -74,29 +74,26 @@ class EngineBundle:
         p = self._file({"float": FLOAT_FILE, "quant": QUANT_FILE}[what])
         return p is not None and p.is_file()
 
+    def _loaded(self, model: DualStageSR, file: str, what: str) -> DualStageSR:
+        from hwsr.checkpoint import load_weights
+
+        path = self._file(file)
+        if path is None or not path.is_file():
+            raise ModelError(f"{self.name}: no {what} weights ({file})")
+        load_weights(model, path)
+        return model.eval()
+
     def float_dual(self) -> DualStageSR:
         """Float dual-stage engine with trained weights."""
         from hwsr.arch.engine_net import build_dual
-        from hwsr.checkpoint import load_weights
 
-        path = self._file(FLOAT_FILE)
-        if path is None or not path.is_file():
-            raise ModelError(f"{self.name}: no float weights ({FLOAT_FILE})")
-        model = build_dual(self.spec)
-        load_weights(model, path)
-        return model.eval()
+        return self._loaded(build_dual(self.spec), FLOAT_FILE, "float")
 
     def quant_dual(self) -> DualStageSR:
         """Brevitas dual-stage engine with its QAT state, in eval mode."""
-        from hwsr.checkpoint import load_weights
         from hwsr.quant import build_quant_dual
 
-        path = self._file(QUANT_FILE)
-        if path is None or not path.is_file():
-            raise ModelError(f"{self.name}: no quantized weights ({QUANT_FILE})")
-        model = build_quant_dual(self.spec)
-        load_weights(model, path)
-        return model.eval()
+        return self._loaded(build_quant_dual(self.spec), QUANT_FILE, "quantized")
 
 
 def load_engine(name_or_path: str | Path = DEFAULT_MODEL) -> EngineBundle:
