@@ -84,6 +84,22 @@ def test_bad_configs_are_refused_naming_the_key(tables, fragment):
         config_from_dict(tables, source="x.toml")
 
 
+def test_set_overrides_change_typed_values_and_are_checked_like_the_file(tmp_path):
+    path = REPO / "configs" / "hwsr-s.toml"
+    base = load_config(path)
+    cfg = load_config(path, ["optim.steps=123", "optim.lr=2e-4", "loss.pixel=l1",
+                             "data.dir=elsewhere", "run.seed=7"])
+    assert (cfg.optim.steps, cfg.optim.lr, cfg.loss.pixel, cfg.run.seed) == (123, 2e-4, "l1", 7)
+    assert cfg.data.dir == Path("elsewhere") and cfg.qat == base.qat
+    with pytest.raises(ConfigError, match=r"optim\.stepz: unknown key"):
+        load_config(path, ["optim.stepz=1"])
+    with pytest.raises(ConfigError, match=r"optim\.steps: must be int"):
+        load_config(path, ["optim.steps=many"])
+    for bad in ("optim.steps", "steps=3", "optim.a.b=1"):
+        with pytest.raises(ConfigError, match="TABLE.KEY=VALUE"):
+            load_config(path, [bad])
+
+
 def test_lr_schedule_warms_up_then_decays():
     cfg = config_from_dict({"optim": {"steps": 100, "lr": 1e-3, "min_lr": 1e-5,
                                       "warmup_steps": 10}, "qat": {"steps": 10}})

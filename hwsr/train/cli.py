@@ -12,7 +12,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from hwsr.train.config import load_config
     from hwsr.train.trainer import train
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.set)
     if args.out is not None:
         cfg = cfg.replace(run={"out_dir": args.out})
     result = train(cfg, progress=args.progress)
@@ -58,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "torchrun, every process runs this command.")
     p.add_argument("--config", required=True, type=Path, help="training config (.toml)")
     p.add_argument("--out", type=Path, help="override run.out_dir")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="override one config value (repeatable), e.g. --set optim.steps=2000")
     _progress_flags(p)
     p.set_defaults(func=_cmd_train)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,8 +231,36 @@ def config_from_dict(d: dict[str, Any], source: str = "<dict>") -> TrainConfig:
         raise ConfigError(f"{source}: {e}") from None
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a training config from a TOML file (see ``configs/*.toml``)."""
+def apply_overrides(d: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Config tables with ``TABLE.KEY=VALUE`` overrides applied (``hwsr train --set``).
+
+    VALUE is read as a TOML value (``3``, ``1e-4``, ``"mse"``); a bare word that is not
+    one is taken as a string, so ``--set loss.pixel=mse`` works. Keys are checked later,
+    by :func:`config_from_dict`, like those of the file.
+
+    >>> apply_overrides({"optim": {"steps": 10}}, ["optim.steps=20", "loss.pixel=mse"])
+    {'optim': {'steps': 20}, 'loss': {'pixel': 'mse'}}
+    """
+    out = {table: dict(value) if isinstance(value, dict) else value
+           for table, value in d.items()}
+    for item in overrides:
+        where, sep, text = item.partition("=")
+        table, dot, key = where.strip().partition(".")
+        if not (sep and dot and table and key and "." not in key):
+            raise ConfigError(f"--set {item!r}: expected TABLE.KEY=VALUE, e.g. optim.steps=2000")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        section = out.setdefault(table, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"--set {item!r}: {table} is not a table")
+        section[key] = value
+    return out
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:
+    """Read a training config from a TOML file (see ``configs/*.toml``), then ``overrides``."""
     p = Path(path)
     try:
         d = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -241,4 +270,4 @@ def load_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"{p}: cannot read config file ({type(e).__name__})") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: not valid TOML ({e})") from None
-    return config_from_dict(d, source=str(p))
+    return config_from_dict(apply_overrides(d, overrides), source=str(p))
