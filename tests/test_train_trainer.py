@@ -84,7 +84,7 @@ def test_bad_configs_are_refused_naming_the_key(tables, fragment):
         config_from_dict(tables, source="x.toml")
 
 
-def test_set_overrides_change_typed_values_and_are_checked_like_the_file(tmp_path):
+def test_set_overrides_change_typed_values_and_are_checked_like_the_file():
     path = REPO / "configs" / "hwsr-s.toml"
     base = load_config(path)
     cfg = load_config(path, ["optim.steps=123", "optim.lr=2e-4", "loss.pixel=l1",
