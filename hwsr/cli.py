@@ -18,7 +18,9 @@ from pathlib import Path
 from hwsr.zoo import DEFAULT_MODEL
 
 # Modules that add their own subcommands: each has ``register(subparsers)``.
-_PLUGINS = ("hwsr.sim.cli", "hwsr.data.cli", "hwsr.train.cli")
+_PLUGINS = (
+    "hwsr.sim.cli", "hwsr.data.cli", "hwsr.train.cli", "hwsr.export.cli", "hwsr.rtl.cli",
+)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
