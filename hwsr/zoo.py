@@ -38,7 +38,7 @@ class ModelError(ValueError):
 
 def models_dir() -> Path:
     env = os.environ.get("HWSR_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
+    return Path(env) if env else Path(__file__).resolve().parent / "models"
 
 
 def list_models() -> list[str]:
