@@ -42,6 +42,7 @@ from hwsr.spec import (
 
 SCHEMA = "hwsr.program"
 SCHEMA_VERSION = 1
+ACC_LIMIT_BITS = 62  # every worst-case sum stays below 2**62: exact in int64 with headroom
 I64 = npt.NDArray[np.int64]
 
 
@@ -155,7 +156,22 @@ def check_stage(stage: StageProgram, where: str = "program") -> None:
             raise ProgramError(f"{name}: output format {lp.out_type} != spec {want_type}")
         if np.abs(lp.in_frac + lp.weight_frac - lp.out_frac).max() > 62:
             raise ProgramError(f"{name}: requantization shift beyond 62 bits")
+        _check_acc_bound(lp, stage.in_type(i), name)
         frac = lp.out_frac
+
+
+def _check_acc_bound(lp: LayerProgram, in_type: FixedType, name: str) -> None:
+    """Refuse a layer whose worst-case sum reaches 2**62: the int64 executors would wrap.
+
+    The bound is computed in Python integers (exact at any size): the fan-in sum of |w| fits
+    int64 for any 32-bit weights, its product with the largest input code may not.
+    """
+    lim = max(abs(in_type.min_code), abs(in_type.max_code))
+    w_abs = int(np.abs(lp.weight).reshape(lp.weight.shape[0], -1).sum(1).max(initial=0))
+    worst = w_abs * lim + int(np.abs(lp.bias).max(initial=0))
+    if worst >= 1 << ACC_LIMIT_BITS:
+        raise ProgramError(f"{name}: worst-case accumulator {worst:.3e} reaches 2**"
+                           f"{ACC_LIMIT_BITS}; the int64 executors would wrap silently")
 
 
 def _check_range(a: I64, bits: int, name: str) -> None:

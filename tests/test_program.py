@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -180,3 +181,19 @@ def test_engine_program_stage_lookup() -> None:
     single = EngineProgram(net2=prog.net2)
     with pytest.raises(ProgramError, match="no stage 'net1'"):
         single.stage("net1")
+
+
+def test_accumulator_beyond_int64_headroom_is_refused(tmp_path: Path) -> None:
+    """32-bit activations times 32-bit weights over a 3×3 fan-in pass 2**62: refused on save
+    and on load, naming the layer, before any executor can wrap in int64."""
+    dp = Datapath(act_bits=32, weight_bits=32, bias_bits=16, acc_bits=32, out_bits=32)
+    spec = EngineSpec(name="wide", layers=(LayerSpec(3, 3, 4), LayerSpec(3, 4, 3, Activation.NONE)),
+                      upscale=1, datapath=dp)
+    prog = random_program(spec, np.random.default_rng(8), extreme=True)
+    with pytest.raises(ProgramError, match=r"net2: layer 1: worst-case accumulator .* 2\*\*62"):
+        save_program(EngineProgram(net2=prog.net2), tmp_path / "p.npz")
+    assert not (tmp_path / "p.npz").exists()
+    ok = dataclasses.replace(dp, act_bits=16, weight_bits=16)
+    spec16 = dataclasses.replace(spec, datapath=ok)
+    save_program(EngineProgram(net2=random_program(spec16, np.random.default_rng(8), True).net2),
+                 tmp_path / "p16.npz")
