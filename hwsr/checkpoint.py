@@ -11,7 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from hwsr.imageio import atomic_write
+from hwsr.atomic import atomic_write
 
 
 class CheckpointError(ValueError):

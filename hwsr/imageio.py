@@ -26,17 +26,16 @@ Pixel convention: the engine's input is uint8 with scale 2**-8, so a code ``k`` 
 ``k / 256`` (not ``k / 255``); `frame_to_tensor` and `tensor_to_frame` convert between the two.
 """
 
-import contextlib
 import os
-import secrets
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from PIL import Image, ImageFile, ImageOps
+
+from hwsr.atomic import atomic_path, atomic_write  # noqa: F401  (re-exported)
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -263,74 +262,6 @@ def _composite_over_black(color: FrameU8, alpha: FrameU8 | None) -> FrameU8:
 
 
 # ---------------------------------------------------------------------------------- writing
-
-
-@contextlib.contextmanager
-def atomic_path(path: PathLike, *, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path``; publish it at ``path`` only if the block succeeds.
-
-    The one home of atomic output in hwsr (images, npz, JSON, video): write the whole file to
-    the yielded path; on a clean exit it is fsynced and renamed over ``path`` (``os.replace``,
-    or a no-clobber hard link when ``overwrite`` is False). On any exception the temporary file
-    is removed and ``path`` is left as it was. The temporary name is hidden and keeps the
-    destination's suffix (``.name.<random>.tmp<suffix>``), so writers that pick a format from
-    the suffix (Pillow, ``np.savez``, PyAV) behave as they would on ``path``.
-    """
-    dest = Path(path)
-    if not overwrite and dest.exists():
-        raise FileExistsError(f"{dest}: exists and overwrite=False")
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.tmp{dest.suffix}")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # writers that recreate the file may leave 0600
-        _fsync(tmp)
-        _publish(tmp, dest, overwrite)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if os.name == "posix":
-        _fsync(dest.parent)  # make the rename itself durable
-
-
-def atomic_write(path: PathLike, writer: Callable[[Path], None], *, overwrite: bool = True) -> Path:
-    """Call ``writer(tmp)`` to write the whole file, then publish it at ``path`` atomically.
-
-    See `atomic_path`; returns ``path`` as a `Path`.
-    """
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        writer(tmp)
-    return Path(path)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, dest)
-        return
-    try:
-        os.link(tmp, dest)  # atomic and fails if dest appeared meanwhile
-    except FileExistsError:
-        raise
-    except OSError:  # file systems without hard links: best effort
-        if dest.exists():
-            raise FileExistsError(f"{dest}: exists and overwrite=False") from None
-        os.replace(tmp, dest)
-        return
-    tmp.unlink()
 
 
 def write_image(path: PathLike, frame_u8_hwc: FrameU8, *, overwrite: bool = True) -> Path:

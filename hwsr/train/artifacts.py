@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hwsr.imageio import atomic_write
+from hwsr.atomic import atomic_write
 from hwsr.spec import EngineSpec, spec_to_dict
 
 METRICS_FILE = "metrics.jsonl"

@@ -16,7 +16,7 @@ from typing import Any
 
 from safetensors import safe_open
 
-from hwsr.imageio import atomic_write
+from hwsr.atomic import atomic_write
 from hwsr.train.config import (
     DataConfig,
     LossConfig,

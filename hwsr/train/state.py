@@ -19,8 +19,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from hwsr.atomic import atomic_write
 from hwsr.checkpoint import CheckpointError, state_to_tensors
-from hwsr.imageio import atomic_write
 
 CKPT_FILE = "ckpt.safetensors"
 

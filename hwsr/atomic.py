@@ -1,0 +1,251 @@
+"""The one home of atomic output: files, products of several files, and whole folders.
+
+Every file hwsr writes is written under a hidden temporary name in its destination folder,
+fsynced and renamed into place, so a reader (or a run killed at any moment) sees the old
+file or the new one, never half of one. Products of several files are published together
+after all of them are complete; folders are built beside their destination and swapped in
+with one atomic exchange (Linux ``renameat2``), falling back to two renames where the system
+lacks it. Temporaries carry a recognisable name (``.NAME.<hex>.tmp…``, ``.NAME.partial-…``)
+so that the next run can remove what a killed run left behind.
+
+Output paths are checked with :func:`check_output` before any work starts, so a command
+never computes for minutes and then fails to write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+PathLike = str | os.PathLike[str]
+STALE_SECONDS = 3600.0  # a temporary older than this belongs to a run that died
+_RENAME_EXCHANGE = 2  # renameat2 flag: swap two paths atomically (Linux >= 3.15)
+_AT_FDCWD = -100
+
+
+def check_output(path: PathLike, option: str = "output", *, is_dir: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before any work starts.
+
+    The folder that will hold it must exist and be writable; an existing file output must not
+    be a folder (and a folder output not a file).
+
+    >>> check_output("/nonexistent-folder/out.png", "--out")
+    Traceback (most recent call last):
+    ...
+    ValueError: --out: /nonexistent-folder/out.png: folder /nonexistent-folder does not exist
+    """
+    dest = Path(path)
+    parent = dest.parent if str(dest.parent) else Path(".")
+    if dest.name in ("", ".", ".."):
+        raise ValueError(f"{option}: {dest}: not a file name")
+    if not parent.is_dir():
+        raise ValueError(f"{option}: {dest}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option}: {dest}: folder {parent} is not writable")
+    if dest.is_dir() and not is_dir:
+        raise ValueError(f"{option}: {dest}: is a folder, not a file")
+    if dest.exists() and is_dir and not dest.is_dir():
+        raise ValueError(f"{option}: {dest}: is a file, not a folder")
+    return dest
+
+
+def check_distinct(paths: dict[str, PathLike | None]) -> None:
+    """Refuse two options that name the same output file."""
+    seen: dict[Path, str] = {}
+    for option, p in paths.items():
+        if p is None:
+            continue
+        key = Path(os.path.abspath(p))
+        if key in seen:
+            raise ValueError(f"{option} and {seen[key]} name the same file: {p}")
+        seen[key] = option
+
+
+def _tmp_name(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.tmp{dest.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path``; publish it at ``path`` only if the block succeeds.
+
+    Write the whole file to the yielded path; on a clean exit it is fsynced and renamed over
+    ``path`` (``os.replace``, or a no-clobber hard link when ``overwrite`` is False). On any
+    exception the temporary file is removed and ``path`` is left as it was. The temporary keeps
+    the destination's suffix, so writers that pick a format from it (Pillow, ``np.savez``,
+    PyAV) behave as they would on ``path``.
+    """
+    with atomic_paths([path], overwrite=overwrite) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: Sequence[PathLike], *, overwrite: bool = True) -> Iterator[list[Path]]:
+    """Several files as one product: each is written to its temporary, and all are published
+    (renamed into place, in order) only after the whole block succeeded."""
+    dests = [Path(p) for p in paths]
+    for dest in dests:
+        if not overwrite and dest.exists():
+            raise FileExistsError(f"{dest}: exists and overwrite=False")
+    tmps: list[Path] = []
+    try:
+        for dest in dests:
+            tmp = _tmp_name(dest)
+            try:
+                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            except OSError as e:
+                raise OSError(f"{dest}: cannot write ({e.strerror})") from None
+            tmps.append(tmp)
+        yield list(tmps)
+        for tmp in tmps:
+            os.chmod(tmp, 0o666 & ~_umask())  # writers that recreate the file may leave 0600
+            _fsync(tmp)
+        for tmp, dest in zip(tmps, dests, strict=True):
+            _publish(tmp, dest, overwrite)
+    except BaseException:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for parent in {d.parent for d in dests}:
+        _fsync_dir(parent)
+
+
+def atomic_write(path: PathLike, writer: Callable[[Path], object], *,
+                 overwrite: bool = True) -> Path:
+    """Call ``writer(tmp)`` to write the whole file, then publish it at ``path`` atomically."""
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        writer(tmp)
+    return Path(path)
+
+
+def write_text(path: PathLike, text: str) -> Path:
+    """Atomically write UTF-8 text."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty folder beside ``path``; swap it in as ``path`` when the block succeeds.
+
+    A run killed at any moment leaves either the old folder or the complete new one at
+    ``path``, plus hidden leftovers (``.NAME.partial-…``: never published, ``.NAME.old-…``:
+    the previous version) that :func:`remove_stale` clears or restores on the next write.
+    """
+    dest = Path(path)
+    remove_stale(dest)
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest}: already exists (overwrite to replace it)")
+    tmp = dest.with_name(f".{dest.name}.partial-{secrets.token_hex(6)}")
+    tmp.mkdir()
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        old = _swap_in(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(dest.parent)
+
+
+def _swap_in(new: Path, dest: Path) -> Path | None:
+    """Publish folder ``new`` as ``dest``; returns where the old folder now is, if any."""
+    if not dest.exists():
+        os.rename(new, dest)
+        return None
+    if _exchange(new, dest):
+        return new  # the exchange left the old folder under the new one's name
+    old = dest.with_name(f".{dest.name}.old-{secrets.token_hex(6)}")
+    os.rename(dest, old)  # fallback: a kill between these two renames leaves no dest,
+    os.rename(new, dest)  # and remove_stale() renames the old folder back
+    return old
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with Linux renameat2(RENAME_EXCHANGE); False if unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    fn = getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None) if libc_name else None
+    if fn is None:
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+def remove_stale(dest: PathLike, *, max_age_s: float = STALE_SECONDS) -> list[Path]:
+    """Clear what a killed run left beside ``dest``; returns the paths removed.
+
+    A missing ``dest`` with an ``.old-`` folder beside it (a kill inside the two-rename
+    fallback) gets that folder back. Temporaries younger than ``max_age_s`` are left alone:
+    they may belong to a run still going.
+    """
+    dest = Path(dest)
+    if not dest.parent.is_dir():
+        return []
+    olds = sorted(dest.parent.glob(f".{dest.name}.old-*"))
+    if olds and not dest.exists():
+        os.rename(olds.pop(), dest)
+    now, removed = time.time(), []
+    leftovers = [*olds, *dest.parent.glob(f".{dest.name}.partial-*"),
+                 *dest.parent.glob(f".{dest.name}.*.tmp*")]
+    for p in leftovers:
+        if now - p.lstat().st_mtime < max_age_s and p not in olds:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "posix":
+        _fsync(path)  # make the rename itself durable
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file and folder of a new tree before it is published."""
+    for p in sorted(root.rglob("*"), reverse=True):
+        if p.is_file():
+            _fsync(p)
+        elif p.is_dir():
+            _fsync_dir(p)
+    _fsync_dir(root)
+
+
+def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, dest)
+        return
+    try:
+        os.link(tmp, dest)  # atomic and fails if dest appeared meanwhile
+    except FileExistsError:
+        raise
+    except OSError:  # file systems without hard links: best effort
+        if dest.exists():
+            raise FileExistsError(f"{dest}: exists and overwrite=False") from None
+        os.replace(tmp, dest)
+        return
+    tmp.unlink()
