@@ -5,17 +5,16 @@ In one process, on the same frame (the built-in test pattern), interleaved, best
 * the bit-accurate line-buffer simulator (``hwsr.sim.simulate``, rows streamed through the
   line buffers);
 * PyTorch float32 forward of the same network (``torch.set_num_threads(2)``);
-* onnxruntime running the QuantizeLinear/DequantizeLinear (QDQ) graph of the same integer
-  program (built here with ``onnx.helper``: Brevitas' QCDQ export needs onnxoptimizer with
-  the TorchScript exporter and refuses quantized biases with dynamo). onnxruntime fuses the
-  8-bit DQ → Conv → ReLU → Q groups into integer convolutions; the last conv of each stage
-  has a 10-bit output (int16 Q/DQ), which it runs in float.
+* onnxruntime running the QuantizeLinear/DequantizeLinear (QCDQ) export of the same integer
+  program (``hwsr.export.qcdq``, what ``hwsr export --format qcdq`` writes). onnxruntime
+  fuses the 8-bit DQ → Conv → ReLU → Q groups into integer convolutions; the last conv of
+  each stage has a 10-bit output (Clip, int16 Q/DQ), which it runs in float.
 
 Weights: ``models/hwsr-s/program.npz`` when it exists, else a calibrated
 ``QuantEngineNet`` (random init, scales calibrated on a few frames in train mode, then eval)
 lowered with ``hwsr.quant.lower.lower_dual``. onnxruntime rounds half to even; the engine's
 spec rounds half up, so the benchmark also reports how many output codes differ, and checks
-bit-exactness of the QDQ graph on a half-even variant of the engine.
+bit-exactness of the QCDQ export on a half-even variant of the engine.
 
 Usage: ``python benchmarks/bench_sim.py [--rounds 3] [--write benchmarks/results/sim.md]``
 """
@@ -35,10 +34,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnx import TensorProto, helper, numpy_helper
 
+from hwsr.export import ExportSource, Format, build
+from hwsr.export.runtimes import hwc
+from hwsr.export.runtimes import ort_session as export_session
+from hwsr.export.runtimes import run_ort as export_run
 from hwsr.fixed import Rounding
-from hwsr.program import EngineProgram, StageProgram, load_program
+from hwsr.program import EngineProgram, load_program
 from hwsr.sim import simulate, test_pattern
 from hwsr.spec import EngineSpec, load_spec
 
@@ -94,106 +96,22 @@ def float_dual_like(program: EngineProgram) -> torch.nn.Module:
     return dual
 
 
-# ---- QDQ graph of the integer program ---------------------------------------------------------
+# ---- onnxruntime: the QCDQ export of the same integer program ---------------------------------
 
 
-class _Graph:
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-
-    def const(self, name: str, array: np.ndarray) -> str:
-        self.inits.append(numpy_helper.from_array(array, name))
-        return name
-
-    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
-        self.nodes.append(helper.make_node(op, inputs, [output], **attrs))
-        return output
-
-
-def _qdq(g: _Graph, x: str, name: str, frac: int, dtype: type) -> str:
-    """QuantizeLinear then DequantizeLinear with scale 2**-frac and zero point 0."""
-    s = g.const(f"{name}.s", np.array(2.0**-frac, np.float32))
-    z = g.const(f"{name}.z", np.array(0, dtype))
-    q = g.node("QuantizeLinear", [x, s, z], f"{name}.q")
-    return g.node("DequantizeLinear", [q, s, z], f"{name}.dq")
-
-
-def _qdq_stage(g: _Graph, stage: StageProgram, x_u8: str, name: str) -> str:
-    """One stage as QDQ nodes, from uint8 codes (NCHW) to uint8 codes (NCHW)."""
-    pix_s = g.const(f"{name}.pix.s", np.array(2.0**-8, np.float32))
-    pix_z = g.const(f"{name}.pix.z", np.array(0, np.uint8))
-    x_in = g.node("DequantizeLinear", [x_u8, pix_s, pix_z], f"{name}.in")
-    h = x_in
-    for i, lp in enumerate(stage.layers):
-        n, k = f"{name}.{i}", lp.weight.shape[2]
-        wf = lp.weight_frac
-        w_s = g.const(f"{n}.w.s", (2.0**-wf).astype(np.float32))
-        w_z = g.const(f"{n}.w.z", np.zeros(len(wf), np.int8))
-        w_q = g.const(f"{n}.w.q", lp.weight.astype(np.int8))
-        w = g.node("DequantizeLinear", [w_q, w_s, w_z], f"{n}.w", axis=0)
-        b_s = g.const(f"{n}.b.s", (2.0 ** -(lp.in_frac + wf)).astype(np.float32))
-        b_z = g.const(f"{n}.b.z", np.zeros(len(wf), np.int32))
-        b_q = g.const(f"{n}.b.q", lp.bias.astype(np.int32))
-        b = g.node("DequantizeLinear", [b_q, b_s, b_z], f"{n}.b", axis=0)
-        h = g.node("Conv", [h, w, b], f"{n}.conv", pads=[k // 2] * 4)
-        if lp.relu:
-            h = g.node("Relu", [h], f"{n}.relu")
-        t = lp.out_type
-        if t.width == 8:
-            h = _qdq(g, h, f"{n}.act", lp.out_frac, np.int8 if t.signed else np.uint8)
-        else:  # 10-bit output: saturate in float, then int16 codes
-            lo = g.const(f"{n}.lo", np.array(t.min_code * 2.0**-lp.out_frac, np.float32))
-            hi = g.const(f"{n}.hi", np.array(t.max_code * 2.0**-lp.out_frac, np.float32))
-            h = _qdq(g, g.node("Clip", [h, lo, hi], f"{n}.clip"), f"{n}.act", lp.out_frac,
-                     np.int16)
-    r = stage.spec.upscale
-    if r > 1:
-        h = g.node("DepthToSpace", [h], f"{name}.shuffle", blocksize=r, mode="CRD")
-    if stage.spec.residual:
-        up = x_in
-        if r > 1:
-            scales = g.const(f"{name}.scales", np.array([1, 1, r, r], np.float32))
-            up = g.node("Resize", [x_in, "", scales], f"{name}.up", mode="nearest",
-                        coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-        h = g.node("Add", [h, up], f"{name}.res")
-    return g.node("QuantizeLinear", [h, pix_s, pix_z], f"{name}.out")
-
-
-def qdq_model(program: EngineProgram) -> onnx.ModelProto:
-    """Dual-stage QDQ graph: uint8 NCHW frame in, uint8 NCHW frame out."""
-    for stage in (program.net1, program.net2):
-        assert stage is not None
-        dp = stage.spec.datapath
-        assert dp.act_bits == 8 and dp.weight_bits <= 8, "the QDQ graph models 8-bit engines"
-    g = _Graph()
-    mid = _qdq_stage(g, program.net1, "frame", "net1")  # type: ignore[arg-type]
-    out = _qdq_stage(g, program.net2, mid, "net2")
-    graph = helper.make_graph(
-        g.nodes, "hwsr_dual_qdq",
-        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, 3, None, None])],
-        [helper.make_tensor_value_info(out, TensorProto.UINT8, [1, 3, None, None])],
-        initializer=g.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
-    onnx.checker.check_model(model)
-    return model
+def qcdq_graph(program: EngineProgram) -> onnx.ModelProto:
+    """The dual-stage QCDQ graph ``hwsr export --format qcdq`` writes (uint8 NCHW in and out)."""
+    return build(Format.QCDQ, "dual", ExportSource("benchmark", program=program))
 
 
 def ort_session(program: EngineProgram, optimize: bool = True,
                 threads: int = THREADS) -> ort.InferenceSession:
     """onnxruntime session; ``optimize=False`` keeps the graph as written (no integer fusion)."""
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    if not optimize:
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(qdq_model(program).SerializeToString(), so,
-                                providers=["CPUExecutionProvider"])
+    return export_session(qcdq_graph(program), optimize=optimize, threads=threads)
 
 
 def run_ort(sess: ort.InferenceSession, frame_u8_hwc: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(frame_u8_hwc.transpose(2, 0, 1)[None])
-    return np.ascontiguousarray(sess.run(None, {"frame": x})[0][0].transpose(1, 2, 0))
+    return hwc(export_run(sess, frame_u8_hwc, np.uint8)[0])
 
 
 # ---- timing --------------------------------------------------------------------------------
@@ -212,7 +130,7 @@ def best_of(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, floa
 
 def half_even_check(spec: EngineSpec) -> tuple[int, int, int]:
     """On a half-even engine: output codes where onnxruntime differs from the simulator,
-    with its integer fusion and without (the QDQ graph as written), and the codes compared."""
+    with its integer fusion and without (the QCDQ export as written), and the codes compared."""
     dp = dataclasses.replace(spec.datapath, rounding=Rounding.HALF_EVEN)
     program, _ = calibrated_program(dataclasses.replace(spec, datapath=dp), seed=1)
     frame = test_pattern(160, 90)
@@ -272,7 +190,7 @@ def results_table(times: dict[str, float], gmac: float, origin: str, ort_diff: i
     sim, tch, ox = times["simulator"], times["torch"], times["ort"]
     extra = [("hwsr.sim, one lane (one thread)", times["simulator1"]),
              ("PyTorch float32, 1 thread", times["torch1"]),
-             ("onnxruntime QDQ, 1 thread", times["ort1"])]
+             ("onnxruntime QCDQ export, 1 thread", times["ort1"])]
     return [
         "# Simulator benchmark: one 1280x720 -> 3840x2160 dual-stage frame (hwsr-s)",
         "",
@@ -288,7 +206,7 @@ def results_table(times: dict[str, float], gmac: float, origin: str, ort_diff: i
         "|---|---:|---:|---:|",
         f"| hwsr.sim line-buffer simulator (bit-exact) | {sim:.3f} | {gmac / sim:.1f} | 1.00 |",
         f"| PyTorch float32, {THREADS} threads | {tch:.3f} | {gmac / tch:.1f} | {sim / tch:.2f} |",
-        f"| onnxruntime QDQ (int8 convs), {THREADS} threads | {ox:.3f} | {gmac / ox:.1f} | "
+        f"| onnxruntime QCDQ export (int8 convs), {THREADS} threads | {ox:.3f} | {gmac / ox:.1f} | "
         f"{sim / ox:.2f} |",
         *(f"| {name} | {t:.3f} | {gmac / t:.1f} | {sim / t:.2f} |" for name, t in extra),
         "",
@@ -302,9 +220,9 @@ def results_table(times: dict[str, float], gmac: float, origin: str, ort_diff: i
         f"onnxruntime vs simulator output codes: {ort_diff:,} of {n_codes:,} differ (the "
         "engine rounds half up, onnxruntime half to even).",
         "",
-        f"On a half-even variant of the engine (160x90 frame, {half_even[2]:,} codes): the QDQ "
-        f"graph run as written (onnxruntime optimizations off) differs in {half_even[1]:,} "
-        f"codes; with its fused integer convolutions (u8 x s8 kernels on this AVX2 CPU) "
+        f"On a half-even variant of the engine (160x90 frame, {half_even[2]:,} codes): the QCDQ "
+        f"export run as written (onnxruntime optimizations off) differs in {half_even[1]:,} "
+        f"codes; with its fused integer convolutions (u8 x s8 kernels on this CPU) "
         f"onnxruntime differs in {half_even[0]:,}.",
     ]
 
