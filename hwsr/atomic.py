@@ -17,12 +17,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import json
+import math
 import os
 import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 PathLike = str | os.PathLike[str]
 STALE_SECONDS = 3600.0  # a temporary older than this belongs to a run that died
@@ -92,6 +95,7 @@ def atomic_paths(paths: Sequence[PathLike], *, overwrite: bool = True) -> Iterat
     (renamed into place, in order) only after the whole block succeeded."""
     dests = [Path(p) for p in paths]
     for dest in dests:
+        remove_stale(dest)  # temporaries of a run killed long ago
         if not overwrite and dest.exists():
             raise FileExistsError(f"{dest}: exists and overwrite=False")
     tmps: list[Path] = []
@@ -128,6 +132,26 @@ def atomic_write(path: PathLike, writer: Callable[[Path], object], *,
 def write_text(path: PathLike, text: str) -> Path:
     """Atomically write UTF-8 text."""
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None: JSON has no such numbers.
+
+    >>> finite({"db": float("nan"), "rows": [1.5, float("inf")]})
+    {'db': None, 'rows': [1.5, None]}
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON text of ``obj`` (non-finite floats as null), newline-terminated."""
+    return json.dumps(finite(obj), allow_nan=False, **kwargs) + "\n"
 
 
 @contextlib.contextmanager

@@ -12,14 +12,17 @@ import importlib
 import json
 import logging
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
+from hwsr.spec import STAGES
 from hwsr.zoo import DEFAULT_MODEL
 
 # Modules that add their own subcommands: each has ``register(subparsers)``.
 _PLUGINS = (
     "hwsr.sim.cli", "hwsr.data.cli", "hwsr.train.cli", "hwsr.export.cli", "hwsr.rtl.cli",
+    "hwsr.golden.cli",
 )
 
 
@@ -68,7 +71,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="engine figures: MACs, line buffers, latency, MAC rate")
     p.add_argument("--model", default=DEFAULT_MODEL, help="zoo name, model folder or engine.toml")
     p.add_argument("--arch", help="float architecture to ask about (srcnn, rcan, engine)")
-    p.add_argument("--stage", choices=("dual", "net1", "net2"), default="dual")
+    p.add_argument("--stage", choices=STAGES, default="dual")
     p.add_argument("--width", type=int, default=1280, help="LR line width in pixels")
     p.add_argument("--height", type=int, default=720, help="LR frame height in rows")
     p.add_argument("--fps", type=float, default=60.0, help="frame rate")
@@ -76,50 +79,6 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ppc", type=int, default=1, help="pixels per clock")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_report)
-
-
-def _cmd_golden_write(args: argparse.Namespace) -> int:
-    from hwsr.golden import standard_frames, write_golden
-    from hwsr.imageio import read_image
-    from hwsr.zoo import load_engine
-
-    program = load_engine(args.model).program()
-    frames = standard_frames(args.width, args.height, args.seed)
-    for path in args.frame or []:
-        frames[path.stem] = read_image(path)
-    m = write_golden(program, frames, args.out, stage=args.stage, model=str(args.model),
-                     overwrite=args.overwrite)
-    print(f"wrote {len(m['sha256'])} files for {len(frames)} frames to {args.out}")
-    return 0
-
-
-def _cmd_golden_check(args: argparse.Namespace) -> int:
-    from hwsr.golden import replay_golden
-
-    result = replay_golden(args.set)
-    for rel in result.mismatches:
-        print(f"MISMATCH {rel}")
-    verdict = "bit-exact" if result.ok else f"{len(result.mismatches)} files differ"
-    print(f"{args.set}: {result.files_checked} vector files replayed: {verdict}")
-    return 0 if result.ok else 1
-
-
-def _add_golden(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("golden", help="golden vectors for RTL testbenches: write or replay a set")
-    gsub = p.add_subparsers(dest="golden_command", required=True)
-    w = gsub.add_parser("write", help="write a vector set (hex + manifest) for the model")
-    w.add_argument("--model", default=DEFAULT_MODEL, help="zoo name, model folder or program.npz")
-    w.add_argument("--out", type=Path, required=True, help="folder of the new set")
-    w.add_argument("--stage", choices=("dual", "net1", "net2"), default="dual")
-    w.add_argument("--width", type=int, default=24, help="width of the stock frames")
-    w.add_argument("--height", type=int, default=16, help="height of the stock frames")
-    w.add_argument("--seed", type=int, default=0, help="seed of the noise frames")
-    w.add_argument("--frame", type=Path, action="append", help="add an image (repeatable)")
-    w.add_argument("--overwrite", action="store_true", help="replace an existing set")
-    w.set_defaults(func=_cmd_golden_write)
-    c = gsub.add_parser("check", help="replay a set through the simulator, byte for byte")
-    c.add_argument("set", type=Path, help="folder of the set")
-    c.set_defaults(func=_cmd_golden_check)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,7 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_report(sub)
-    _add_golden(sub)
     for name in _PLUGINS:
         try:
             module = importlib.import_module(name)
@@ -143,22 +101,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand: exit 0, 1 on a refusal (one line), 2 on usage, 130 on Ctrl-C."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
+    if not args.verbose:
+        warnings.filterwarnings("ignore")  # library chatter must not bury the one-line error
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into a pager or head that closed early
         return 0
-    except (ValueError, OSError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"hwsr {args.command}: error: {msg}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"hwsr {args.command}: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, OSError) as e:
+        return _refuse(args, _first_line(e))
+    except Exception as e:  # a bug, not bad input: still one line, the traceback with -v
+        return _refuse(args, f"internal error {type(e).__name__}: {_first_line(e)} "
+                             "(rerun with -v for the traceback)")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _refuse(args: argparse.Namespace, msg: str) -> int:
+    if args.verbose:
+        traceback.print_exc()
+    print(f"hwsr {args.command}: error: {msg}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

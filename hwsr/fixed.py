@@ -264,6 +264,35 @@ def clamp_scalar(a: np.int64, lo: np.int64, hi: np.int64) -> np.int64:
 
 
 @numba.njit(cache=True, inline="always")
+def signed_range_scalar(width: int) -> tuple[np.int64, np.int64]:
+    """Scalar ``int_range(width, signed=True)`` for kernels: the accumulator's code range."""
+    hi = (np.int64(1) << (width - 1)) - 1
+    return -hi - 1, hi
+
+
+@numba.njit(cache=True, inline="always")
+def fit_accumulator_scalar(a: np.int64, width: int, overflow_code: int) -> np.int64:
+    """Scalar ``fit_accumulator`` (``overflow_code`` is ``Overflow.code``) for kernels."""
+    if overflow_code == 0:  # wrap
+        return wrap_scalar(a, width)
+    lo, hi = signed_range_scalar(width)
+    return clamp_scalar(a, lo, hi)
+
+
+@numba.njit(cache=True, inline="always")
+def wrap_i32(a, half, mask):
+    """``wrap`` of an int32 code to ``width`` bits, branch-free so the requantization loops
+    vectorize; the caller hoists ``half = 1 << (width - 1)`` and ``mask = (1 << width) - 1``."""
+    return ((a + half) & mask) - half
+
+
+@numba.njit(cache=True, inline="always")
+def clamp_i32(a, lo, hi):
+    """``saturate`` of one int32 code to ``[lo, hi]``, branch-free (min/max) so loops vectorize."""
+    return min(max(a, lo), hi)
+
+
+@numba.njit(cache=True, inline="always")
 def round_shift_i32(a, rs, rounding_code):
     """``round_shift`` of an int32 by ``0 <= rs <= 30`` bits (``Rounding.code``), branch-free
     per mode so the simulator's requantization loops vectorize; tested equal to ``round_shift``."""

@@ -38,6 +38,7 @@ from hwsr.spec import (
     SpecError,
     spec_from_dict,
     spec_to_dict,
+    stage_names,
 )
 
 SCHEMA = "hwsr.program"
@@ -124,6 +125,10 @@ class EngineProgram:
             return self.net1
         raise ProgramError(f"this program has no stage {name!r}")
 
+    def stages(self, stage: str) -> list[StageProgram]:
+        """The stage programs that run for ``stage`` ('dual', 'net1' or 'net2'), in order."""
+        return [self.stage(name) for name in stage_names(stage)]
+
 
 # ---- validation ---------------------------------------------------------------------------
 
@@ -199,7 +204,7 @@ def _stage_arrays(prefix: str, stage: StageProgram) -> tuple[dict[str, Any], dic
 
 def save_program(program: EngineProgram, path: str | Path) -> None:
     """Write ``program`` to ``path`` (.npz, no pickle) atomically."""
-    from hwsr.imageio import atomic_write
+    from hwsr.atomic import atomic_write
 
     header: dict[str, Any] = {"schema": SCHEMA, "version": SCHEMA_VERSION, "stages": {}}
     arrays: dict[str, Any] = {}

@@ -65,9 +65,8 @@ def run_layer(x: I64, lp: LayerProgram, stage: StageProgram, stats: LayerStats) 
     """One conv layer: accumulate, fit the accumulator, ReLU, requantize."""
     dp = stage.spec.datapath
     acc = conv2d_int(x, lp.weight) + lp.bias[:, None, None]
-    lo, hi = -(1 << (dp.acc_bits - 1)), (1 << (dp.acc_bits - 1)) - 1
     stats.acc_peak = max(stats.acc_peak, int(np.abs(acc).max(initial=0)))
-    stats.acc_overflows += int(np.count_nonzero((acc < lo) | (acc > hi)))
+    stats.acc_overflows += count_saturations(acc, dp.acc_bits, signed=True)
     acc = fit_accumulator(acc, dp.acc_bits, dp.acc_overflow)
     if lp.relu:
         acc = np.maximum(acc, 0)
@@ -112,9 +111,8 @@ def run_program(
     program: EngineProgram, frame_u8_hwc: npt.NDArray[np.uint8], stage: str = "dual"
 ) -> tuple[npt.NDArray[np.uint8], list[StageStats]]:
     """Run ``stage`` ('dual', 'net1' or 'net2') of the engine on a whole frame."""
-    if stage == "dual":
-        mid, s1 = run_stage(program.stage("net1"), frame_u8_hwc)
-        out, s2 = run_stage(program.net2, mid)
-        return out, [s1, s2]
-    out, s = run_stage(program.stage(stage), frame_u8_hwc)
-    return out, [s]
+    frame, stats = frame_u8_hwc, []
+    for stage_program in program.stages(stage):  # Net1's output frame is Net2's input
+        frame, s = run_stage(stage_program, frame)
+        stats.append(s)
+    return frame, stats

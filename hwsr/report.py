@@ -5,6 +5,11 @@ latency rows; for the stage: the residual delay line, totals, latency in rows an
 the MAC rate a frame rate needs at a clock. No torch, no weights: only the
 :class:`~hwsr.spec.EngineSpec` and the video format.
 
+This module is the one home of the cost formulas (:func:`linebuffer_bits`,
+:func:`latency_cycles`, :func:`mac_rate_gmacs`, :func:`check_format`): the simulator's report
+(:mod:`hwsr.sim.report`) computes its measured figures with the same functions, and both
+reports are trees of :mod:`hwsr.report_model`.
+
 Conventions (what the figures mean):
 
 * Both stages run on the LR grid (Net1 maps LR→LR, Net2 maps LR→×r by pixel shuffle), so
@@ -27,18 +32,88 @@ Conventions (what the figures mean):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
+from hwsr.report_model import BITS_PER_KIB, Columns, ReportNode, total
 from hwsr.spec import IMAGE_CHANNELS, EngineSpec
 
-STAGES = ("dual", "net1", "net2")
-BITS_PER_KIB = 8 * 1024
+# ---- the cost formulas: the one home of each (the simulator's report uses them too) ---------
+
+
+def linebuffer_bits(rows: int, width: int, channels: int, bits: int) -> int:
+    """Bits of a line buffer (or delay line) holding ``rows`` rows of ``channels`` codes.
+
+    >>> linebuffer_bits(2, 1280, 20, 8)
+    409600
+    """
+    return rows * width * channels * bits
+
+
+def latency_cycles(latency_rows: int, width: int, pixels_per_clock: int) -> int:
+    """Clock cycles of ``latency_rows`` LR rows at ``pixels_per_clock`` (blanking ignored).
+
+    >>> latency_cycles(5, 1280, 2)
+    3200
+    """
+    return latency_rows * math.ceil(width / pixels_per_clock)
+
+
+# The streaming RTL (hwsr rtl) at 1 LR pixel per clock, term by term beyond the row latency:
+RTL_CONV_REGISTERS = 2  # pipeline registers of each conv layer: its window and its output
+RTL_STAGE_REGISTERS = 1  # the residual/pixel-shuffle output register of each stage
+
+
+def column_halo_cycles(spec: EngineSpec) -> int:
+    """A k×k window's centre lags its newest pixel by k//2 pixels too: Σ k//2 cycles."""
+    return spec.latency_rows
+
+
+def pipeline_cycles(spec: EngineSpec) -> int:
+    """Pipeline registers an input pixel crosses in one stage of the RTL."""
+    return RTL_CONV_REGISTERS * len(spec.layers) + RTL_STAGE_REGISTERS
+
+
+def streaming_latency_cycles(spec: EngineSpec, width: int) -> int:
+    """First input pixel to first output pixel of one RTL stage, no stalls:
+    ``latency_cycles`` (rows) + :func:`column_halo_cycles` + :func:`pipeline_cycles`.
+
+    >>> from hwsr.spec import EngineSpec, LayerSpec
+    >>> streaming_latency_cycles(EngineSpec("t", (LayerSpec(3, 3, 3),), upscale=1), 100)
+    104
+    """
+    return latency_cycles(spec.latency_rows, width, 1) + column_halo_cycles(spec) + \
+        pipeline_cycles(spec)
+
+
+def delay_line_overhead_pixels(spec: EngineSpec) -> int:
+    """Pixels the RTL's residual delay line holds beyond ``latency_rows × width``: the
+    column halo and each conv layer's two pipeline registers (0 without residual)."""
+    if not spec.residual:
+        return 0
+    return column_halo_cycles(spec) + RTL_CONV_REGISTERS * len(spec.layers)
+
+
+def mac_rate_gmacs(macs_per_frame: int, fps: float) -> float:
+    """MACs per second a frame rate needs, in GMAC/s."""
+    return macs_per_frame * fps / 1e9
+
+
+def check_format(width: int, height: int, fps: float, clock_mhz: float, ppc: int) -> None:
+    """Refuse a video format or clock the figures cannot be given for (one line each)."""
+    if width < 1 or height < 1:
+        raise ValueError(f"frame must be at least 1x1, got {width}x{height}")
+    if not (fps > 0 and clock_mhz > 0):
+        raise ValueError(f"fps and clock_mhz must be > 0, got {fps}, {clock_mhz}")
+    if ppc < 1:
+        raise ValueError(f"pixels_per_clock must be >= 1, got {ppc}")
+
+
+# ---- the report tree --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class LayerReport:
+class LayerReport(ReportNode):
     """Budget of one k×k conv layer of a stage."""
 
     index: int  # position in the stage's layer list
@@ -72,8 +147,10 @@ class _Totals:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StageReport(_Totals):
+class StageReport(_Totals, ReportNode):
     """Budget of one stage (Net1 or Net2) of the engine at a video format and clock."""
+
+    CHILDREN = {"layers": LayerReport}
 
     name: str  # spec name
     stage: str  # "net1" or "net2"
@@ -87,24 +164,16 @@ class StageReport(_Totals):
     residual_rows: int  # rows in the residual delay line (0 without residual)
     residual_bits: int  # residual_rows × width × 3 × 8
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain dict of lists and numbers (``json.dumps`` takes it as it is)."""
-        d = asdict(self)
-        d["layers"] = [asdict(layer) for layer in self.layers]
-        return d
-
-    @classmethod
-    def from_json_dict(cls, d: dict[str, Any]) -> StageReport:
-        return cls(**{**d, "layers": tuple(LayerReport(**ly) for ly in d["layers"])})
-
     def format_table(self) -> str:
         """Plain-text table: one line per layer, the residual delay line, the totals."""
         return "\n".join(_stage_lines(self) + _summary_lines(self, self.upscale))
 
 
 @dataclass(frozen=True, kw_only=True)
-class EngineReport(_Totals):
+class EngineReport(_Totals, ReportNode):
     """Budget of the engine: one stage, or Net1 and Net2 chained (``stage == "dual"``)."""
+
+    CHILDREN = {"stages": StageReport}
 
     name: str  # spec name (Net2's)
     stage: str  # "dual", "net1" or "net2"
@@ -115,17 +184,6 @@ class EngineReport(_Totals):
     clock_mhz: float  # engine clock
     pixels_per_clock: int  # LR pixels consumed per clock
     stages: tuple[StageReport, ...]  # in execution order (Net1 first)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain dict of lists and numbers (``json.dumps`` takes it as it is)."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "stages"}
-        d["stages"] = [s.to_json_dict() for s in self.stages]
-        return d
-
-    @classmethod
-    def from_json_dict(cls, d: dict[str, Any]) -> EngineReport:
-        stages = tuple(StageReport.from_json_dict(s) for s in d["stages"])
-        return cls(**{**d, "stages": stages})
 
     def format_table(self) -> str:
         """Plain-text table of every stage, then the engine's totals."""
@@ -138,15 +196,6 @@ class EngineReport(_Totals):
 
 
 # ---- construction ---------------------------------------------------------------------------
-
-
-def _check_format(width: int, height: int, fps: float, clock_mhz: float, ppc: int) -> None:
-    if width < 1 or height < 1:
-        raise ValueError(f"frame must be at least 1x1, got {width}x{height}")
-    if not (fps > 0 and clock_mhz > 0):
-        raise ValueError(f"fps and clock_mhz must be > 0, got {fps}, {clock_mhz}")
-    if ppc < 1:
-        raise ValueError(f"pixels_per_clock must be >= 1, got {ppc}")
 
 
 def _macs_per_clock(macs_per_frame: int, fps: float, clock_mhz: float) -> Fraction:
@@ -163,7 +212,7 @@ def _layer_reports(spec: EngineSpec, width: int, height: int) -> tuple[LayerRepo
             index=i, kernel=ly.kernel, c_in=ly.c_in, c_out=ly.c_out, in_bits=in_bits,
             params=ly.params, macs_per_pixel=ly.macs_per_pixel,
             macs_per_frame=ly.macs_per_pixel * width * height,
-            linebuffer_rows=rows, linebuffer_bits=rows * width * ly.c_in * in_bits,
+            linebuffer_rows=rows, linebuffer_bits=linebuffer_bits(rows, width, ly.c_in, in_bits),
             latency_rows=ly.halo_rows,
         ))
     return tuple(out)
@@ -181,20 +230,20 @@ def stage_report(
     >>> r.macs_per_pixel, r.linebuffer_bits, r.latency_rows, r.latency_cycles
     (81, 7200, 1, 100)
     """
-    _check_format(width, height, fps, clock_mhz, pixels_per_clock)
+    check_format(width, height, fps, clock_mhz, pixels_per_clock)
     layers = _layer_reports(spec, width, height)
     residual_rows = spec.latency_rows if spec.residual else 0
     pixel_bits = spec.datapath.pixel_type.width
-    residual_bits = residual_rows * width * IMAGE_CHANNELS * pixel_bits
-    lb_bits = sum(ly.linebuffer_bits for ly in layers) + residual_bits
+    residual_bits = linebuffer_bits(residual_rows, width, IMAGE_CHANNELS, pixel_bits)
+    lb_bits = total(layers, "linebuffer_bits") + residual_bits
     macs_per_frame = spec.macs_per_pixel * width * height
     per_clock = _macs_per_clock(macs_per_frame, fps, clock_mhz)
     return StageReport(
         params=spec.params, macs_per_pixel=spec.macs_per_pixel, macs_per_frame=macs_per_frame,
         linebuffer_bits=lb_bits, linebuffer_kib=lb_bits / BITS_PER_KIB,
         latency_rows=spec.latency_rows, latency_out_rows=spec.latency_rows * spec.upscale,
-        latency_cycles=spec.latency_rows * math.ceil(width / pixels_per_clock),
-        mac_rate_gmacs=macs_per_frame * fps / 1e9, macs_per_clock=float(per_clock),
+        latency_cycles=latency_cycles(spec.latency_rows, width, pixels_per_clock),
+        mac_rate_gmacs=mac_rate_gmacs(macs_per_frame, fps), macs_per_clock=float(per_clock),
         mac_units=math.ceil(per_clock),
         name=spec.name, stage=spec.stage, upscale=spec.upscale, width=width, height=height,
         fps=fps, clock_mhz=clock_mhz, pixels_per_clock=pixels_per_clock, layers=layers,
@@ -210,25 +259,21 @@ def engine_report(
 
     Defaults: 720p LR in, 60 fps, 600 MHz, one LR pixel per clock.
     """
-    if stage not in STAGES:
-        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
-    specs = {"dual": (net2_spec.net1(), net2_spec), "net1": (net2_spec.net1(),),
-             "net2": (net2_spec,)}[stage]
     stages = tuple(stage_report(s, width, height, fps, clock_mhz, pixels_per_clock)
-                   for s in specs)
-    lb_bits = sum(s.linebuffer_bits for s in stages)
-    macs_per_frame = sum(s.macs_per_frame for s in stages)
-    latency_rows = sum(s.latency_rows for s in stages)
+                   for s in net2_spec.stage_specs(stage))
+    lb_bits = total(stages, "linebuffer_bits")
+    macs_per_frame = total(stages, "macs_per_frame")
+    latency_rows = total(stages, "latency_rows")
     upscale = stages[-1].upscale  # Net1 is ×1: the engine's scale is the last stage's
     return EngineReport(
-        params=sum(s.params for s in stages),
-        macs_per_pixel=sum(s.macs_per_pixel for s in stages), macs_per_frame=macs_per_frame,
+        params=total(stages, "params"),
+        macs_per_pixel=total(stages, "macs_per_pixel"), macs_per_frame=macs_per_frame,
         linebuffer_bits=lb_bits, linebuffer_kib=lb_bits / BITS_PER_KIB,
         latency_rows=latency_rows, latency_out_rows=latency_rows * upscale,
-        latency_cycles=sum(s.latency_cycles for s in stages),
-        mac_rate_gmacs=macs_per_frame * fps / 1e9,
+        latency_cycles=total(stages, "latency_cycles"),
+        mac_rate_gmacs=mac_rate_gmacs(macs_per_frame, fps),
         macs_per_clock=float(_macs_per_clock(macs_per_frame, fps, clock_mhz)),
-        mac_units=sum(s.mac_units for s in stages),
+        mac_units=total(stages, "mac_units"),
         name=net2_spec.name, stage=stage, upscale=upscale, width=width, height=height,
         fps=fps, clock_mhz=clock_mhz, pixels_per_clock=pixels_per_clock, stages=stages,
     )
@@ -275,17 +320,13 @@ def float_only_notice(arch_name: str) -> str | None:
 
 # ---- text table -----------------------------------------------------------------------------
 
-_COLUMNS = ("layer", "k", "c_in", "c_out", "in bits", "params", "MACs/px", "MACs/frame",
-            "LB rows", "LB bits", "lat rows")
-
-
-def _row(cells: tuple[str, ...]) -> str:
-    widths = (8, 3, 5, 6, 8, 9, 9, 16, 8, 12, 9)
-    return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+_TABLE = Columns(("layer", "k", "c_in", "c_out", "in bits", "params", "MACs/px", "MACs/frame",
+                  "LB rows", "LB bits", "lat rows"), (8, 3, 5, 6, 8, 9, 9, 16, 8, 12, 9))
+_row = _TABLE.row
 
 
 def _stage_lines(s: StageReport) -> list[str]:
-    lines = [f"{s.stage} ({s.name}, x{s.upscale}): {s.width}x{s.height} LR", _row(_COLUMNS)]
+    lines = [f"{s.stage} ({s.name}, x{s.upscale}): {s.width}x{s.height} LR", _TABLE.header()]
     for ly in s.layers:
         lines.append(_row((
             str(ly.index), str(ly.kernel), str(ly.c_in), str(ly.c_out), str(ly.in_bits),

@@ -14,15 +14,29 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hwsr.fixed import FixedType, Overflow, Rounding
+from hwsr.validate import check_choice, check_keys, read_toml
 
 IMAGE_CHANNELS = 3
 INPUT_FRAC_BITS = 8  # pixels enter as uint8 codes with scale 2**-8
+# What the engine can run: Net1 then Net2 chained ('dual'), or one stage alone. The one list of
+# stages: the report, the integer reference, the simulator and every --stage option read it.
+STAGES = ("dual", "net1", "net2")
+
+
+def stage_names(stage: str) -> tuple[str, ...]:
+    """The stages that run for ``stage``, in execution order (Net1 first for 'dual').
+
+    >>> stage_names("dual"), stage_names("net2")
+    (('net1', 'net2'), ('net2',))
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    return ("net1", "net2") if stage == "dual" else (stage,)
 
 
 class SpecError(ValueError):
@@ -112,6 +126,10 @@ class EngineSpec:
         last = dataclasses.replace(self.layers[-1], c_out=IMAGE_CHANNELS)
         return dataclasses.replace(self, upscale=1, layers=(*self.layers[:-1], last))
 
+    def stage_specs(self, stage: str) -> tuple[EngineSpec, ...]:
+        """Specs of the stages that run for ``stage`` (see :func:`stage_names`), Net2 = self."""
+        return tuple(self.net1() if name == "net1" else self for name in stage_names(stage))
+
     @property
     def latency_rows(self) -> int:
         """Input rows that must arrive beyond row y before output row y leaves the stack."""
@@ -146,9 +164,7 @@ def _fail(source: str, key: str, rule: str) -> SpecError:
 
 
 def _check_keys(d: dict[str, Any], allowed: set[str], source: str, where: str) -> None:
-    for k in d:
-        if k not in allowed:
-            raise _fail(source, f"{where}{k}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    check_keys(d, sorted(allowed), f"{source}: {where}", SpecError)
 
 
 def _int(value: Any, source: str, key: str) -> int:
@@ -161,8 +177,8 @@ def _enum(cls: type[enum.Enum], value: Any, source: str, key: str) -> Any:
     try:
         return cls(value)
     except ValueError:
-        allowed = ", ".join(str(m.value) for m in cls)
-        raise _fail(source, key, f"must be one of {allowed}, got {value!r}") from None
+        check_choice(value, [str(m.value) for m in cls], f"{source}: {key}", SpecError)
+        raise  # pragma: no cover - check_choice has refused it
 
 
 def _parse_datapath(d: dict[str, Any], source: str) -> Datapath:
@@ -227,18 +243,7 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> EngineSpec:
 
 def load_spec(path: str | Path) -> EngineSpec:
     """Read an engine spec from a TOML file (see ``models/*/engine.toml``)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{p}: spec file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise SpecError(f"{p}: cannot read spec file ({type(e).__name__})") from None
-    try:
-        d = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{p}: not valid TOML ({e})") from None
-    return spec_from_dict(d, source=str(p))
+    return spec_from_dict(read_toml(path, "spec", SpecError), source=str(Path(path)))
 
 
 def spec_to_dict(spec: EngineSpec) -> dict[str, Any]:

@@ -14,16 +14,21 @@ from hwsr.fixed import (
     Overflow,
     Rounding,
     bits_for,
+    clamp_i32,
     clamp_scalar,
     count_saturations,
     fit_accumulator,
+    fit_accumulator_scalar,
     frac_bits_of,
+    int_range,
     is_power_of_two,
     requantize,
     round_shift,
     round_shift_scalar,
     saturate,
+    signed_range_scalar,
     wrap,
+    wrap_i32,
     wrap_scalar,
 )
 
@@ -119,6 +124,22 @@ def test_wrap_is_twos_complement(x: int, width: int) -> None:
     assert int(wrap(np.array([x]), width)[0]) == want
     assert wrap_scalar(np.int64(x), width) == want
     assert int(fit_accumulator(np.array([x]), width, Overflow.WRAP)[0]) == want
+
+
+@given(x=st.integers(-(2**40), 2**40), width=st.integers(2, 32), overflow=st.sampled_from(Overflow))
+def test_accumulator_fit_scalar_twin(x: int, width: int, overflow: Overflow) -> None:
+    want = int(fit_accumulator(np.array([x]), width, overflow)[0])
+    assert fit_accumulator_scalar(np.int64(x), width, overflow.code) == want
+    assert signed_range_scalar(width) == int_range(width, True)
+
+
+@given(x=st.integers(-(2**30), 2**30 - 1), width=st.integers(2, 30))
+def test_int32_wrap_and_clamp_twins(x: int, width: int) -> None:
+    """The int32 kernels' wrap and clamp equal the array versions on their proven range."""
+    half, mask = np.int32(1 << (width - 1)), np.int32((1 << width) - 1)
+    assert wrap_i32(np.int32(x), half, mask) == int(wrap(np.array([x]), width)[0])
+    lo, hi = (np.int32(v) for v in (-(1 << (width - 1)), (1 << (width - 1)) - 1))
+    assert clamp_i32(np.int32(x), lo, hi) == int(saturate(np.array([x]), width, True)[0])
 
 
 def test_requantize_saturates_after_rounding() -> None:

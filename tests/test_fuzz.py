@@ -29,7 +29,7 @@ from hwsr.program import EngineProgram, save_program
 from hwsr.quant.lower import lower_stage
 from hwsr.reference import run_program, run_stage
 from hwsr.sim import simulate
-from hwsr.spec import Activation, Datapath, EngineSpec, LayerSpec
+from hwsr.spec import STAGES, Activation, Datapath, EngineSpec, LayerSpec
 from tests.strategies import EXACT_CASES, random_program
 from tests.test_quant_exact import brevitas_codes, calibrated_net
 from tests.test_sim_exact import ref_stats, stats_of
@@ -37,7 +37,6 @@ from tests.test_sim_exact import ref_stats, stats_of
 CASES = int(os.environ.get("HWSR_FUZZ_CASES", "1200"))
 SEED = int(os.environ.get("HWSR_FUZZ_SEED", str(np.random.SeedSequence().entropy % 2**32)))
 BREVITAS_CASES = 24  # Brevitas forwards are ~100x slower than the integer executors
-STAGES = ("dual", "net1", "net2")
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hwsr.cli import main as hwsr_main
 from hwsr.imageio import read_image, write_image
 from hwsr.program import save_program
 from hwsr.reference import run_program
@@ -17,16 +18,6 @@ from hwsr.spec import EngineSpec, LayerSpec
 from tests.strategies import random_program
 
 SMALL = EngineSpec("tiny", (LayerSpec(3, 3, 6), LayerSpec(1, 6, 27)), upscale=3)
-
-
-def hwsr_main(argv: list[str]) -> int:
-    """``hwsr.cli.main`` where the lead's CLI exists, else this subcommand's own parser."""
-    try:
-        from hwsr.cli import main
-    except ImportError:  # pragma: no cover - the lead's CLI not yet there
-        args = build_parser().parse_args(argv)
-        return int(args.func(args))
-    return main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +151,14 @@ def test_check_failure_exits_non_zero(program_path: Path, frame_path: Path, tmp_
 
 
 def test_cli_stages_match_the_engine() -> None:
-    from hwsr.sim import STAGES
-    from hwsr.sim.cli import STAGES as CLI_STAGES
+    """``--stage`` offers exactly the stages the engine runs, and refuses any other."""
+    from hwsr.spec import STAGES
 
-    assert CLI_STAGES == STAGES
+    parser = build_parser()
+    for stage in STAGES:
+        assert parser.parse_args(["simulate", "--stage", stage]).stage == stage
+    with pytest.raises(SystemExit):
+        parser.parse_args(["simulate", "--stage", "net3"])
+    sub = next(a for a in parser._actions if a.dest == "command").choices["simulate"]
+    offered = next(a for a in sub._actions if a.dest == "stage").choices
+    assert tuple(offered) == STAGES

@@ -13,11 +13,10 @@ from hypothesis import strategies as st
 from hwsr.report import engine_report
 from hwsr.sim import EngineSim, SimReport, simulate, test_pattern
 from hwsr.sim.layer import plan_f32_chunks, storage_dtype
-from hwsr.spec import EngineSpec, LayerSpec, load_spec
+from hwsr.spec import STAGES, EngineSpec, LayerSpec, load_spec, stage_names
 from tests.strategies import EXACT_CASES, engine_specs, frames, random_program
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[1] / "models" / "hwsr-s" / "engine.toml"
-STAGES = ("dual", "net1", "net2")
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +26,7 @@ def hwsr_s_program():  # type: ignore[no-untyped-def]
 
 def total_halo(program, stage: str) -> int:  # type: ignore[no-untyped-def]
     """Rows of context an output row needs on each side: every stage's latency added."""
-    names = ("net1", "net2") if stage == "dual" else (stage,)
-    return sum(program.stage(n).spec.latency_rows for n in names)
+    return sum(program.stage(n).spec.latency_rows for n in stage_names(stage))
 
 
 @given(spec=engine_specs(max_layers=4, max_channels=8), frame=frames(max_h=16, max_w=6),
@@ -95,6 +93,28 @@ def test_linebuffer_bits_equal_engine_report(hwsr_s_program, stage: str, width: 
     for name in ("linebuffer_bits", "linebuffer_kib", "macs_per_frame", "latency_out_rows",
                  "latency_cycles", "mac_rate_gmacs"):
         assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-12), name
+
+
+def test_both_reports_are_one_report_model(hwsr_s_program) -> None:  # type: ignore[no-untyped-def]
+    """The budget and the simulator's report are trees of one model with one JSON form."""
+    from hwsr.report_model import ReportNode
+
+    sim = simulate(hwsr_s_program, test_pattern(16, 6), "dual").report
+    static = engine_report(hwsr_s_program.net2.spec, width=16, height=6)
+    for report in (sim, static):
+        assert isinstance(report, ReportNode) and isinstance(report.stages[0].layers[0], ReportNode)
+        d = report.to_json_dict()
+        assert list(d)[-1] == "stages" and isinstance(d["stages"][0]["layers"], list)
+        assert type(report).from_json_dict(json.loads(json.dumps(d))) == report
+
+
+def test_format_refused_before_any_work(hwsr_s_program, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with monkeypatch.context() as m:
+        m.setattr(EngineSim, "run_frame", lambda *a, **k: pytest.fail("simulated first"))
+        with pytest.raises(ValueError, match="pixels_per_clock must be >= 1"):
+            simulate(hwsr_s_program, test_pattern(16, 6), pixels_per_clock=0)
+    with pytest.raises(ValueError, match="fps and clock_mhz must be > 0"):
+        EngineSim(hwsr_s_program, width=16).report(height=6, fps=0.0)
 
 
 def test_default_engine_linebuffers_at_720p(hwsr_s_program) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hwsr.program import EngineProgram
 from hwsr.reference import StageStats, run_program
 from hwsr.sim import SimReport, simulate
-from hwsr.spec import EngineSpec
+from hwsr.spec import STAGES, EngineSpec
 from tests.strategies import (
     EXACT_CASES,
     engine_specs,
@@ -25,7 +25,6 @@ from tests.strategies import (
     random_program,
 )
 
-STAGES = ("dual", "net1", "net2")
 # Host configurations that must not change the result: (label, simulate() keyword arguments)
 HOST_CONFIGS = (
     ("auto", {}),

@@ -15,9 +15,9 @@ from hwsr.checkpoint import save_weights
 from hwsr.spec import spec_from_dict
 from hwsr.train import artifacts, ddp
 from hwsr.train.config import TrainConfig, config_from_dict
-from hwsr.train.synthetic import make_toy_dataset
 from hwsr.train.trainer import Trainer
 from tests.test_train_losses import TINY
+from tests.toy_data import make_toy_dataset
 
 # One process sums its half-batch losses in another order than two processes do; Adam's
 # normalised steps keep that float32 rounding at the 1e-6 level over a handful of steps.

@@ -16,6 +16,38 @@ if TYPE_CHECKING:
 
 _D = BuildConfig.__dataclass_fields__  # defaults shown in --help come from the config
 
+# Flags that set one BuildConfig field, in --help order: (flag, field, type, metavar, help).
+_Option = tuple[str, str, type | None, str | None, str | None]
+_SOURCE_OPTIONS: tuple[_Option, ...] = (
+    ("--val-fraction", "val_fraction", float, None, None),
+    ("--val-frames", "val_frames_per_source", int, None, "whole frames kept per validation source"),
+    ("--codec", "codec", None, None,
+     "FFmpeg encoder: libx264, libx265, libvpx-vp9, libsvtav1, mpeg4, ..."),
+)
+_BUILD_OPTIONS: tuple[_Option, ...] = (
+    ("--gop", "gop_frames", int, None, "key-frame interval"),
+    ("--preset", "preset", None, None, "encoder preset ('' for none)"),
+    ("--threads", "codec_threads", int, None,
+     "encoder threads (fixed: the bitstream depends on it)"),
+    ("--patch-lr", "patch_lr_px", int, "PX", "LR/dHR patch side; HR patches are 3x"),
+    ("--patches-per-frame", "patches_per_frame", int, None, None),
+    ("--shard-size", "shard_patches", int, None, "triples per shard file"),
+    ("--seed", "seed", int, None, None),
+    ("--still-frames", "still_frames", int, None,
+     "frames of the clip synthesized from each still image"),
+    ("--still-zoom", "still_zoom", float, None,
+     "total zoom over a still's clip (0: exact integer-pixel crops)"),
+    ("--still-pan", "still_pan", float, None,
+     "total pan over a still's clip, fraction of the frame width"),
+    ("--max-frames", "max_video_frames", int, None,
+     "frames taken from the start of each video (0: all)"),
+)
+
+
+def _add_config_options(p: argparse.ArgumentParser, options: tuple[_Option, ...]) -> None:
+    for flag, name, kind, metavar, text in options:
+        p.add_argument(flag, type=kind, default=_D[name].default, metavar=metavar, help=text)
+
 
 def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``data`` (with its ``build`` subcommand) to the ``hwsr`` command."""
@@ -46,65 +78,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
         metavar="PATH",
         help="validation sources (default: --val-fraction of --src)",
     )
-    p.add_argument("--val-fraction", type=float, default=_D["val_fraction"].default)
-    p.add_argument(
-        "--val-frames",
-        type=int,
-        default=_D["val_frames_per_source"].default,
-        help="whole frames kept per validation source",
-    )
-    p.add_argument(
-        "--codec",
-        default=_D["codec"].default,
-        help="FFmpeg encoder: libx264, libx265, libvpx-vp9, libsvtav1, mpeg4, ...",
-    )
+    _add_config_options(p, _SOURCE_OPTIONS)
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--crf", type=float, help=f"rate factor (default {DEFAULT_CRF:g})")
     rate.add_argument("--bitrate", type=int, metavar="KBPS", help="bit rate of the 720p stream")
-    p.add_argument("--gop", type=int, default=_D["gop_frames"].default, help="key-frame interval")
-    p.add_argument("--preset", default=_D["preset"].default, help="encoder preset ('' for none)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=_D["codec_threads"].default,
-        help="encoder threads (fixed: the bitstream depends on it)",
-    )
-    p.add_argument(
-        "--patch-lr",
-        type=int,
-        default=_D["patch_lr_px"].default,
-        metavar="PX",
-        help="LR/dHR patch side; HR patches are 3x",
-    )
-    p.add_argument("--patches-per-frame", type=int, default=_D["patches_per_frame"].default)
-    p.add_argument(
-        "--shard-size", type=int, default=_D["shard_patches"].default, help="triples per shard file"
-    )
-    p.add_argument("--seed", type=int, default=_D["seed"].default)
-    p.add_argument(
-        "--still-frames",
-        type=int,
-        default=_D["still_frames"].default,
-        help="frames of the clip synthesized from each still image",
-    )
-    p.add_argument(
-        "--still-zoom",
-        type=float,
-        default=_D["still_zoom"].default,
-        help="total zoom over a still's clip (0: exact integer-pixel crops)",
-    )
-    p.add_argument(
-        "--still-pan",
-        type=float,
-        default=_D["still_pan"].default,
-        help="total pan over a still's clip, fraction of the frame width",
-    )
-    p.add_argument(
-        "--max-frames",
-        type=int,
-        default=_D["max_video_frames"].default,
-        help="frames taken from the start of each video (0: all)",
-    )
+    _add_config_options(p, _BUILD_OPTIONS)
     p.add_argument("--strict", action="store_true", help="stop at the first bad source")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -143,8 +121,14 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from hwsr.atomic import check_output
     from hwsr.data.build import build_dataset  # torch/PyAV only when a build runs
 
+    for option, paths in (("--src", args.src), ("--val-src", args.val_src)):
+        for src in paths:
+            if not Path(src).exists():
+                raise ValueError(f"{option}: {src}: no such file or folder")
+    check_output(args.out, "--out", is_dir=True)
     manifest = build_dataset(
         config_from_args(args),
         overwrite=args.overwrite,

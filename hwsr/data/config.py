@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hwsr.validate import require
+
 SCALE = 3  # the engine's SR factor: 720p video-LR / dHR -> 2160p HR
 HR_MULTIPLE = 2 * SCALE  # HR sides: whole ×1/3 frame (3) with even sides for 4:2:0 (2)
 STILL_FPS = 24  # frame rate given to clips synthesized from still images
@@ -68,13 +70,11 @@ class BuildConfig:
             raise DataError("no sources given")
         _check_rate(self)
         _check_ints(self)
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise DataError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if not (0.0 <= self.still_zoom <= 0.5 and 0.0 <= self.still_pan <= 0.5):
-            raise DataError(
-                f"still_zoom and still_pan must be in [0, 0.5], got {self.still_zoom}, "
-                f"{self.still_pan}"
-            )
+        require(0.0 <= self.val_fraction < 1.0, "val_fraction",
+                f"must be in [0, 1), got {self.val_fraction}", DataError)
+        require(0.0 <= self.still_zoom <= 0.5 and 0.0 <= self.still_pan <= 0.5,
+                "still_zoom, still_pan",
+                f"must be in [0, 0.5], got {self.still_zoom}, {self.still_pan}", DataError)
 
     @property
     def patch_hr_px(self) -> int:
@@ -99,10 +99,10 @@ def _check_ints(cfg: BuildConfig) -> None:
     }
     for name, low in minimum.items():
         value = getattr(cfg, name)
-        if not isinstance(value, int) or value < low:
-            raise DataError(f"{name} must be an integer >= {low}, got {value!r}")
-    if cfg.max_video_frames is not None and cfg.max_video_frames < 1:
-        raise DataError(f"max_video_frames must be >= 1 or None, got {cfg.max_video_frames}")
+        require(isinstance(value, int) and value >= low, name,
+                f"must be an integer >= {low}, got {value!r}", DataError)
+    require(cfg.max_video_frames is None or cfg.max_video_frames >= 1, "max_video_frames",
+            f"must be >= 1 or None, got {cfg.max_video_frames}", DataError)
 
 
 def _check_rate(cfg: BuildConfig) -> None:
@@ -123,5 +123,7 @@ def _check_rate(cfg: BuildConfig) -> None:
         low, high = CRF_RANGE[cfg.codec]
         if not (math.isfinite(cfg.crf) and low <= cfg.crf <= high):
             raise DataError(f"crf {cfg.crf:g} is outside {cfg.codec}'s range {low:g}..{high:g}")
-    elif not (isinstance(cfg.bitrate_kbps, int) and 1 <= cfg.bitrate_kbps <= 1_000_000):
-        raise DataError(f"bitrate_kbps must be an integer in 1..1000000, got {cfg.bitrate_kbps}")
+    else:
+        require(isinstance(cfg.bitrate_kbps, int) and 1 <= cfg.bitrate_kbps <= 1_000_000,
+                "bitrate_kbps", f"must be an integer in 1..1000000, got {cfg.bitrate_kbps}",
+                DataError)

@@ -78,9 +78,9 @@ class Manifest:
         return json.dumps(_finite(doc), indent=2, sort_keys=True) + "\n"
 
     def save(self, folder: Path) -> Path:
-        path = folder / MANIFEST_NAME
-        path.write_text(self.to_json(), encoding="utf-8")
-        return path
+        from hwsr.atomic import write_text
+
+        return write_text(folder / MANIFEST_NAME, self.to_json())
 
     @classmethod
     def load(cls, folder_or_file: Path) -> Manifest:
@@ -90,9 +90,19 @@ class Manifest:
             path = path / MANIFEST_NAME
         if not path.is_file():
             raise ValueError(f"{path}: no dataset manifest (unfinished or not a dataset)")
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("format") != FORMAT:
-            raise ValueError(f"{path}: unknown dataset format {doc.get('format')!r}")
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+                fmt = doc.get("format") if isinstance(doc, dict) else None
+                raise ValueError(f"{path}: unknown dataset format {fmt!r}")
+            return cls._from_doc(doc, path)
+        except (KeyError, TypeError, AttributeError, UnicodeDecodeError,
+                json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: malformed dataset manifest ({type(e).__name__}: "
+                             f"{e})") from None
+
+    @classmethod
+    def _from_doc(cls, doc: dict[str, Any], path: Path) -> Manifest:
         sources = tuple(
             SourceRecord(
                 **{
@@ -105,11 +115,21 @@ class Manifest:
             )
             for s in doc["sources"]
         )
+        for name in [f for s in sources for f, _ in s.shards] + \
+                [f for s in sources for f in s.val_frames]:
+            _check_inside(path, name)
         return cls(
             config=doc["config"],
             sources=sources,
             format=doc["format"],
         )
+
+
+def _check_inside(manifest: Path, name: str) -> None:
+    """A manifest names files inside its own folder only: never an absolute path or '..'."""
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ValueError(f"{manifest}: file {name!r} lies outside the dataset folder")
 
 
 def _finite(obj: Any) -> Any:

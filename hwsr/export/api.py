@@ -35,6 +35,7 @@ from hwsr.export.common import (
     stage_programs,
 )
 from hwsr.program import EngineProgram
+from hwsr.spec import stage_names
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,7 @@ class ExportSource:
     def nets(self, stage: str) -> list[tuple[str, nn.Module]]:
         if self.float_dual is None:
             raise ExportError(f"{self.name}: no float weights to export or check against")
-        names = ("net1", "net2") if stage == "dual" else (stage,)
-        return [(n, getattr(self.float_dual, n)) for n in names]
+        return [(n, getattr(self.float_dual, n)) for n in stage_names(stage)]
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,8 +13,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from hwsr.spec import STAGES
+
 FORMATS = ("onnx", "qonnx", "qcdq")  # as hwsr.export.common.Format (not imported: fast --help)
-STAGES = ("dual", "net1", "net2")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

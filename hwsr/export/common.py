@@ -18,9 +18,8 @@ import onnx
 from onnx import helper, numpy_helper
 
 from hwsr.program import EngineProgram, StageProgram
-from hwsr.spec import INPUT_FRAC_BITS
+from hwsr.spec import INPUT_FRAC_BITS, STAGES, stage_names
 
-STAGES = ("dual", "net1", "net2")
 INPUT_NAME = "frame"  # N×3×H×W pixel codes
 OUTPUT_NAME = "out"  # N×3×(H·r)×(W·r) pixel codes
 META_PREFIX = "hwsr."
@@ -52,9 +51,8 @@ def parse_stage(text: str) -> str:
 
 def stage_programs(program: EngineProgram, stage: str) -> list[tuple[str, StageProgram]]:
     """The stages that run for ``stage``, Net1 first, each with its name."""
-    names = ("net1", "net2") if stage == "dual" else (stage,)
     try:
-        return [(n, program.stage(n)) for n in names]
+        return [(n, program.stage(n)) for n in stage_names(stage)]
     except ValueError as e:
         raise ExportError(f"--stage {stage}: {e}") from None
 

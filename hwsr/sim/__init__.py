@@ -18,9 +18,10 @@ The simulator reads only the integer program (:mod:`hwsr.program`) and equals th
 reference (:mod:`hwsr.reference`) bit for bit, statistics included.
 """
 
-from hwsr.sim.engine import STAGES, EngineSim, SimResult, simulate
+from hwsr.sim.engine import EngineSim, SimResult, simulate
 from hwsr.sim.pattern import test_pattern
 from hwsr.sim.report import LayerSimReport, SimReport, StageSimReport
+from hwsr.spec import STAGES
 
 __all__ = [
     "STAGES",

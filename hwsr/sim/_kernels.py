@@ -11,7 +11,7 @@ The MAC array's products are laid out as a matrix with one column per output pix
 ``j`` of the step), so that ``weight.reshape(c_out, -1) @ cols`` gives the sums, one row per
 output channel, ``acc[o, p]``; ``p0`` offsets let host lanes share the buffers.
 
-Rules (STYLE.md, habit 2): explicit integer dtypes, no ``fastmath``, nothing allocated inside
+Rules (docs/conventions.md, "Kernels and their twins"): explicit integer dtypes, no ``fastmath``, nothing allocated inside
 the loops, shapes and dtypes checked by the wrappers in :mod:`hwsr.sim.ops`. Each kernel has a
 plain NumPy twin in :mod:`hwsr.sim._naive`, held equal to it by ``tests/test_sim_kernels.py``.
 Inner indices are unsigned where it lets the copies vectorize (no negative-index checks).
@@ -22,7 +22,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from hwsr.fixed import clamp_scalar, round_shift_i32, round_shift_scalar, wrap_scalar
+from hwsr.fixed import (
+    clamp_i32,
+    clamp_scalar,
+    fit_accumulator_scalar,
+    round_shift_i32,
+    round_shift_scalar,
+    signed_range_scalar,
+    wrap_i32,
+)
 
 # Indices into the per-layer statistics vector the kernels accumulate into.
 STAT_PEAK, STAT_OVERFLOWS, STAT_SATURATIONS = 0, 1, 2
@@ -116,8 +124,7 @@ def requant_rows(acc, p0, n_rows, width, bias, shift, relu, acc_bits, overflow_c
     2**24, or int64), added here in int64; ``out`` is ``(n_rows, c_out*width)`` codes. Counts
     into ``stats``: the largest |accumulator|, accumulator overflows, and clamped codes.
     """
-    acc_hi = (np.int64(1) << (acc_bits - 1)) - 1
-    acc_lo = -acc_hi - 1
+    acc_lo, acc_hi = signed_range_scalar(acc_bits)
     n_chunks = acc.shape[0]
     c_out = acc.shape[1]
     peak = stats[STAT_PEAK]
@@ -132,10 +139,7 @@ def requant_rows(acc, p0, n_rows, width, bias, shift, relu, acc_bits, overflow_c
                 peak = max(peak, -a if a < 0 else a)
                 if a < acc_lo or a > acc_hi:
                     overflows += 1
-                    if overflow_code == 0:
-                        a = wrap_scalar(a, acc_bits)
-                    else:
-                        a = clamp_scalar(a, acc_lo, acc_hi)
+                    a = fit_accumulator_scalar(a, acc_bits, overflow_code)
                 if relu and a < 0:
                     a = np.int64(0)
                 q = round_shift_scalar(a, shift[o], rounding_code)
@@ -200,14 +204,14 @@ def _requant_run_i32(src, s0, dst, d0, n, bias, ls, rs, relu, fit_code, acc_h, a
         if fit_code != FIT_NONE:
             overflows += np.int64((a < acc_lo) | (a > acc_hi))
             if fit_code == FIT_WRAP:
-                a = ((a + acc_h) & acc_mask) - acc_h
+                a = wrap_i32(a, acc_h, acc_mask)
             else:
-                a = min(max(a, acc_lo), acc_hi)
+                a = clamp_i32(a, acc_lo, acc_hi)
         if relu:
             a = max(a, np.int32(0))
         q = round_shift_i32(a << ls, rs, rounding_code)
         saturations += np.int64((q < lo) | (q > hi))
-        dst[d0 + x] = min(max(q, lo), hi)
+        dst[d0 + x] = clamp_i32(q, lo, hi)
     return peak, overflows, saturations
 
 
@@ -286,5 +290,5 @@ def residual_shuffle_rows_i32(conv, n_rows, width, upscale, ring, head, incoming
                             s += np.int32(src[c * w + x]) << in_lshift
                         q = round_shift_i32(s, rs, rounding_code)
                         saturations += (q < zero) | (q > top)
-                        dst[o + c] = min(max(q, zero), top)
+                        dst[o + c] = clamp_i32(q, zero, top)
     stats[0] += saturations

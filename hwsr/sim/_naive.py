@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from hwsr.fixed import Overflow, Rounding, fit_accumulator, round_shift
+from hwsr.fixed import Overflow, Rounding, count_saturations, fit_accumulator, round_shift
 
 _ROUNDINGS = {r.code: r for r in Rounding}
 _OVERFLOWS = {o.code: o for o in Overflow}
@@ -69,9 +69,8 @@ def _pixels(acc: np.ndarray, p0: int, n_rows: int, width: int) -> np.ndarray:
 def _finish(a: np.ndarray, shift: np.ndarray, relu: bool, acc_bits: int, overflow: Overflow,
             rounding: Rounding, out_lo: int, out_hi: int, out: np.ndarray,
             stats: np.ndarray) -> None:
-    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
     stats[0] = max(int(stats[0]), int(np.abs(a).max(initial=0)))
-    stats[1] += int(np.count_nonzero((a < lo) | (a > hi)))
+    stats[1] += count_saturations(a, acc_bits, signed=True)
     a = fit_accumulator(a, acc_bits, overflow)
     if relu:
         a = np.maximum(a, 0)

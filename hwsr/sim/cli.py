@@ -10,12 +10,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from hwsr.spec import STAGES
 from hwsr.zoo import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from hwsr.sim.run import CheckResult
-
-STAGES = ("dual", "net1", "net2")  # as hwsr.sim.engine.STAGES (not imported: keeps --help fast)
 
 DEFAULT_FRAME_OUT = "out.png"
 DEFAULT_VIDEO_OUT = "out.mp4"
@@ -44,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, help="frame rate for the MAC rate (default 60, or "
                                              "the video's rate)")
     p.add_argument("--clock-mhz", type=float, default=600.0, help="engine clock")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (they show only when stderr is a terminal)")
     p.set_defaults(func=run_simulate)
     return p
 
@@ -53,6 +53,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     """The subcommand: one library call, then the report table."""
     from hwsr.sim.run import simulate_file, simulate_video  # imports numba, torch: only now
 
+    progress = not args.quiet and sys.stderr.isatty()  # no bar noise in logs
+
     if args.video:
         if args.check:
             print("hwsr simulate: --check works on frames, not on --video", file=sys.stderr)
@@ -60,14 +62,14 @@ def run_simulate(args: argparse.Namespace) -> int:
         run = simulate_video(args.video, args.out or DEFAULT_VIDEO_OUT, model=args.model,
                              stage=args.stage, report_path=args.report,
                              pixels_per_clock=args.ppc, fps=args.fps,
-                             clock_mhz=args.clock_mhz, progress=not args.quiet)
+                             clock_mhz=args.clock_mhz, progress=progress)
         print(run.report.format_table())
         print(f"\nwrote {run.out_path} ({run.frames} frames, {run.seconds:.1f} s)")
         return 0
     frame_run = simulate_file(args.frame, args.out or DEFAULT_FRAME_OUT, model=args.model,
                               stage=args.stage, report_path=args.report, check=args.check,
-                              pixels_per_clock=args.ppc, fps=args.fps or 60.0,
-                              clock_mhz=args.clock_mhz, progress=not args.quiet)
+                              pixels_per_clock=args.ppc, fps=60.0 if args.fps is None else args.fps,
+                              clock_mhz=args.clock_mhz, progress=progress)
     rep = frame_run.result.report
     print(rep.format_table())
     print(f"\nwrote {frame_run.out_path} ({rep.out_width}x{rep.out_height}) in "

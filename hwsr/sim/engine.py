@@ -16,25 +16,25 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from hwsr.program import EngineProgram, StageProgram
+from hwsr.report import check_format
 from hwsr.sim._lanes import default_lanes, single_threaded_blas
 from hwsr.sim.layer import F32_EXACT, Workspace
-from hwsr.sim.report import SimReport, build_report
-from hwsr.sim.stage import RowSink, StageSim
+from hwsr.sim.report import SimReport, sim_report
+from hwsr.sim.stage import RowSink, StageSim, StageTap
+from hwsr.spec import stage_names
 
-STAGES = ("dual", "net1", "net2")
 BLOCK_PIXELS = 8192  # pixels per block: large enough for BLAS, small enough to stay in cache
 MAX_BLOCK_ROWS = 64
 
 FrameU8 = npt.NDArray[np.uint8]
+# Receives (tap name '<stage>.layer<i>', '<stage>.layer<i>.acc' or '<stage>.out', rows
+# (n, channels, width)) in raster order; views, valid only during the call.
+EngineTap = StageTap
 
 
 def stage_programs(program: EngineProgram, stage: str) -> list[StageProgram]:
     """The stage programs that run for ``stage``, in order (Net1 first for 'dual')."""
-    if stage not in STAGES:
-        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
-    if stage == "dual":
-        return [program.stage("net1"), program.net2]
-    return [program.stage(stage)]
+    return program.stages(stage)
 
 
 def default_block_rows(width: int, max_halo: int, lanes: int = 1) -> int:
@@ -74,6 +74,13 @@ class EngineSim:
                        for p in programs]
         self.upscale = math.prod(s.upscale for s in self.stages)
         self.rows_in = 0  # rows of the current frame received
+        self.stage_names = list(stage_names(stage))
+
+    def set_taps(self, tap: EngineTap | None, *, acc: bool = False) -> None:
+        """Stream every layer's rows of every stage to ``tap`` (golden vectors); see
+        :meth:`StageSim.set_tap`. Names are prefixed with the stage: ``net2.layer3``."""
+        for name, s in zip(self.stage_names, self.stages, strict=True):
+            s.set_tap(None if tap is None else functools.partial(_named_tap, tap, name), acc)
 
     @property
     def buffer_bytes(self) -> int:
@@ -134,6 +141,20 @@ class EngineSim:
             raise RuntimeError(f"engine emitted {filled} rows, expected {h * r}")
         return out
 
+    def report(self, *, height: int, pixels_per_clock: int = 1, clock_mhz: float = 600.0,
+               fps: float = 60.0) -> SimReport:
+        """What the engine allocated and saw over the frames it ran, of ``height`` rows each."""
+        check_format(self.width, height, fps, clock_mhz, pixels_per_clock)
+        return sim_report(
+            name=self.program.net2.spec.name, stage=self.stage, width=self.width, height=height,
+            upscale=self.upscale, frames=self.stages[-1].frames, block_rows=self.block_rows,
+            stages=tuple(s.report(pixels_per_clock, fps) for s in self.stages),
+            pixels_per_clock=pixels_per_clock, clock_mhz=clock_mhz, fps=fps)
+
+
+def _named_tap(tap: EngineTap, stage: str, point: str, rows: np.ndarray) -> None:
+    tap(f"{stage}.{point}", rows)
+
 
 def _push_into(stage: StageSim, down: RowSink, rows: FrameU8) -> None:
     """Rows leaving one stage stream straight into the next (no frame memory between)."""
@@ -164,18 +185,23 @@ def simulate(program: EngineProgram, frame_u8_hwc: FrameU8, stage: str = "dual",
              pixels_per_clock: int = 1, clock_mhz: float = 600.0, fps: float = 60.0,
              progress: bool = False, block_rows: int | None = None,
              mac_path: str = "auto", requant_path: str = "auto",
-             lanes: int | None = None) -> SimResult:
+             lanes: int | None = None, tap: EngineTap | None = None,
+             tap_acc: bool = False) -> SimResult:
     """Run one frame through the line-buffer engine, bit for bit as the silicon computes it.
 
     ``stage`` is 'dual' (Net1 then Net2), 'net1' or 'net2'. The output equals
     :func:`hwsr.reference.run_program` exactly, and so do the per-layer statistics.
     ``block_rows``, ``mac_path``, ``requant_path`` ('auto' or 'int64') and ``lanes`` (host
-    threads) change how the host computes, never the result.
+    threads) change how the host computes, never the result. ``tap`` receives every layer's
+    rows as they are computed (:meth:`EngineSim.set_taps`; ``tap_acc`` adds accumulators).
     """
     h, w = _check_frame(frame_u8_hwc)
+    check_format(w, h, fps, clock_mhz, pixels_per_clock)  # refuse before any work
     sim = EngineSim(program, stage, width=w, block_rows=block_rows, mac_path=mac_path,
                     requant_path=requant_path, lanes=lanes)
+    if tap is not None:
+        sim.set_taps(tap, acc=tap_acc)
     out = sim.run_frame(frame_u8_hwc, progress=progress)
-    report = build_report(sim, height=h, pixels_per_clock=pixels_per_clock,
-                          clock_mhz=clock_mhz, fps=fps)
+    report = sim.report(height=h, pixels_per_clock=pixels_per_clock, clock_mhz=clock_mhz,
+                        fps=fps)
     return SimResult(out, report)

@@ -16,13 +16,15 @@ in int64 with the scalar twins of :mod:`hwsr.fixed`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from hwsr.fixed import FixedType
+from hwsr.fixed import FixedType, int_range
 from hwsr.program import LayerProgram
+from hwsr.report import linebuffer_bits
 from hwsr.sim import ops
 from hwsr.sim._kernels import (
     FIT_NONE,
@@ -30,14 +32,19 @@ from hwsr.sim._kernels import (
     FIT_WRAP,
     STAT_OVERFLOWS,
     STAT_PEAK,
+    STAT_SATURATIONS,
 )
 from hwsr.sim._lanes import run_split
+from hwsr.sim.report import LayerSimReport
 from hwsr.spec import Datapath
 
 F32_EXACT = 2**24  # every integer of magnitude below this is exact in float32
 MAX_F32_CHUNKS = 4  # beyond this, the int64 kernel is the better datapath model
 MAC_PATHS = ("auto", "float32", "int64")
 I32_SAFE = 2**30  # the int32 requantizer needs every intermediate below this magnitude
+# Receives (layer index, output codes (n, c_out, width), accumulators (n, c_out, width) int64
+# or None) for the rows a layer just emitted; views, valid only during the call.
+LayerTap = Callable[[int, np.ndarray, "np.ndarray | None"], None]
 
 
 
@@ -99,7 +106,7 @@ def plan_i32_requant(lp: LayerProgram, in_type: FixedType, datapath: Datapath) -
         return None
     if any(int(w) << int(ls) >= I32_SAFE for w, ls in zip(worst, lshift, strict=True)):
         return None
-    acc_hi = (1 << (datapath.acc_bits - 1)) - 1
+    _, acc_hi = int_range(datapath.acc_bits, signed=True)
     if int(worst.max(initial=0)) <= acc_hi:
         return FIT_NONE
     return FIT_WRAP if datapath.acc_overflow.code == 0 else FIT_SATURATE
@@ -181,6 +188,20 @@ class ConvUnit:
         self.stats = np.zeros(3, np.int64)  # acc peak, acc overflows, saturations
         self.lanes = lanes
         self.lane_stats = np.zeros((max(self.lanes, 1), 3), np.int64)
+        self.tap: LayerTap | None = None  # golden-vector sink; None costs one test per step
+        self.tap_acc = np.zeros((0, 0), np.int64)  # (block rows, c_out*width) when tapped
+
+    def set_tap(self, tap: LayerTap | None, acc: bool = False) -> None:
+        """Stream every row this layer emits to ``tap``; with ``acc``, the accumulators too.
+
+        The accumulator tap is the value the requantizer shifts: bias added, fitted to
+        ``acc_bits`` (wrap or saturate), ReLU applied. It comes from this step's MAC sums
+        through the same requant kernel with every shift zero and the clamp at the
+        accumulator's range (a no-op after the fit), so there is no second datapath.
+        """
+        self.tap = tap
+        rows = self.in_buf.shape[0] if acc and tap is not None else 0
+        self.tap_acc = np.zeros((rows, self.c_out * self.width), np.int64)
 
     @staticmethod
     def _choose_path(mac_path: str, w_mat: np.ndarray, x_max: int,
@@ -204,8 +225,20 @@ class ConvUnit:
     @property
     def linebuffer_bits(self) -> int:
         """Bits of the ring as the silicon holds it: rows × width × c_in × input code width."""
-        rows, codes = self.ring.shape
-        return rows * codes * self.in_type.width
+        return linebuffer_bits(self.ring.shape[0], self.width, self.c_in, self.in_type.width)
+
+    def report(self, frames: int) -> LayerSimReport:
+        """This layer as allocated and measured; MACs are per frame over ``frames`` (>= 1)."""
+        macs_per_pixel = self.kernel * self.kernel * self.c_in * self.c_out
+        return LayerSimReport(
+            index=self.index, kernel=self.kernel, c_in=self.c_in, c_out=self.c_out,
+            in_bits=self.in_type.width, linebuffer_rows=self.ring.shape[0],
+            linebuffer_bits=self.linebuffer_bits, latency_rows=self.halo,
+            macs_per_pixel=macs_per_pixel,
+            macs_per_frame=self.rows_out * self.width * macs_per_pixel // frames,
+            mac_path=self.mac_path, acc_bound=self.acc_bound,
+            acc_peak=int(self.stats[STAT_PEAK]), acc_overflows=int(self.stats[STAT_OVERFLOWS]),
+            saturations=int(self.stats[STAT_SATURATIONS]))
 
     def begin_frame(self) -> None:
         """Vertical sync: the rows above the frame are zero padding."""
@@ -219,6 +252,8 @@ class ConvUnit:
         n_out = max(0, n_in - skip)
         if n_out:
             self._macs(n_out, skip)
+            if self.tap is not None:
+                self._emit_tap(n_out)
         self.head = ops.ring_push(self.ring, self.head, self.in_buf, n_in)
         self.rows_in += n_in
         self.rows_out += n_out
@@ -230,6 +265,25 @@ class ConvUnit:
             return 0
         self.in_buf[: self.halo] = 0
         return self.process(self.halo)
+
+    def _emit_tap(self, n_out: int) -> None:
+        """Hand the rows just computed (still in ``out_buf`` and the workspace) to the tap."""
+        assert self.tap is not None
+        w, c_out, bp = self.width, self.c_out, self.ws.block_pixels
+        codes = self.out_buf[:n_out].reshape(n_out, c_out, w)
+        if not self.tap_acc.size:
+            self.tap(self.index, codes, None)
+            return
+        acc: np.ndarray
+        if self.chunks:
+            acc = self.ws.acc_f32[: len(self.chunks) * c_out * bp].reshape(-1, c_out, bp)
+        else:
+            acc = self.ws.acc_i64[: c_out * bp].reshape(1, c_out, bp)
+        dp, hi = self.datapath, (1 << (self.datapath.acc_bits - 1)) - 1
+        ops.requant(acc, 0, n_out, w, self.bias, np.zeros(c_out, np.int64), self.relu,
+                    dp.acc_bits, dp.acc_overflow.code, dp.rounding.code, -hi - 1, hi,
+                    self.tap_acc, np.zeros(3, np.int64))
+        self.tap(self.index, codes, self.tap_acc[:n_out].reshape(n_out, c_out, w))
 
     def _macs(self, n_out: int, skip: int) -> None:
         """MACs and requantization of ``n_out`` output rows, split over the host lanes."""

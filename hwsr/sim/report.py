@@ -3,25 +3,25 @@
 Figures come from the simulator's own state, not from the spec: line-buffer bits are the
 rings it allocated (rows × width × channels × the code width the silicon stores), MACs are the
 products it executed, latency is the rows in flight it measured. The static budget of
-:mod:`hwsr.report` predicts the same line-buffer bits, MACs and latency; the tests hold the two
-equal.
+:mod:`hwsr.report` predicts the same line-buffer bits, MACs and latency, with the same cost
+formulas; the tests hold the two equal.
+
+This module holds plain data only (the report model of :mod:`hwsr.report_model`) and never
+sees the simulator: each part of the engine describes itself (``ConvUnit.report``,
+``StageSim.report``, ``EngineSim.report``) and :func:`stage_sim_report` and
+:func:`sim_report` add the parts up.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from hwsr.sim.engine import EngineSim
-    from hwsr.sim.stage import StageSim
-
-BITS_PER_KIB = 8 * 1024
+from hwsr.report import check_format, latency_cycles, mac_rate_gmacs
+from hwsr.report_model import BITS_PER_KIB, Columns, ReportNode, peak, total
 
 
 @dataclass(frozen=True)
-class LayerSimReport:
+class LayerSimReport(ReportNode):
     """One conv layer as simulated."""
 
     index: int  # position in the stage
@@ -42,8 +42,10 @@ class LayerSimReport:
 
 
 @dataclass(frozen=True)
-class StageSimReport:
+class StageSimReport(ReportNode):
     """One stage (Net1 or Net2) as simulated."""
+
+    CHILDREN = {"layers": LayerSimReport}
 
     name: str  # spec name
     stage: str  # 'net1' or 'net2'
@@ -64,8 +66,10 @@ class StageSimReport:
 
 
 @dataclass(frozen=True)
-class SimReport:
+class SimReport(ReportNode):
     """The engine as simulated: one stage or Net1 → Net2, with totals."""
+
+    CHILDREN = {"stages": StageSimReport}
 
     name: str  # Net2's spec name
     stage: str  # 'dual', 'net1' or 'net2'
@@ -78,7 +82,6 @@ class SimReport:
     clock_mhz: float  # engine clock
     pixels_per_clock: int  # LR pixels per clock
     block_rows: int  # rows per simulator step (a host choice; the result does not depend on it)
-    stages: tuple[StageSimReport, ...]  # in execution order
     linebuffer_bits: int  # all stages
     linebuffer_kib: float  # linebuffer_bits / 8 / 1024
     macs_per_pixel: int  # per LR pixel, all stages
@@ -92,20 +95,7 @@ class SimReport:
     acc_overflows: int  # all layers
     saturations: int  # all requantizations
     output_saturations: int  # all stages' output clamps
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain dict of lists and numbers (``json.dumps`` takes it as it is)."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "stages"}
-        d["stages"] = [{**asdict(s), "layers": [asdict(ly) for ly in s.layers]}
-                       for s in self.stages]
-        return d
-
-    @classmethod
-    def from_json_dict(cls, d: dict[str, Any]) -> SimReport:
-        stages = tuple(
-            StageSimReport(**{**s, "layers": tuple(LayerSimReport(**ly) for ly in s["layers"])})
-            for s in d["stages"])
-        return cls(**{**d, "stages": stages})
+    stages: tuple[StageSimReport, ...]  # in execution order (last: the JSON lists it last)
 
     def format_table(self) -> str:
         """Plain-text table: each stage's layers and delay line, then the engine totals."""
@@ -128,18 +118,14 @@ class SimReport:
         return "\n".join(lines)
 
 
-_COLUMNS = ("layer", "k", "c_in", "c_out", "LB bits", "MACs/px", "MAC path", "acc bound",
-            "acc peak", "acc ovf", "sat")
-_WIDTHS = (8, 3, 5, 6, 11, 8, 10, 12, 12, 9, 9)
-
-
-def _row(cells: tuple[str, ...]) -> str:
-    return "  ".join(c.rjust(w) for c, w in zip(cells, _WIDTHS, strict=True)).rstrip()
+_TABLE = Columns(("layer", "k", "c_in", "c_out", "LB bits", "MACs/px", "MAC path", "acc bound",
+                  "acc peak", "acc ovf", "sat"), (8, 3, 5, 6, 11, 8, 10, 12, 12, 9, 9))
+_row = _TABLE.row
 
 
 def _stage_lines(s: StageSimReport) -> list[str]:
     lines = [f"{s.stage} ({s.name}, x{s.upscale}): latency {s.latency_rows} rows = "
-             f"{s.latency_cycles:,} cycles, {s.mac_rate_gmacs:.3f} GMAC/s", _row(_COLUMNS)]
+             f"{s.latency_cycles:,} cycles, {s.mac_rate_gmacs:.3f} GMAC/s", _TABLE.header()]
     for ly in s.layers:
         lines.append(_row((str(ly.index), str(ly.kernel), str(ly.c_in), str(ly.c_out),
                            f"{ly.linebuffer_bits:,}", f"{ly.macs_per_pixel:,}", ly.mac_path,
@@ -154,66 +140,46 @@ def _stage_lines(s: StageSimReport) -> list[str]:
     return lines
 
 
-# ---- construction from a simulator's state ----------------------------------------------------
+# ---- adding up the parts ----------------------------------------------------------------------
 
 
-def _layer_reports(stage: StageSim) -> tuple[LayerSimReport, ...]:
-    frames = max(stage.frames, 1)
-    out = []
-    for u in stage.units:
-        mpp = u.kernel * u.kernel * u.c_in * u.c_out
-        out.append(LayerSimReport(
-            index=u.index, kernel=u.kernel, c_in=u.c_in, c_out=u.c_out, in_bits=u.in_type.width,
-            linebuffer_rows=u.ring.shape[0], linebuffer_bits=u.linebuffer_bits,
-            latency_rows=u.halo, macs_per_pixel=mpp, macs_per_frame=u.rows_out * u.width * mpp // frames,
-            mac_path=u.mac_path, acc_bound=u.acc_bound, acc_peak=int(u.stats[0]),
-            acc_overflows=int(u.stats[1]), saturations=int(u.stats[2]),
-        ))
-    return tuple(out)
-
-
-def _stage_report(stage: StageSim, ppc: int, fps: float) -> StageSimReport:
-    layers = _layer_reports(stage)
-    latency = stage.latency_rows
-    if latency is None:  # the frame ended before any row left during streaming
-        latency = sum(u.halo for u in stage.units)
-    macs_per_frame = sum(ly.macs_per_frame for ly in layers)
+def stage_sim_report(*, name: str, stage: str, upscale: int, width: int,
+                     layers: tuple[LayerSimReport, ...], residual_rows: int, residual_bits: int,
+                     latency_rows: int, output_saturations: int, pixels_per_clock: int,
+                     fps: float) -> StageSimReport:
+    """One stage's report from its layers' and its delay line's figures."""
+    macs_per_frame = total(layers, "macs_per_frame")
     return StageSimReport(
-        name=stage.spec.name, stage=stage.spec.stage, upscale=stage.upscale, layers=layers,
-        residual_rows=stage.delay.shape[0], residual_bits=stage.residual_bits,
-        linebuffer_bits=sum(ly.linebuffer_bits for ly in layers) + stage.residual_bits,
-        macs_per_pixel=sum(ly.macs_per_pixel for ly in layers), macs_per_frame=macs_per_frame,
-        latency_rows=latency, latency_cycles=latency * math.ceil(stage.width / ppc),
-        mac_rate_gmacs=macs_per_frame * fps / 1e9,
-        acc_peak=max(ly.acc_peak for ly in layers),
-        acc_overflows=sum(ly.acc_overflows for ly in layers),
-        saturations=sum(ly.saturations for ly in layers),
-        output_saturations=int(stage.out_stats[0]),
+        name=name, stage=stage, upscale=upscale, layers=layers, residual_rows=residual_rows,
+        residual_bits=residual_bits,
+        linebuffer_bits=total(layers, "linebuffer_bits") + residual_bits,
+        macs_per_pixel=total(layers, "macs_per_pixel"), macs_per_frame=macs_per_frame,
+        latency_rows=latency_rows,
+        latency_cycles=latency_cycles(latency_rows, width, pixels_per_clock),
+        mac_rate_gmacs=mac_rate_gmacs(macs_per_frame, fps), acc_peak=peak(layers, "acc_peak"),
+        acc_overflows=total(layers, "acc_overflows"), saturations=total(layers, "saturations"),
+        output_saturations=output_saturations,
     )
 
 
-def build_report(sim: EngineSim, *, height: int, pixels_per_clock: int = 1,
-                 clock_mhz: float = 600.0, fps: float = 60.0) -> SimReport:
-    """Report of ``sim`` after it ran frames of ``height`` rows."""
-    if pixels_per_clock < 1 or not (fps > 0 and clock_mhz > 0):
-        raise ValueError("pixels_per_clock must be >= 1, fps and clock_mhz > 0")
-    stages = tuple(_stage_report(s, pixels_per_clock, fps) for s in sim.stages)
-    lb_bits = sum(s.linebuffer_bits for s in stages)
-    macs_per_frame = sum(s.macs_per_frame for s in stages)
-    latency = sum(s.latency_rows for s in stages)
-    rate = macs_per_frame * fps / 1e9
+def sim_report(*, name: str, stage: str, width: int, height: int, upscale: int, frames: int,
+               block_rows: int, stages: tuple[StageSimReport, ...], pixels_per_clock: int,
+               clock_mhz: float, fps: float) -> SimReport:
+    """The engine's report from its stages' reports (Net1 first): the totals add up."""
+    check_format(width, height, fps, clock_mhz, pixels_per_clock)
+    lb_bits = total(stages, "linebuffer_bits")
+    macs_per_frame = total(stages, "macs_per_frame")
+    latency = total(stages, "latency_rows")
+    rate = mac_rate_gmacs(macs_per_frame, fps)
     return SimReport(
-        name=sim.program.net2.spec.name, stage=sim.stage, width=sim.width, height=height,
-        out_width=sim.width * sim.upscale, out_height=height * sim.upscale,
-        frames=sim.stages[-1].frames, fps=fps, clock_mhz=clock_mhz,
-        pixels_per_clock=pixels_per_clock, block_rows=sim.block_rows, stages=stages,
+        name=name, stage=stage, width=width, height=height, out_width=width * upscale,
+        out_height=height * upscale, frames=frames, fps=fps, clock_mhz=clock_mhz,
+        pixels_per_clock=pixels_per_clock, block_rows=block_rows, stages=stages,
         linebuffer_bits=lb_bits, linebuffer_kib=lb_bits / BITS_PER_KIB,
-        macs_per_pixel=sum(s.macs_per_pixel for s in stages), macs_per_frame=macs_per_frame,
-        latency_rows=latency, latency_out_rows=latency * sim.upscale,
-        latency_cycles=sum(s.latency_cycles for s in stages), mac_rate_gmacs=rate,
-        macs_per_clock=rate * 1e3 / clock_mhz,
-        acc_peak=max(s.acc_peak for s in stages),
-        acc_overflows=sum(s.acc_overflows for s in stages),
-        saturations=sum(s.saturations for s in stages),
-        output_saturations=sum(s.output_saturations for s in stages),
+        macs_per_pixel=total(stages, "macs_per_pixel"), macs_per_frame=macs_per_frame,
+        latency_rows=latency, latency_out_rows=latency * upscale,
+        latency_cycles=total(stages, "latency_cycles"), mac_rate_gmacs=rate,
+        macs_per_clock=rate * 1e3 / clock_mhz, acc_peak=peak(stages, "acc_peak"),
+        acc_overflows=total(stages, "acc_overflows"), saturations=total(stages, "saturations"),
+        output_saturations=total(stages, "output_saturations"),
     )

@@ -8,7 +8,6 @@ is written atomically; a refusal (bad image, missing or corrupt model) is one ``
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -20,11 +19,19 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from hwsr.imageio import atomic_path, atomic_write, read_image, write_image
+from hwsr.atomic import (
+    atomic_path,
+    atomic_paths,
+    check_distinct,
+    check_output,
+    json_text,
+    write_text,
+)
+from hwsr.imageio import WRITE_FORMATS, read_image, write_image
 from hwsr.program import EngineProgram
 from hwsr.sim.engine import EngineSim, SimResult, simulate
 from hwsr.sim.pattern import test_pattern
-from hwsr.sim.report import SimReport, build_report
+from hwsr.sim.report import SimReport
 from hwsr.zoo import DEFAULT_MODEL, EngineBundle, load_engine
 
 log = logging.getLogger(__name__)
@@ -133,9 +140,13 @@ def simulate_file(frame_path: str | Path | None, out_path: str | Path, *,
     The output frame (and the JSON report, when ``report_path`` is given) is written only
     after the simulation (and the check) finished, atomically.
     """
+    check_run_options(out_path, report_path, frame_path, pixels_per_clock=pixels_per_clock,
+                      fps=fps, clock_mhz=clock_mhz, image_out=True)
     frame = read_image(frame_path) if frame_path is not None else test_pattern(*PATTERN_SIZE)
     resolved = load_model(model)
     phases = ["simulate", *(["reference check"] if check else []), "write"]
+    log.info("simulate: %dx%d frame, stage %s, phases %s", frame.shape[1], frame.shape[0],
+             stage, ", ".join(phases))
     with tqdm(total=len(phases), desc=phases[0], unit="step", disable=not progress,
               leave=False) as bar:
         t0 = time.perf_counter()
@@ -147,11 +158,37 @@ def simulate_file(frame_path: str | Path | None, out_path: str | Path, *,
             _next_phase(bar, "reference check")
             checked = check_frame(resolved, frame, result, stage)
         _next_phase(bar, "write")
-        write_image(out_path, result.frame)
-        if report_path is not None:
-            write_report(report_path, result.report, checked)
+        _publish_frame_run(Path(out_path), report_path, result, checked)
         bar.update(1)
     return FrameRun(result, Path(out_path), seconds, checked)
+
+
+def check_run_options(out_path: str | Path, report_path: str | Path | None,
+                      in_path: str | Path | None, *, pixels_per_clock: int, fps: float | None,
+                      clock_mhz: float, image_out: bool) -> None:
+    """Refuse bad option values and unwritable outputs before any simulation starts."""
+    if pixels_per_clock < 1:
+        raise ValueError(f"--ppc: pixels per clock must be >= 1, got {pixels_per_clock}")
+    for option, value in (("--fps", fps), ("--clock-mhz", clock_mhz)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{option}: must be a positive number, got {value}")
+    check_output(out_path, "--out")
+    if image_out and Path(out_path).suffix.lower() not in WRITE_FORMATS:
+        raise ValueError(f"--out: {out_path}: unknown image suffix "
+                         f"(use one of {', '.join(WRITE_FORMATS)})")
+    if report_path is not None:
+        check_output(report_path, "--report")
+    check_distinct({"--out": out_path, "--report": report_path, "input": in_path})
+
+
+def _publish_frame_run(out_path: Path, report_path: str | Path | None, result: SimResult,
+                       checked: CheckResult | None) -> None:
+    """The output frame and its report are one product: both appear, or neither does."""
+    dests = [out_path] + ([Path(report_path)] if report_path is not None else [])
+    with atomic_paths(dests) as tmps:
+        write_image(tmps[0], result.frame)  # the temporary keeps the suffix: same format
+        if report_path is not None:
+            tmps[1].write_text(report_json(result.report, checked), encoding="utf-8")
 
 
 def _next_phase(bar: tqdm, desc: str) -> None:
@@ -161,18 +198,18 @@ def _next_phase(bar: tqdm, desc: str) -> None:
 
 def write_report(path: str | Path, report: SimReport, check: CheckResult | None = None) -> None:
     """The report as JSON (with the check, when there is one), written atomically."""
+    write_text(path, report_json(report, check))
+
+
+def report_json(report: SimReport, check: CheckResult | None = None) -> str:
+    """The report (and the check) as JSON text; a non-finite float becomes a string."""
     d = report.to_json_dict()
     if check is not None:
         d["check"] = {"bit_exact": check.bit_exact, "mismatched_codes": check.mismatched_codes,
                       "stats_equal": check.stats_equal,
                       "psnr_vs_float_db": _json_float(check.psnr_vs_float_db),
                       "float_note": check.float_note}
-    text = json.dumps(d, indent=2) + "\n"
-
-    def _write(tmp: Path) -> None:
-        tmp.write_text(text, encoding="utf-8")
-
-    atomic_write(Path(path), _write)
+    return json_text(d, indent=2)
 
 
 def _json_float(x: float | None) -> float | str | None:
@@ -193,6 +230,8 @@ def simulate_video(in_path: str | Path, out_path: str | Path, *,
     import av
 
     src = Path(in_path)
+    check_run_options(out_path, report_path, in_path, pixels_per_clock=pixels_per_clock,
+                      fps=fps, clock_mhz=clock_mhz, image_out=False)
     if not src.is_file():
         raise ValueError(f"{src}: no such video file")
     resolved = load_model(model)
@@ -208,8 +247,8 @@ def simulate_video(in_path: str | Path, out_path: str | Path, *,
                                             rate, crf, progress)
     except av.FFmpegError as e:
         raise ValueError(f"{src}: cannot decode or encode the video ({e})") from None
-    report = build_report(sim, height=height, pixels_per_clock=pixels_per_clock,
-                          clock_mhz=clock_mhz, fps=fps if fps else float(rate))
+    report = sim.report(height=height, pixels_per_clock=pixels_per_clock,
+                        clock_mhz=clock_mhz, fps=fps if fps else float(rate))
     if report_path is not None:
         write_report(report_path, report)
     return VideoRun(report, Path(out_path), n, time.perf_counter() - t0)

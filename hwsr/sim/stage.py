@@ -10,6 +10,7 @@ layer in turn is fed its zero rows below the frame, so every row leaves.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -17,11 +18,17 @@ import numpy.typing as npt
 
 from hwsr.fixed import FixedType
 from hwsr.program import StageProgram
+from hwsr.report import linebuffer_bits
 from hwsr.sim import ops
 from hwsr.sim.layer import F32_EXACT, I32_SAFE, ConvUnit, Workspace, storage_dtype
+from hwsr.sim.report import StageSimReport, stage_sim_report
 from hwsr.spec import IMAGE_CHANNELS
 
 RowSink = Callable[[npt.NDArray[np.uint8]], None]  # receives (rows, width*r, 3) uint8
+# Receives (point, rows (n, channels, width)): point 'layer<i>' (output codes), 'layer<i>.acc'
+# (accumulators, int64) or 'out' (output pixels after residual and shuffle, uint8); views,
+# valid only during the call.
+StageTap = Callable[[str, np.ndarray], None]
 
 
 def residual_fits_i32(stage: StageProgram) -> bool:
@@ -69,6 +76,15 @@ class StageSim:
         self.rows_out = 0  # conv rows that left the stage in this frame
         self.frames = 0
         self.latency_rows: int | None = None  # measured: input rows in flight per output row
+        self.tap: StageTap | None = None  # golden-vector sink of every layer's rows
+
+    def set_tap(self, tap: StageTap | None, acc: bool = False) -> None:
+        """Stream every layer's output rows (with ``acc`` its accumulators) and the stage's
+        output rows to ``tap`` as the engine emits them; None switches the taps off."""
+        self.tap = tap
+        layer_tap = None if tap is None else functools.partial(_layer_rows, tap)
+        for unit in self.units:
+            unit.set_tap(layer_tap, acc)
 
     @property
     def pixel_type(self) -> FixedType:
@@ -76,8 +92,22 @@ class StageSim:
 
     @property
     def residual_bits(self) -> int:
-        rows, codes = self.delay.shape
-        return rows * codes * self.pixel_type.width
+        """Bits of the residual delay line as allocated: rows × width × 3 × pixel width."""
+        return linebuffer_bits(self.delay.shape[0], self.width, IMAGE_CHANNELS,
+                               self.pixel_type.width)
+
+    def report(self, pixels_per_clock: int, fps: float) -> StageSimReport:
+        """This stage as allocated and measured over the frames it ran."""
+        latency = self.latency_rows
+        if latency is None:  # the frame ended before any row left during streaming
+            latency = sum(u.halo for u in self.units)
+        frames = max(self.frames, 1)
+        return stage_sim_report(
+            name=self.spec.name, stage=self.spec.stage, upscale=self.upscale, width=self.width,
+            layers=tuple(u.report(frames) for u in self.units),
+            residual_rows=self.delay.shape[0], residual_bits=self.residual_bits,
+            latency_rows=latency, output_saturations=int(self.out_stats[0]),
+            pixels_per_clock=pixels_per_clock, fps=fps)
 
     @property
     def buffer_bytes(self) -> int:
@@ -141,4 +171,13 @@ class StageSim:
             prog.res_conv_lshift, prog.res_in_lshift, prog.out_shift,
             self.spec.datapath.rounding.code, self.out_rows, self.out_stats)
         self.rows_out += n_out
-        sink(self.out_rows[: n_out * r].reshape(n_out * r, self.width * r, IMAGE_CHANNELS))
+        rows = self.out_rows[: n_out * r].reshape(n_out * r, self.width * r, IMAGE_CHANNELS)
+        if self.tap is not None:
+            self.tap("out", rows.transpose(0, 2, 1))
+        sink(rows)
+
+
+def _layer_rows(tap: StageTap, index: int, codes: np.ndarray, acc: np.ndarray | None) -> None:
+    tap(f"layer{index}", codes)
+    if acc is not None:
+        tap(f"layer{index}.acc", acc)

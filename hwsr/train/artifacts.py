@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hwsr.atomic import atomic_write
+from hwsr.atomic import atomic_write, json_text
 from hwsr.spec import EngineSpec, spec_to_dict
 
 METRICS_FILE = "metrics.jsonl"
@@ -54,7 +54,7 @@ def write_text(path: Path, text: str) -> None:
 def append_metrics(folder: Path, record: dict[str, Any]) -> None:
     """Append one JSON line to the run's metrics log."""
     with open(Path(folder) / METRICS_FILE, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
+        fh.write(json_text(record, sort_keys=True))
 
 
 def truncate_metrics(folder: Path, step: int) -> None:

@@ -23,13 +23,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from hwsr.atomic import check_output, write_text
     from hwsr.train.evaluate import evaluate, format_tables, rows_to_json
 
+    if args.json is not None:
+        check_output(args.json, "--json")
     rows = evaluate(args.model, args.data, frames=args.frames, crop_lr_px=args.crop_lr,
                     int8=not args.no_int8)
     print(format_tables(rows))
     if args.json is not None:
-        args.json.write_text(rows_to_json(rows) + "\n", encoding="utf-8")
+        write_text(args.json, rows_to_json(rows))
     return 0
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwsr.validate import check_choice, check_keys, read_toml, require
+
 MODES = ("baseline", "hd2uhd", "dual", "dual-id")  # the paper's four rows, in ladder order
 ID_ROUTES = ("net1", "both")  # where L_id's gradient may go (see hwsr.train.losses)
 PIXEL_LOSSES = ("l1", "mse")  # distance of the image terms L1 and L2
@@ -158,24 +160,17 @@ _NON_NEGATIVE = {
 
 
 def _validate(cfg: TrainConfig) -> None:
-    if cfg.run.mode not in MODES:
-        raise ConfigError(f"run.mode: must be one of {', '.join(MODES)}, got {cfg.run.mode!r}")
-    if cfg.loss.id_route not in ID_ROUTES:
-        raise ConfigError(
-            f"loss.id_route: must be one of {', '.join(ID_ROUTES)}, got {cfg.loss.id_route!r}"
-        )
-    if cfg.loss.pixel not in PIXEL_LOSSES:
-        raise ConfigError(
-            f"loss.pixel: must be one of {', '.join(PIXEL_LOSSES)}, got {cfg.loss.pixel!r}"
-        )
+    check_choice(cfg.run.mode, MODES, "run.mode", ConfigError)
+    check_choice(cfg.loss.id_route, ID_ROUTES, "loss.id_route", ConfigError)
+    check_choice(cfg.loss.pixel, PIXEL_LOSSES, "loss.pixel", ConfigError)
     for table, keys in _POSITIVE.items():
         for key in keys:
-            if not getattr(getattr(cfg, table), key) > 0:
-                raise ConfigError(f"{table}.{key}: must be > 0")
+            require(getattr(getattr(cfg, table), key) > 0, f"{table}.{key}", "must be > 0",
+                    ConfigError)
     for table, keys in _NON_NEGATIVE.items():
         for key in keys:
-            if not getattr(getattr(cfg, table), key) >= 0:
-                raise ConfigError(f"{table}.{key}: must be >= 0")
+            require(getattr(getattr(cfg, table), key) >= 0, f"{table}.{key}", "must be >= 0",
+                    ConfigError)
     if cfg.qat.steps > 0 and not cfg.run.dual:
         raise ConfigError("qat.steps: the QAT phase exports the dual engine; single-stage "
                           f"mode {cfg.run.mode!r} needs qat.steps = 0")
@@ -208,18 +203,13 @@ def config_from_dict(d: dict[str, Any], source: str = "<dict>") -> TrainConfig:
     """Build a validated config from TOML tables; errors name ``source`` and the key."""
     sections: dict[str, Any] = {}
     for table, value in d.items():
-        if table not in _SECTIONS:
-            allowed = ", ".join(_SECTIONS)
-            raise ConfigError(f"{source}: {table}: unknown table (allowed: {allowed})")
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {table}: must be a table")
+        check_keys([table], list(_SECTIONS), f"{source}: ", ConfigError, what="table")
+        require(isinstance(value, dict), f"{source}: {table}", "must be a table", ConfigError)
         cls = _SECTIONS[table]
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         kwargs = {}
         for key, v in value.items():
-            if key not in defaults:
-                allowed = ", ".join(defaults)
-                raise ConfigError(f"{source}: {table}.{key}: unknown key (allowed: {allowed})")
+            check_keys([key], list(defaults), f"{source}: {table}.", ConfigError)
             try:
                 kwargs[key] = _coerce(table, key, v, defaults[key])
             except ConfigError as e:
@@ -261,13 +251,5 @@ def apply_overrides(d: dict[str, Any], overrides: Iterable[str]) -> dict[str, An
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> TrainConfig:
     """Read a training config from a TOML file (see ``configs/*.toml``), then ``overrides``."""
-    p = Path(path)
-    try:
-        d = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read config file ({type(e).__name__})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML ({e})") from None
-    return config_from_dict(apply_overrides(d, overrides), source=str(p))
+    d = read_toml(path, "config", ConfigError)
+    return config_from_dict(apply_overrides(d, overrides), source=str(Path(path)))

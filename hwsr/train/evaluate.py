@@ -4,7 +4,7 @@ Table 1 (the ladder): Y-PSNR / SSIM of HR estimated from **video-LR**, per model
 for the float weights and, where the model has an integer program, for the int8 engine run
 through the exact integer reference (`hwsr.reference.run_program`, stage ``dual``), with
 bicubic ×3 of video-LR as the floor. Table 2: Net2 alone fed the **true dHR** (the
-conventional SISR task), with and without input distillation. Metrics follow DESIGN.md:
+conventional SISR task), with and without input distillation. Metrics follow docs/design.md:
 luma Y (BT.601), border of 3 pixels shaved, on uint8 frames.
 """
 
@@ -23,6 +23,7 @@ from safetensors import safe_open
 from torch import nn
 
 from hwsr.arch.engine_net import EngineNet, build_dual
+from hwsr.atomic import json_text
 from hwsr.checkpoint import load_weights
 from hwsr.imageio import frame_to_tensor, tensor_to_frame
 from hwsr.metrics import psnr_y, ssim_y
@@ -174,4 +175,4 @@ def format_tables(rows: Sequence[Row]) -> str:
 
 def rows_to_json(rows: Sequence[Row]) -> str:
     """The rows as a JSON array (for scripts and reports)."""
-    return json.dumps([asdict(r) for r in rows], indent=2)
+    return json_text([asdict(r) for r in rows], indent=2)

@@ -15,7 +15,7 @@ The teacher ``F_l(Net2, dHR)`` runs under ``no_grad`` with the student's current
   learns to produce inputs on which Net2 behaves as on dHR. L1 and L2 still train both.
 * ``"both"``: the student features of the ordinary Net2 pass, so L_id also reaches Net2's
   weights. Student and teacher share those weights, and the cheapest way to make their
-  features equal is to make them constant: DESIGN.md measured Net2 collapsing this way.
+  features equal is to make them constant: docs/design.md records Net2 collapsing this way.
 
 Single-stage (``baseline``: dHR → HR, ``hd2uhd``: video-LR → HR): ``L = |net(x) − HR|₁``.
 Every |·|₁ is a mean over elements, so λ's weigh terms of different sizes equally.

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 from torch import nn
 
 from hwsr.arch.engine_net import EngineNet, build_dual
+from hwsr.resize import cubic
 from hwsr.spec import EngineSpec, LayerSpec
 
 
@@ -69,17 +71,19 @@ def zero_last_conv(net: EngineNet) -> EngineNet:
     return net
 
 
-# Keys cubic (a = -0.5, MATLAB's imresize) at the distances of the three LR pixels nearest to
-# an HR sub-pixel 1/3 LR pixel right of a centre; the fourth tap (-0.037) is dropped and the
-# three renormalised: a 3x3 last layer sees only x-1, x, x+1.
-_CUBIC_THIRD = (-0.0741, 0.7778, 0.3333)
+# Distances from an HR sub-pixel 1/3 LR pixel right of a centre to the LR pixels x-1, x, x+1.
+# hwsr's one bicubic kernel (hwsr.resize.cubic) is taken there; the fourth tap (at 5/3, -0.037)
+# is dropped and the three renormalised: a 3x3 last layer sees only x-1, x, x+1. The taps are
+# rounded to 4 decimals, as they were first tabulated, so initial weights stay byte-identical.
+_THIRD_DISTANCES = (4 / 3, 1 / 3, 2 / 3)
+_TAP_DECIMALS = 4
 
 
 def _cubic_taps(phase: int, r: int) -> torch.Tensor:
     """1-D taps over LR offsets (-1, 0, +1) for sub-pixel ``phase`` of ``r`` (r = 3 only)."""
     if r != 3:
         raise ValueError("bicubic initialisation is tabulated for r = 3 only")
-    third = torch.tensor(_CUBIC_THIRD, dtype=torch.float64)
+    third = torch.from_numpy(np.round(cubic(_THIRD_DISTANCES), _TAP_DECIMALS))
     third = third / third.sum()
     taps = {0: third.flip(0), 1: torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64), 2: third}
     return taps[phase]

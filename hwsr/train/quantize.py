@@ -16,7 +16,7 @@ from typing import Any
 
 from safetensors import safe_open
 
-from hwsr.atomic import atomic_write
+from hwsr.atomic import atomic_paths, check_output
 from hwsr.train.config import (
     DataConfig,
     LossConfig,
@@ -59,8 +59,13 @@ def quant_config(model: str, data_dir: Path | str, steps: int, lr: float, calib_
     )
 
 
-def _publish(src: Path, dest: Path) -> None:
-    atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))
+def _publish_pair(work: Path, dest: Path) -> None:
+    """The QAT state and its integer program are one product: both replace the old pair, or
+    neither does (written beside, then renamed in together)."""
+    names = (QUANT_FILE, PROGRAM_FILE)
+    with atomic_paths([dest / n for n in names]) as tmps:
+        for name, tmp in zip(names, tmps, strict=True):
+            shutil.copyfile(work / name, tmp)
 
 
 def quantize_model(model: str, data_dir: Path | str, steps: int = 500, lr: float = 1e-4,
@@ -69,13 +74,15 @@ def quantize_model(model: str, data_dir: Path | str, steps: int = 500, lr: float
                    progress: bool | None = None) -> TrainResult:
     """Calibrate, fine-tune and freeze ``model``; write its int8 files; return the summary."""
     folder = load_engine(model).folder
-    assert folder is not None
+    if folder is None:
+        raise ModelError(f"{model}: quantize needs a model folder with {FLOAT_FILE}, "
+                         "not a program file")
+    dest = Path(out_dir) if out_dir is not None else folder
+    check_output(dest, "--out", is_dir=True)
     work = work_dir or Path("runs") / f"quantize-{folder.name}"
     cfg = quant_config(model, data_dir, steps, lr, calib_batches, batch_size, work, seed)
     result = train(cfg, progress=progress)
-    dest = Path(out_dir) if out_dir is not None else folder
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in (QUANT_FILE, PROGRAM_FILE):
-        _publish(Path(work) / name, dest / name)
+    dest.mkdir(exist_ok=True)
+    _publish_pair(Path(work), dest)
     result.out_dir = str(dest)
     return result

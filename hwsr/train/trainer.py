@@ -15,7 +15,6 @@ the same command resumes from it and reaches the same weights as an uninterrupte
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hwsr.atomic import json_text
 from hwsr.checkpoint import CheckpointError, load_weights, save_weights
 from hwsr.quant.calibrate import calibrate, export_engine, quant_from_float
 from hwsr.spec import spec_to_dict
@@ -274,8 +274,7 @@ class Trainer:
                              round(self.elapsed_s, 1), self.last_val_db, self.floor_db, files)
         if self.info.is_main:
             doc = {**result.__dict__, "val_gain_db": result.val_gain_db}
-            artifacts.write_text(self.out / artifacts.RESULT_FILE,
-                                 json.dumps(doc, indent=2) + "\n")
+            artifacts.write_text(self.out / artifacts.RESULT_FILE, json_text(doc, indent=2))
         return result
 
 

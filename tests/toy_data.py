@@ -1,4 +1,4 @@
-"""A tiny synthetic dataset in the `hwsr data build` format, for tests and smoke runs.
+"""A tiny synthetic dataset in the `hwsr data build` format: the trainer tests' fixture data.
 
 No codec: video-LR is dHR with a blocky 4×4 "codec" (each block pulled halfway to its mean)
 and a little noise, which is enough for Net1 to have something to learn. HR is smooth
