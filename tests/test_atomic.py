@@ -18,6 +18,7 @@ from hwsr.atomic import (
     atomic_paths,
     check_distinct,
     check_output,
+    json_text,
     remove_stale,
 )
 
@@ -122,3 +123,11 @@ def test_killed_writer_leaves_old_or_new_never_a_mix(tmp_path: Path) -> None:
         killed_mid_build += bool(leftovers) and _version_of(dest) == before
         assert not [p for p in tmp_path.iterdir() if p.name != "set"], os.listdir(tmp_path)
     assert killed_mid_build >= 3, "the kills never landed while the new folder was built"
+
+
+def test_json_never_holds_nan_or_inf() -> None:
+    import json
+
+    text = json_text({"val_psnr_db": float("nan"), "gain": [float("-inf"), 0.25]})
+    assert json.loads(text) == {"val_psnr_db": None, "gain": [None, 0.25]}
+    assert "NaN" not in text and "Infinity" not in text
