@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy.typing as npt
 import onnx
 from onnx import helper, numpy_helper
 
-from hwsr.program import EngineProgram, StageProgram
+from hwsr.program import EngineProgram, LayerProgram, StageProgram
 from hwsr.spec import INPUT_FRAC_BITS, STAGES, stage_names
 
 INPUT_NAME = "frame"  # N×3×H×W pixel codes
@@ -131,3 +132,19 @@ def read_meta(model: onnx.ModelProto) -> dict[str, str]:
     """The ``hwsr.*`` metadata of an exported model, prefix stripped."""
     return {p.key[len(META_PREFIX):]: p.value for p in model.metadata_props
             if p.key.startswith(META_PREFIX)}
+
+
+ConvBuilder = Callable[["GraphBuilder", str, LayerProgram, StageProgram, str], str]
+
+
+def stage_body(g: GraphBuilder, sp: StageProgram, x: str, name: str, conv: ConvBuilder) -> str:
+    """One stage's conv layers (each built by ``conv``), pixel shuffle and nearest-neighbour
+    residual on input ``x``; returns the sum before the final requantization to pixels."""
+    h = x
+    for i, lp in enumerate(sp.layers):
+        h = conv(g, h, lp, sp, f"{name}.{i}")
+    r = sp.spec.upscale
+    h = g.shuffle(h, r, f"{name}.shuffle")
+    if sp.spec.residual:
+        h = g.node("Add", [h, g.nearest_up(x, r, f"{name}.up")], f"{name}.res")
+    return h

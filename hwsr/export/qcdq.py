@@ -28,6 +28,7 @@ from hwsr.export.common import (
     GraphBuilder,
     make_model,
     pixel_scale,
+    stage_body,
 )
 from hwsr.fixed import FixedType
 from hwsr.program import LayerProgram, StageProgram
@@ -89,13 +90,7 @@ def _stage(g: GraphBuilder, sp: StageProgram, x_u8: str, name: str, out: str) ->
     one = g.const(f"{name}.pixel.scale", np.array(1.0, np.float32))
     zero = g.const(f"{name}.pixel.zero", np.array(0, np.uint8))
     x = g.node("DequantizeLinear", [x_u8, one, zero], f"{name}.in")
-    h = x
-    for i, lp in enumerate(sp.layers):
-        h = _conv(g, h, lp, sp, f"{name}.{i}")
-    r = sp.spec.upscale
-    h = g.shuffle(h, r, f"{name}.shuffle")
-    if sp.spec.residual:
-        h = g.node("Add", [h, g.nearest_up(x, r, f"{name}.up")], f"{name}.res")
+    h = stage_body(g, sp, x, name, _conv)
     return g.node("QuantizeLinear", [h, one, zero], out)
 
 

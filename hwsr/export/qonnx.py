@@ -32,6 +32,7 @@ from hwsr.export.common import (
     GraphBuilder,
     make_model,
     pixel_scale,
+    stage_body,
 )
 from hwsr.fixed import Rounding
 from hwsr.program import LayerProgram, StageProgram
@@ -87,13 +88,7 @@ def _conv(g: GraphBuilder, x: str, lp: LayerProgram, sp: StageProgram, n: str) -
 
 def _stage(g: GraphBuilder, sp: StageProgram, x: str, name: str, out: str) -> str:
     """One stage from pixel codes ``x`` to pixel codes named ``out``."""
-    h = x
-    for i, lp in enumerate(sp.layers):
-        h = _conv(g, h, lp, sp, f"{name}.{i}")
-    r = sp.spec.upscale
-    h = g.shuffle(h, r, f"{name}.shuffle")
-    if sp.spec.residual:
-        h = g.node("Add", [h, g.nearest_up(x, r, f"{name}.up")], f"{name}.res")
+    h = stage_body(g, sp, x, name, _conv)
     shift = np.array([sp.out_shift])
     return _requant(g, h, f"{name}.out", shift, 8, 8, False, sp.spec.datapath.rounding, out)
 
