@@ -79,11 +79,13 @@ def listing(folder: Path) -> list[str]:
     (["--report", "OUT"], ("--report", "is a folder")),
     (["--report", "OUT/same.png", "--out", "OUT/same.png"], ("same file",)),
     (["--out", "IN"], ("same file",)),
+    (["--video", "IN", "--out", "OUT/o.png"], ("--out", "unknown video suffix")),
 ])
 def test_simulate_refuses_before_any_work(extra: list[str], words: tuple[str, ...],
                                           program_path: Path, frame: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["simulate", "--frame", str(frame), "--model", str(program_path),
+    source = [] if "--video" in extra else ["--frame", str(frame)]
+    argv = ["simulate", *source, "--model", str(program_path),
             *[a.replace("OUT", str(tmp_path)).replace("IN", str(frame)) for a in extra]]
     if "--out" not in argv:
         argv += ["--out", str(tmp_path / "o.png")]

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 PATTERN_SIZE = (1280, 720)  # width, height of the built-in test frame (720p LR)
 VIDEO_CODEC = "libx264"
 VIDEO_CRF = 18
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers that carry H.264
 
 FrameU8 = npt.NDArray[np.uint8]
 
@@ -173,9 +174,11 @@ def check_run_options(out_path: str | Path, report_path: str | Path | None,
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{option}: must be a positive number, got {value}")
     check_output(out_path, "--out")
-    if image_out and Path(out_path).suffix.lower() not in WRITE_FORMATS:
-        raise ValueError(f"--out: {out_path}: unknown image suffix "
-                         f"(use one of {', '.join(WRITE_FORMATS)})")
+    suffixes = WRITE_FORMATS if image_out else VIDEO_SUFFIXES
+    if Path(out_path).suffix.lower() not in suffixes:
+        kind = "image" if image_out else "video"
+        raise ValueError(f"--out: {out_path}: unknown {kind} suffix "
+                         f"(use one of {', '.join(suffixes)})")
     if report_path is not None:
         check_output(report_path, "--report")
     check_distinct({"--out": out_path, "--report": report_path, "input": in_path})
