@@ -24,6 +24,10 @@ Conventions (what the figures mean):
 * Latency in cycles is ``latency_rows × ceil(width / pixels_per_clock)``:
   ``pixels_per_clock`` counts the stage's input (LR) pixels; horizontal and vertical
   blanking are ignored (they only add slack).
+* The emitted RTL (``hwsr rtl``, 1 px/clock) adds named terms, which its co-simulation
+  measures exactly: :func:`streaming_latency_cycles` = ``latency_cycles`` +
+  :func:`column_halo_cycles` + :func:`pipeline_cycles`, and its residual delay line holds
+  :func:`delay_line_overhead_pixels` more than ``latency_rows × width``.
 * Dual: Net1 then Net2, chained without frame memory, so both stages' line buffers exist
   at once and the totals add; latency adds; each stage has its own MAC array, so MAC
   units add per stage (rounded up per stage).
@@ -141,6 +145,8 @@ class _Totals:
     latency_rows: int  # LR rows between a row entering and its output leaving
     latency_out_rows: int  # the same in output rows (× r of the last stage)
     latency_cycles: int  # latency_rows × ceil(width / pixels_per_clock)
+    rtl_latency_cycles: int  # the emitted RTL at 1 px/clock: rows + column halo + registers
+    rtl_delay_line_extra_bits: int  # the RTL's delay lines beyond latency_rows × width pixels
     mac_rate_gmacs: float  # MACs per frame × fps, in GMAC/s
     macs_per_clock: float  # MAC rate / clock
     mac_units: int  # MAC units needed at this clock
@@ -243,6 +249,8 @@ def stage_report(
         linebuffer_bits=lb_bits, linebuffer_kib=lb_bits / BITS_PER_KIB,
         latency_rows=spec.latency_rows, latency_out_rows=spec.latency_rows * spec.upscale,
         latency_cycles=latency_cycles(spec.latency_rows, width, pixels_per_clock),
+        rtl_latency_cycles=streaming_latency_cycles(spec, width),
+        rtl_delay_line_extra_bits=delay_line_overhead_pixels(spec) * IMAGE_CHANNELS * pixel_bits,
         mac_rate_gmacs=mac_rate_gmacs(macs_per_frame, fps), macs_per_clock=float(per_clock),
         mac_units=math.ceil(per_clock),
         name=spec.name, stage=spec.stage, upscale=spec.upscale, width=width, height=height,
@@ -271,6 +279,8 @@ def engine_report(
         linebuffer_bits=lb_bits, linebuffer_kib=lb_bits / BITS_PER_KIB,
         latency_rows=latency_rows, latency_out_rows=latency_rows * upscale,
         latency_cycles=total(stages, "latency_cycles"),
+        rtl_latency_cycles=total(stages, "rtl_latency_cycles"),
+        rtl_delay_line_extra_bits=total(stages, "rtl_delay_line_extra_bits"),
         mac_rate_gmacs=mac_rate_gmacs(macs_per_frame, fps),
         macs_per_clock=float(_macs_per_clock(macs_per_frame, fps, clock_mhz)),
         mac_units=total(stages, "mac_units"),
@@ -348,6 +358,8 @@ def _summary_lines(t: _Totals, upscale: int) -> list[str]:
         f"  line buffers   {t.linebuffer_bits:,} bits = {t.linebuffer_kib:g} KiB",
         f"  latency        {t.latency_rows} LR rows = {t.latency_out_rows} output rows "
         f"(x{upscale}) = {t.latency_cycles:,} cycles",
+        f"  RTL (hwsr rtl) latency {t.rtl_latency_cycles:,} cycles at 1 px/clock (rows + column "
+        f"halo + pipeline registers); delay lines +{t.rtl_delay_line_extra_bits:,} bits",
         f"  MAC rate       {t.mac_rate_gmacs:.3f} GMAC/s = {t.macs_per_clock:.2f} MACs/clock "
         f"-> {t.mac_units:,} MAC units",
     ]

@@ -1,0 +1,79 @@
+"""``hwsr rtl`` and ``hwsr cosim``: parse, call :mod:`hwsr.rtl`, print. Nothing else.
+
+Refusals (a program the generator cannot express, a missing simulator, a bad set) are
+``ValueError``s that ``hwsr.cli.main`` turns into one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SIMULATORS = ("icarus", "verilator")  # as hwsr.rtl.cosim.SIMULATORS (keeps --help fast)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``rtl`` and ``cosim`` to the ``hwsr`` parser."""
+    p = subparsers.add_parser(
+        "rtl", help="emit the engine as synthesizable Verilog with its ROM images",
+        description="Write the whole dual-stage engine (Net1 -> Net2) as Verilog: the conv and "
+                    "residual modules, the generated top level, ROM images, a file list and "
+                    "a plain $readmemh testbench.")
+    p.add_argument("--model", default=None,
+                   help="zoo name, model folder or program .npz (default: the shipped model)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    p.add_argument("--max-width", type=int, default=1280,
+                   help="line-buffer depth: the widest frame the RTL takes (default 1280)")
+    p.add_argument("--overwrite", action="store_true", help="replace an emitted folder")
+    p.set_defaults(func=run_rtl)
+    c = subparsers.add_parser(
+        "cosim", help="co-simulate the RTL against a golden set (Icarus or Verilator)",
+        description="Emit the engine, build it, stream every frame of a golden set with seeded "
+                    "stalls and compare every tap bit for bit; exit 1 on any mismatch.")
+    c.add_argument("--golden", type=Path, required=True, help="golden set folder")
+    c.add_argument("--model", default=None,
+                   help="build the RTL from this program instead of the set's")
+    c.add_argument("--simulator", choices=SIMULATORS, default="icarus")
+    c.add_argument("--stall", type=float, default=None,
+                   help="chance per cycle of an input bubble and of back-pressure (default 0.25)")
+    c.add_argument("--seed", type=int, default=1, help="seed of the stalls")
+    c.add_argument("--frame", action="append", help="only this frame (repeatable)")
+    c.add_argument("--build-dir", type=Path, help="build root (default: a temp folder)")
+    c.add_argument("--json", type=Path, help="also write every frame's and tap's verdict here")
+    c.set_defaults(func=run_cosim)
+
+
+def run_rtl(args: argparse.Namespace) -> int:
+    from hwsr.rtl.emit import emit_rtl
+    from hwsr.rtl.figures import rtl_figures_lines
+    from hwsr.zoo import DEFAULT_MODEL, load_engine
+
+    model = args.model or DEFAULT_MODEL
+    program = load_engine(model).program()
+    out = emit_rtl(program, args.out, max_width=args.max_width, source=str(model),
+                   overwrite=args.overwrite)
+    print(f"wrote {out.folder} (design hash {out.digest[:16]}): "
+          f"{len(out.design.layers)} conv layers, MAXW {out.design.max_width}")
+    print("\n".join(rtl_figures_lines(program, out.design)))
+    return 0
+
+
+def run_cosim(args: argparse.Namespace) -> int:
+    from hwsr.rtl.cosim import DEFAULT_STALL, cosim
+    from hwsr.rtl.figures import cosim_lines
+
+    program = None
+    if args.model is not None:
+        from hwsr.zoo import load_engine
+
+        program = load_engine(args.model).program()
+    stall = DEFAULT_STALL if args.stall is None else args.stall
+    result = cosim(args.golden, program=program, simulator=args.simulator, stall=stall,
+                   seed=args.seed, frames=args.frame, build_root=args.build_dir)
+    print("\n".join(cosim_lines(result, stall)))
+    if args.json is not None:
+        from hwsr.atomic import json_text, write_text
+        from hwsr.rtl.figures import cosim_json
+
+        write_text(args.json, json_text(cosim_json(result, stall), indent=1) + "\n")
+    return 0 if result.ok else 1

@@ -1,0 +1,126 @@
+"""``hwsr rtl``: write the engine's Verilog, ROM images, file list and testbench as one folder.
+
+The folder (built beside its destination and swapped in whole by ``hwsr.atomic``)::
+
+    hwsr_conv.v hwsr_residual.v   the two leaf modules (fixed, from the package)
+    hwsr_engine.v                 the generated top level (instances and wiring)
+    tb_engine.v                   the plain $readmemh testbench of this engine
+    files.f                       the design's sources in compile order (not the testbench)
+    rom/<stage>.layer<i>.{weight,bias,shift}.hex   ROM images (hwsr.rom), $readmemh'd
+    design.json                   the design: stages, layers, taps, MAXW, derived figures, hash
+
+``design.json``'s ``hash`` covers every file above: simulator builds are keyed by it, so a
+changed weight or parameter never reuses a stale build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hwsr.atomic import atomic_dir
+from hwsr.program import EngineProgram
+from hwsr.rom import rom_images
+from hwsr.rtl.design import EngineDesign, RtlError, engine_design
+from hwsr.rtl.tb import render_tb
+from hwsr.rtl.top import render_top
+
+log = logging.getLogger(__name__)
+LEAF_MODULES = ("hwsr_conv.v", "hwsr_residual.v")
+TOP_FILE = "hwsr_engine.v"
+TB_FILE = "tb_engine.v"
+DESIGN_FILE = "design.json"
+
+
+@dataclass(frozen=True)
+class EmittedRtl:
+    """An emitted engine folder."""
+
+    folder: Path  # where it was written
+    design: EngineDesign  # what it holds
+    digest: str  # sha256 over every emitted file (the build key)
+
+    @property
+    def sources(self) -> list[Path]:
+        """Design sources in compile order."""
+        return [self.folder / n for n in (*LEAF_MODULES, TOP_FILE)]
+
+    @property
+    def rom_dir(self) -> str:
+        """ROM_DIR parameter value: the rom/ folder with a trailing slash."""
+        return f"{(self.folder / 'rom').resolve()}/"
+
+
+def leaf_source(name: str) -> str:
+    """Text of a leaf module kept as package data."""
+    return resources.files("hwsr.rtl").joinpath("verilog", name).read_text()
+
+
+def design_files(program: EngineProgram, max_width: int, source: str = "",
+                 tb_max_pixels: int = 8192) -> tuple[EngineDesign, dict[str, str]]:
+    """Every emitted file (relative path → text) except ``design.json``."""
+    design = engine_design(program, max_width)
+    files = {name: leaf_source(name) for name in LEAF_MODULES}
+    files[TOP_FILE] = render_top(design, source)
+    files[TB_FILE] = render_tb(design, tb_max_pixels)
+    files["files.f"] = "".join(f"{n}\n" for n in (*LEAF_MODULES, TOP_FILE))
+    files.update(rom_images(program))
+    return design, files
+
+
+def digest_of(files: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(rel.encode() + b"\0" + files[rel].encode() + b"\0")
+    return h.hexdigest()
+
+
+def design_json(design: EngineDesign, digest: str, source: str) -> dict[str, Any]:
+    """``design.json``: the design's parameters and the figures the RTL implies."""
+    return {
+        "schema": "hwsr.rtl", "version": 1, "source": source, "hash": digest,
+        "max_width": design.max_width, "upscale": design.upscale,
+        "linebuffer_bits": design.linebuffer_bits(),
+        "stages": [{**{k: v for k, v in asdict(s).items() if k != "layers"},
+                    "delay_depth": s.delay_depth(design.max_width),
+                    "layers": [{**asdict(ly), "name": ly.name, "tap": ly.tap}
+                               for ly in s.layers]} for s in design.stages],
+        "taps": [ly.tap for ly in design.layers] + [f"{s.name}.out" for s in design.stages],
+    }
+
+
+def emit_rtl(program: EngineProgram, out_dir: str | Path, *, max_width: int = 1280,
+             source: str = "", overwrite: bool = False) -> EmittedRtl:
+    """Write the engine folder for ``program`` at ``out_dir`` atomically (see module doc).
+
+    An existing ``out_dir`` is replaced only with ``overwrite`` (and only if it is an
+    emitted engine folder or empty); a refused program writes nothing.
+    """
+    dest = Path(out_dir)
+    design, files = design_files(program, max_width, source)  # refusals happen here
+    _check_dest(dest, overwrite)
+    digest = digest_of(files)
+    files[DESIGN_FILE] = json.dumps(design_json(design, digest, source), indent=1) + "\n"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(dest, overwrite=True) as tmp:  # built beside dest, swapped in whole
+        for rel, text in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_text(text)
+    log.info("wrote %d files to %s (hash %s)", len(files), dest, digest[:12])
+    return EmittedRtl(dest, design, digest)
+
+
+def _check_dest(dest: Path, overwrite: bool) -> None:
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise RtlError(f"{dest}: exists and is not a folder")
+    if any(dest.iterdir()) and not overwrite:
+        raise RtlError(f"{dest}: already exists (pass --overwrite to replace it)")
+    if any(dest.iterdir()) and not (dest / DESIGN_FILE).is_file():
+        raise RtlError(f"{dest}: not an emitted engine folder; refusing to replace it")

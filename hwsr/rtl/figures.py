@@ -1,0 +1,107 @@
+"""Observed against reported: the RTL's memories and cycles next to ``hwsr report``'s figures.
+
+Line-buffer bits are counted from the emitted top level's instance parameters (every
+``hwsr_conv``'s k−1 line memories and every ``hwsr_residual``'s delay line), not from the
+design object that generated them; latency is what the testbench measured. Both are printed
+beside the static report's formulas (:mod:`hwsr.report`), term by term.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from typing import Any
+
+from hwsr.program import EngineProgram
+from hwsr.report import EngineReport, engine_report
+from hwsr.rtl.cosim import CosimResult, FrameResult
+from hwsr.rtl.design import EngineDesign
+from hwsr.rtl.top import render_top
+
+_INST = re.compile(r"(hwsr_conv|hwsr_residual) #\((.*?)\) (\w+) \(")
+_PARAM = re.compile(r"\.(\w+)\(([^(){}]*)\)")
+
+
+def memory_bits_from_verilog(top_text: str, max_width: int) -> dict[str, int]:
+    """Line-buffer and delay-line bits of every instance in a generated ``hwsr_engine``."""
+    bits: dict[str, int] = {}
+    for kind, params, name in _INST.findall(top_text):
+        p = {k: v for k, v in _PARAM.findall(params)}
+        if kind == "hwsr_conv":
+            k, cin, in_bits = int(p["K"]), int(p["CIN"]), int(p["IN_BITS"])
+            bits[name] = (k - 1) * max_width * cin * in_bits
+        elif int(p["RESIDUAL"]):
+            bits[name] = int(p["DEPTH"]) * 3 * 8
+    return bits
+
+
+def _engine_report(program: EngineProgram, width: int) -> EngineReport:
+    stage = "dual" if program.net1 is not None else "net2"
+    return engine_report(program.net2.spec, stage=stage, width=width, height=1)
+
+
+def report_latency(program: EngineProgram, width: int) -> int:
+    """``hwsr report``'s RTL latency of the engine at ``width`` (cycles, 1 px/clock)."""
+    return _engine_report(program, width).rtl_latency_cycles
+
+
+def report_bits(program: EngineProgram, width: int) -> tuple[int, int]:
+    """``hwsr report``'s line-buffer bits at ``width`` and the RTL's named overhead term."""
+    rep = _engine_report(program, width)
+    return rep.linebuffer_bits, rep.rtl_delay_line_extra_bits
+
+
+def rtl_figures_lines(program: EngineProgram, design: EngineDesign) -> list[str]:
+    """Line-buffer bits of the emitted RTL and of the report at MAXW, and the latency."""
+    w = design.max_width
+    counted = sum(memory_bits_from_verilog(render_top(design), w).values())
+    rows, over = report_bits(program, w)
+    lat, rep_lat = design.latency_cycles(w), report_latency(program, w)
+    return [
+        f"line buffers + delay lines at width {w}: RTL memories {counted:,} bits; hwsr report "
+        f"{rows:,} + delay-line pipeline overhead {over:,} = {rows + over:,} bits "
+        f"({'equal' if counted == rows + over else 'DIFFER'})",
+        f"latency at width {w}, 1 px/clock: RTL {lat:,} cycles; hwsr report {rep_lat:,} "
+        f"cycles ({'equal' if lat == rep_lat else 'DIFFER'})",
+    ]
+
+
+def cosim_lines(result: CosimResult, stall: float) -> list[str]:
+    """Per frame and tap verdicts, cycles, latency (with the report's figure), wall time."""
+    lines = [f"cosim on {result.simulator}, design {result.digest[:16]}, stall {stall:g}, "
+             f"build {result.build_s:.1f} s"]
+    for f in result.frames:
+        lines.append(_frame_line(f, result, stall))
+        for t in f.taps:
+            if t.mismatch is not None:
+                m = t.mismatch
+                lines.append(f"  MISMATCH {m['tap']} row {m['row']} col {m['col']} channel "
+                             f"{m['channel']}: expected {m['expected']}, got {m['got']}")
+    n_ok = sum(f.ok for f in result.frames)
+    lines.append(f"{n_ok}/{len(result.frames)} frames bit-exact on every tap"
+                 + ("" if result.ok else ": FAIL"))
+    return lines
+
+
+def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
+    """Every frame's and tap's verdict, with the report's latency next to the measured one."""
+    return {
+        "simulator": result.simulator, "design_hash": result.digest, "stall": stall,
+        "ok": result.ok, "build_s": result.build_s,
+        "frames": [{**{k: v for k, v in asdict(f).items() if k != "taps"}, "ok": f.ok,
+                    "latency_report": report_latency(result.program, f.width),
+                    "taps": [{**asdict(t), "ok": t.ok} for t in f.taps]}
+                   for f in result.frames],
+    }
+
+
+def _frame_line(f: FrameResult, result: CosimResult, stall: float) -> str:
+    taps = sum(t.ok for t in f.taps)
+    want = report_latency(result.program, f.width)
+    lat = "-" if f.latency is None else f"{f.latency}"
+    if stall == 0 and f.latency is not None:
+        lat += f" (report {want}{'' if want == f.latency else ' DIFFERS'})"
+    status = "pass" if f.ok else ("INCOMPLETE" if not f.completed else "FAIL")
+    return (f"{f.name:>20} {f.width}x{f.height}: {status}, taps {taps}/{len(f.taps)}, "
+            f"cycles {f.cycles if f.cycles is not None else '-'}, latency {lat}, "
+            f"{f.wall_s:.2f} s")

@@ -1,0 +1,143 @@
+"""The emitted engine in Icarus Verilog against golden sets: every tap, bit for bit.
+
+cocotb (through ``hwsr cosim``) and the plain ``$readmemh`` testbench both run; seeded input
+bubbles and output back-pressure change no bit; one weight changed by one LSB fails at the
+first tap it reaches; the measured latency equals ``hwsr report``'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwsr.cli import main
+from hwsr.golden import standard_frames, write_golden
+from hwsr.program import EngineProgram, load_program, save_program
+from hwsr.rtl.cosim import cosim
+from hwsr.rtl.emit import emit_rtl
+from hwsr.rtl.figures import report_latency
+from tests.test_rtl import OTHER_PROGRAMS
+
+pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
+ROOT = Path(__file__).resolve().parent.parent
+SETS = sorted(p.parent for p in (ROOT / "golden").glob("*/manifest.json"))
+SMALL = ["pattern", "tiny1x1", "tiny1x3", "tiny3x1"]
+
+
+@pytest.fixture(scope="module")
+def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rtl-builds")
+
+
+@pytest.mark.parametrize("golden", SETS, ids=[p.name for p in SETS])
+def test_every_committed_set_bit_exact_with_stalls(golden: Path, build_root: Path) -> None:
+    result = cosim(golden, simulator="icarus", stall=0.3, seed=7, build_root=build_root)
+    assert result.frames, "no frame ran"
+    for f in result.frames:
+        bad = [t.mismatch for t in f.taps if not t.ok]
+        assert f.completed and not bad, f"{f.name}: {bad[:1]}"
+        assert len(f.taps) >= 2 and all(t.transfers == f.width * f.height for t in f.taps)
+    if golden.name == "hwsr-s-extreme":  # written at --taps acc: the accumulator probes too
+        assert sum(t.name.endswith(".acc") for t in result.frames[0].taps) == 10
+
+
+def test_stalls_change_no_bit_and_only_add_cycles(build_root: Path) -> None:
+    runs = [cosim(ROOT / "golden/hwsr-s", stall=s, seed=seed, frames=["noise", "tiny2x3"],
+                  build_root=build_root)
+            for s, seed in ((0.0, 1), (0.5, 3), (0.5, 4))]
+    assert all(r.ok for r in runs)
+    cycles = [[f.cycles for f in r.frames] for r in runs]
+    assert all(a < b for a, b in zip(cycles[0], cycles[1], strict=True))
+
+
+def _with_weight(program: EngineProgram, stage: str, layer: int, delta: int) -> EngineProgram:
+    sp = program.stage(stage)
+    lp = sp.layers[layer]
+    w = lp.weight.copy()
+    w.reshape(-1)[np.argmax(np.abs(w))] -= delta * np.sign(w.reshape(-1)[np.argmax(np.abs(w))])
+    layers = (*sp.layers[:layer], dataclasses.replace(lp, weight=w), *sp.layers[layer + 1:])
+    return dataclasses.replace(program, **{stage: dataclasses.replace(sp, layers=layers)})
+
+
+@pytest.mark.parametrize(("stage", "layer"), [("net1", 2), ("net2", 0)])
+def test_one_weight_lsb_fails_at_the_first_affected_tap(stage: str, layer: int,
+                                                        build_root: Path) -> None:
+    golden = ROOT / "golden/hwsr-s"
+    changed = _with_weight(load_program(golden / "program.npz"), stage, layer, 1)
+    result = cosim(golden, program=changed, stall=0.2, frames=["noise"], build_root=build_root)
+    assert not result.ok
+    taps = result.frames[0].taps
+    first_bad = next(i for i, t in enumerate(taps) if not t.ok)
+    assert taps[first_bad].name == f"{stage}.layer{layer}"
+    assert all(t.ok for t in taps[:first_bad])
+    m = taps[first_bad].mismatch
+    assert m is not None and set(m) == {"tap", "row", "col", "channel", "expected", "got"}
+
+
+def test_cli_cosim_exit_codes(build_root: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    golden = ROOT / "golden/hwsr-s"
+    args = ["cosim", "--golden", str(golden), "--frame", "tiny2x3", "--build-dir", str(build_root)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1/1 frames bit-exact on every tap" in out
+    save_program(_with_weight(load_program(golden / "program.npz"), "net2", 4, 1),
+                 tmp_path / "changed.npz")
+    assert main([*args, "--model", str(tmp_path / "changed.npz")]) == 1
+    assert "MISMATCH net2.layer4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["hwsr-s", *OTHER_PROGRAMS])
+def test_measured_latency_equals_report(name: str, tmp_path: Path, build_root: Path) -> None:
+    """No stalls: first input pixel to first output pixel, as hwsr report predicts."""
+    if name == "hwsr-s":
+        golden = ROOT / "golden/hwsr-s"
+        program = load_program(golden / "program.npz")
+    else:
+        program = OTHER_PROGRAMS[name]()
+        frames = standard_frames(9, 5, names=("pattern", "noise", "tiny1x1", "tiny1x3"))
+        golden = tmp_path / "set"
+        write_golden(program, frames, golden, model=name)
+    result = cosim(golden, stall=0.0, frames=SMALL + ["noise"], build_root=build_root)
+    assert result.ok and result.frames
+    for f in result.frames:
+        assert f.latency == report_latency(program, f.width), f.name
+        assert f.cycles == f.latency + f.width * f.height  # full rate once streaming
+
+
+def _plain_tb(folder: Path, frame: Path, *plusargs: str) -> str:
+    run = subprocess.run(["vvp", "-n", str(folder / "tb.vvp"), f"+FRAME={frame}", *plusargs],
+                         cwd=folder, capture_output=True, text=True, timeout=120, check=False)
+    return run.stdout
+
+
+def test_plain_verilog_testbench(tmp_path: Path) -> None:
+    golden = ROOT / "golden/hwsr-s"
+    out = emit_rtl(load_program(golden / "program.npz"), tmp_path / "rtl", max_width=64)
+    subprocess.run(["iverilog", "-g2005", "-DHWSR_PACKED_MAC", "-o", "tb.vvp", "-s",
+                    "tb_engine", "-c", "files.f", "tb_engine.v"], cwd=out.folder, check=True)
+    for frame, args in (("noise", ("+STALL=30", "+SEED=5")), ("tiny3x1", ())):
+        text = _plain_tb(out.folder, golden / frame, *args)
+        assert f"PASS frame={golden / frame}" in text, text[-500:]
+    rom = out.folder / "rom/net2.layer1.bias.hex"  # channel 0's bias to the top of its range
+    lines = rom.read_text().splitlines()
+    first = next(i for i, ln in enumerate(lines) if not ln.startswith("//"))
+    lines[first] = "7fff"
+    rom.write_text("\n".join(lines) + "\n")
+    text = _plain_tb(out.folder, golden / "noise")
+    assert "MISMATCH tap=net2.layer1" in text and "PASS" not in text
+
+
+def test_plain_testbench_compares_accumulator_taps(tmp_path: Path) -> None:
+    """The extreme-weights set taps every accumulator: the plain testbench checks them too."""
+    golden = ROOT / "golden/hwsr-s-extreme"
+    out = emit_rtl(load_program(golden / "program.npz"), tmp_path / "rtl", max_width=8)
+    subprocess.run(["iverilog", "-g2005", "-DHWSR_PACKED_MAC", "-o", "tb.vvp", "-s",
+                    "tb_engine", "-c", "files.f", "tb_engine.v"], cwd=out.folder, check=True)
+    assert f"PASS frame={golden / 'noise'}" in _plain_tb(out.folder, golden / "noise", "+STALL=20")
+    assert "have_net1_l0_acc" in (out.folder / "tb_engine.v").read_text()
