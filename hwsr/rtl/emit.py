@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,7 @@ from hwsr.rtl.top import render_top
 
 log = logging.getLogger(__name__)
 LEAF_MODULES = ("hwsr_conv.v", "hwsr_residual.v")
+_INCLUDE = re.compile(r'^`include "([\w.]+)"\n', re.MULTILINE)
 TOP_FILE = "hwsr_engine.v"
 TB_FILE = "tb_engine.v"
 DESIGN_FILE = "design.json"
@@ -57,8 +59,10 @@ class EmittedRtl:
 
 
 def leaf_source(name: str) -> str:
-    """Text of a leaf module kept as package data."""
-    return resources.files("hwsr.rtl").joinpath("verilog", name).read_text()
+    """Text of a leaf module kept as package data, its `` `include`` lines pasted in (the
+    emitted files stand alone: no include path to set in any tool)."""
+    text = resources.files("hwsr.rtl").joinpath("verilog", name).read_text()
+    return _INCLUDE.sub(lambda m: leaf_source(m.group(1)), text)
 
 
 def design_files(program: EngineProgram, max_width: int, source: str = "",

@@ -55,6 +55,8 @@ module hwsr_conv #(
     localparam integer LBN = (K > 1) ? K - 1 : 1;
     localparam integer XB = (MAXW > 1) ? $clog2(MAXW) : 1;
     localparam integer VW = ACC_BITS + OUT_BITS + 2;  // rounding and left-shift headroom
+    localparam integer RSW = VW;
+`include "hwsr_round_shift.vh"
 
     reg [W_BITS-1:0] wrom [0:COUT*CIN*K*K-1];
     reg [B_BITS-1:0] brom [0:COUT-1];
@@ -173,7 +175,7 @@ module hwsr_conv #(
     reg signed [SUM_BITS-1:0] sum, amax, amin;
     reg signed [W_BITS-1:0]   wv;
     reg signed [IN_BITS:0]    xv;
-    reg signed [VW-1:0]       v, q, rem, half, one, omax, omin;
+    reg signed [VW-1:0]       v, q, one, omax, omin;
     reg signed [7:0]          sh;
     reg [K*K-1:0]             mask;
     integer co, ci, t, yy, xx, rs, my, mx;
@@ -230,14 +232,7 @@ module hwsr_conv #(
                     sh = srom[co];
                     if (sh > 0) begin
                         rs = (sh > ACC_BITS + 1) ? ACC_BITS + 1 : sh;
-                        if (ROUND == 0) begin
-                            q = (v + (one <<< (rs - 1))) >>> rs;
-                        end else begin
-                            q = v >>> rs;
-                            rem = v - (q <<< rs);
-                            half = one <<< (rs - 1);
-                            if (rem > half || (rem == half && q[0])) q = q + one;
-                        end
+                        q = hwsr_round_shift(v, rs);
                     end else begin
                         rs = (-sh > OUT_BITS) ? OUT_BITS : -sh;
                         q = v <<< rs;

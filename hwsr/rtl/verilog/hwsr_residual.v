@@ -35,6 +35,8 @@ module hwsr_residual #(
 );
     localparam integer AB = (DEPTH > 1) ? $clog2(DEPTH) : 1;
     localparam integer SW = ((CONV_BITS + LC > 9 + LI) ? CONV_BITS + LC : 9 + LI) + 3;
+    localparam integer RSW = SW;
+`include "hwsr_round_shift.vh"
 
     reg [23:0]   mem [0:DEPTH-1];
     reg [AB-1:0] wr, rd;
@@ -56,39 +58,27 @@ module hwsr_residual #(
         end
     end
 
-    reg signed [SW-1:0] y, s, q, rem, half, one;
+    // The output register holds a block until the consumer takes it.
+    always @(posedge clk)
+        if (rst) m_valid <= 1'b0;
+        else if (fire) m_valid <= 1'b1;
+        else if (m_ready) m_valid <= 1'b0;
+
+    reg signed [SW-1:0] y, s, q;
     integer c, k;
-    always @(posedge clk) begin
-        if (rst) begin
-            m_valid <= 1'b0;
-        end else begin
-            if (m_valid && m_ready) m_valid <= 1'b0;
-            if (fire) begin
-                m_valid <= 1'b1;
-                one = 1;
-                for (c = 0; c < 3; c = c + 1)
-                    for (k = 0; k < R*R; k = k + 1) begin
-                        y = CONV_SIGNED ? $signed(s_data[(c*R*R + k)*CONV_BITS +: CONV_BITS])
-                                        : $signed({1'b0, s_data[(c*R*R + k)*CONV_BITS +: CONV_BITS]});
-                        s = y <<< LC;
-                        if (RESIDUAL != 0) s = s + ($signed({1'b0, head[c*8 +: 8]}) <<< LI);
-                        q = s;
-                        if (OS > 0) begin
-                            if (ROUND == 0) begin
-                                q = (s + (one <<< (OS - 1))) >>> OS;
-                            end else begin
-                                q = s >>> OS;
-                                rem = s - (q <<< OS);
-                                half = one <<< (OS - 1);
-                                if (rem > half || (rem == half && q[0])) q = q + one;
-                            end
-                        end
-                        if (q < 0) q = 0;
-                        if (q > 255) q = 255;
-                        m_data[(k*3 + c)*8 +: 8] <= q[7:0];
-                    end
-            end
-        end
-    end
+    always @(posedge clk)
+        if (!rst && fire)
+            for (c = 0; c < 3; c = c + 1)
+                for (k = 0; k < R*R; k = k + 1) begin
+                    y = CONV_SIGNED ? $signed(s_data[(c*R*R + k)*CONV_BITS +: CONV_BITS])
+                                    : $signed({1'b0, s_data[(c*R*R + k)*CONV_BITS +: CONV_BITS]});
+                    s = y <<< LC;
+                    if (RESIDUAL != 0) s = s + ($signed({1'b0, head[c*8 +: 8]}) <<< LI);
+                    q = s;
+                    if (OS > 0) q = hwsr_round_shift(s, OS);
+                    if (q < 0) q = 0;
+                    if (q > 255) q = 255;
+                    m_data[(k*3 + c)*8 +: 8] <= q[7:0];
+                end
 endmodule
 `default_nettype wire
