@@ -16,6 +16,9 @@ lowered with ``hwsr.quant.lower.lower_dual``. onnxruntime rounds half to even; t
 spec rounds half up, so the benchmark also reports how many output codes differ, and checks
 bit-exactness of the QCDQ export on a half-even variant of the engine.
 
+Also times a float32 GEMM in the same rounds as the machine's measured peak, and writes the
+markdown table, JSON and an SVG bar chart. The last line printed is ``sim/ort = R (2 threads)``.
+
 Usage: ``python benchmarks/bench_sim.py [--rounds 3] [--write benchmarks/results/sim.md]``
 """
 
@@ -24,12 +27,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import json
 import os
 import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numba
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -128,6 +133,28 @@ def best_of(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, floa
     return best
 
 
+PEAK_N = 1024  # float32 GEMM size of the peak probe: large enough for OpenBLAS's best kernel
+
+
+def peak_probe(threads: int) -> Callable[[], None]:
+    """A float32 ``PEAK_N``-cube GEMM on ``threads`` OpenBLAS threads: the machine's float32
+    multiply-add peak as its best library reaches it (the datapath the simulator runs on)."""
+    from hwsr.sim._lanes import _openblas  # the OpenBLAS NumPy loaded (a host detail)
+
+    api = _openblas()
+    a = np.random.default_rng(0).standard_normal((PEAK_N, PEAK_N)).astype(np.float32)
+    out = np.empty_like(a)
+
+    def run() -> None:
+        before = api[1]() if api else None
+        if api:
+            api[0](threads)
+        np.matmul(a, a, out=out)
+        if api and before is not None:
+            api[0](int(before))
+    return run
+
+
 def half_even_check(spec: EngineSpec) -> tuple[int, int, int]:
     """On a half-even engine: output codes where onnxruntime differs from the simulator,
     with its integer fusion and without (the QCDQ export as written), and the codes compared."""
@@ -143,16 +170,29 @@ def half_even_check(spec: EngineSpec) -> tuple[int, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--write", type=Path, help="write the results table (markdown) here")
+    ap.add_argument("--video-frames", type=int, default=0, help="also time `hwsr simulate "
+                    "--video` on a clip of this many 720p frames (300 for the record)")
+    ap.add_argument("--profile", action="store_true", help="print where one frame's time "
+                    "goes (per layer, per phase) and stop")
+    ap.add_argument("--write", type=Path, help="write the results table (markdown) here, with "
+                    "the JSON and the SVG plot beside it (same name, .json and .svg)")
     args = ap.parse_args()
     torch.set_num_threads(THREADS)
     spec = load_spec(SPEC_PATH)
     program, origin = engine_program(spec)
     frame = test_pattern(1280, 720)
+    if args.profile:
+        for lanes in (1, THREADS):
+            print("\n".join(profile(program, frame, lanes)))
+        print(f"multiply-add loop alone (3x3 20->20 row, in cache): {mac_loop_rate():.1f} "
+              "GMAC/s on one thread")
+        return
     net = float_dual_like(program)
     x = torch.from_numpy(frame).permute(2, 0, 1)[None].float().div(256).contiguous()
     sess, sess1 = ort_session(program), ort_session(program, threads=1)
     sim_out = simulate(program, frame, "dual").frame  # warm-up: numba compile / cache load
+    exact = bool(np.array_equal(sim_out, simulate(program, frame, "dual", mac_path="blas",
+                                                  lanes=1).frame))
     ort_out = run_ort(sess, frame)
 
     def torch_forward(threads: int) -> Callable[[], None]:
@@ -163,68 +203,242 @@ def main() -> None:
             torch.set_num_threads(THREADS)
         return run
 
-    times = best_of({"simulator": lambda: simulate(program, frame, "dual"),
-                     "torch": torch_forward(THREADS), "ort": lambda: run_ort(sess, frame),
-                     "torch1": torch_forward(1), "ort1": lambda: run_ort(sess1, frame),
-                     "simulator1": lambda: simulate(program, frame, "dual", lanes=1)},
+    load_before = os.getloadavg()
+    times = best_of({"sim": lambda: simulate(program, frame, "dual", lanes=THREADS),
+                     "ort": lambda: run_ort(sess, frame), "torch": torch_forward(THREADS),
+                     "peak": peak_probe(THREADS),
+                     "sim1": lambda: simulate(program, frame, "dual", lanes=1),
+                     "ort1": lambda: run_ort(sess1, frame), "torch1": torch_forward(1),
+                     "peak1": peak_probe(1)},
                     args.rounds)
     macs_per_pixel = spec.net1().macs_per_pixel + spec.macs_per_pixel
     gmac = macs_per_pixel * frame.shape[0] * frame.shape[1] / 1e9
-    lines = results_table(times, gmac, origin, int(np.count_nonzero(ort_out != sim_out)),
-                          sim_out.size, half_even_check(spec), args.rounds)
+    peak_gmac = {"peak": PEAK_N**3 / times["peak"] / 1e9,
+                 "peak1": PEAK_N**3 / times["peak1"] / 1e9}
+    result = {
+        "date": datetime.date.today().isoformat(), "machine": machine(),
+        "load_before": list(load_before), "load_after": list(os.getloadavg()),
+        "versions": {"numpy": np.__version__, "torch": torch.__version__,
+                     "onnxruntime": ort.__version__, "numba": numba.__version__},
+        "weights": origin, "rounds": args.rounds, "gmac_per_frame": gmac,
+        "seconds": {k: v for k, v in times.items() if not k.startswith("peak")},
+        "peak_f32_gmac_s": {"2": peak_gmac["peak"], "1": peak_gmac["peak1"]},
+        "sim_exact_vs_blas_path": exact,
+        "ort_codes_differ": int(np.count_nonzero(ort_out != sim_out)), "codes": sim_out.size,
+        "half_even": dict(zip(("fused_differ", "plain_differ", "codes"),
+                              half_even_check(spec), strict=True)),
+    }
+    result["ratios"] = {
+        "sim/ort (2 threads)": times["sim"] / times["ort"],
+        "sim/ort (1 thread)": times["sim1"] / times["ort1"],
+        "sim/torch (2 threads)": times["sim"] / times["torch"],
+        "sim/torch (1 thread)": times["sim1"] / times["torch1"],
+        "sim/peak (2 threads)": gmac / times["sim"] / peak_gmac["peak"],
+        "sim/peak (1 thread)": gmac / times["sim1"] / peak_gmac["peak1"],
+    }
+    if args.video_frames > 0:
+        result["video"] = video_clip(args.video_frames)
+    lines = results_table(result)
     print("\n".join(lines))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        args.write.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n",
+                                                   encoding="utf-8")
+        args.write.with_suffix(".svg").write_text(bar_chart(result), encoding="utf-8")
+    print(f"sim/ort = {result['ratios']['sim/ort (2 threads)']:.2f} ({THREADS} threads)")
 
 
-def results_table(times: dict[str, float], gmac: float, origin: str, ort_diff: int,
-                  n_codes: int, half_even: tuple[int, int, int], rounds: int) -> list[str]:
+def video_clip(n_frames: int) -> dict[str, float]:
+    """Frames per second of ``hwsr simulate --video`` (default model, dual stage) on a clip of
+    ``n_frames`` moving 720p test-pattern frames: decode, simulation and H.264 encoding of
+    the 2160p output, overlapped as the command runs them."""
+    import tempfile
+
+    import av
+
+    from hwsr.sim.run import simulate_video
+
+    base = test_pattern(1280 + 64, 720)
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        with av.open(str(clip), "w") as out:
+            s = out.add_stream("libx264", rate=30)
+            s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
+            for i in range(n_frames):  # the pattern panning two pixels a frame
+                x = (2 * i) % 64
+                f = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, x : x + 1280]),
+                                               format="rgb24")
+                for packet in s.encode(f):
+                    out.mux(packet)
+            for packet in s.encode(None):
+                out.mux(packet)
+        load = os.getloadavg()[0]
+        run = simulate_video(clip, Path(tmp) / "out.mp4", progress=False)
+    return {"frames": run.frames, "seconds": run.seconds, "fps": run.frames / run.seconds,
+            "load_1min_before": load}
+
+
+def profile(program: EngineProgram, frame: np.ndarray, lanes: int) -> list[str]:
+    """Where one frame's time goes: each layer's MAC + requant kernel and ring pushes, each
+    stage's residual add + pixel shuffle, and the rest (Python, the output frame copy)."""
+    from hwsr.sim.engine import EngineSim
+
+    sim = EngineSim(program, "dual", width=frame.shape[1], lanes=lanes)
+    spent: dict[str, float] = {}
+    inner = [0.0]  # time of timed calls nested in the current one (Net2 inside Net1's sink)
+
+    def timed(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def run(*a: object) -> object:
+            t, outer_inner = time.perf_counter(), inner[0]
+            inner[0] = 0.0
+            try:
+                return fn(*a)
+            finally:
+                took = time.perf_counter() - t
+                spent[name] = spent.get(name, 0.0) + took - inner[0]
+                inner[0] = outer_inner + took
+        return run
+
+    for sname, stage in zip(sim.stage_names, sim.stages, strict=True):
+        for unit in stage.units:
+            unit._macs = timed(f"{sname}.layer{unit.index} MACs+requant "  # type: ignore[method-assign,assignment]
+                               f"({unit.kernel}x{unit.kernel}, {unit.c_in}->{unit.c_out})",
+                               unit._macs)
+        stage._emit = timed(f"{sname} residual+shuffle", stage._emit)  # type: ignore[method-assign,assignment]
+    sim.run_frame(frame)  # warm
+    spent.clear()
+    t = time.perf_counter()
+    sim.run_frame(frame)
+    total = time.perf_counter() - t
+    spent["rest (ring pushes, Python, output copy)"] = total - sum(spent.values())
+    lines = [f"profile, {lanes} lane(s), one frame {total:.3f} s (load "
+             f"{os.getloadavg()[0]:.2f}):"]
+    lines += [f"  {k:<52s} {v * 1e3:7.1f} ms {100 * v / total:5.1f} %" for k, v in spent.items()]
+    return lines
+
+
+def mac_loop_rate(width: int = 1280, rounds: int = 200) -> float:
+    """GMAC/s of the direct kernel's multiply-add loop alone (``_mac3``), on the passes of one
+    3x3 20->20 output row (60 passes x 5 groups of four channels), strips in cache."""
+    from hwsr.sim._kernels import _mac3
+
+    @numba.njit(nogil=True)
+    def row(fwin, acc, wpack, width):  # type: ignore[no-untyped-def]
+        for g in range(wpack.shape[0]):
+            for p in range(wpack.shape[1]):
+                _mac3(acc, fwin[p, 0:], fwin[p, 1:], fwin[p, 2:], wpack[g, p], width)
+
+    rng = np.random.default_rng(0)
+    fwin = rng.integers(0, 256, (60, width + 2)).astype(np.float32)
+    wpack = rng.integers(-127, 128, (5, 60, 4, 3)).astype(np.float32)
+    acc = np.zeros((4, width), np.float32)
+    row(fwin, acc, wpack, width)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(rounds):
+            row(fwin, acc, wpack, width)
+        best = min(best, (time.perf_counter() - t) / rounds)
+    return 20 * 20 * 9 * width / best / 1e9
+
+
+def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in
                    Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
-    sim, tch, ox = times["simulator"], times["torch"], times["ort"]
-    extra = [("hwsr.sim, one lane (one thread)", times["simulator1"]),
-             ("PyTorch float32, 1 thread", times["torch1"]),
-             ("onnxruntime QCDQ export, 1 thread", times["ort1"])]
+    return f"{os.cpu_count()} cores ({cpu})"
+
+
+ROWS = (("sim", "hwsr.sim line-buffer simulator (bit-exact)"),
+        ("ort", "onnxruntime QCDQ export (int8 convs)"), ("torch", "PyTorch float32"))
+
+
+def results_table(res: dict) -> list[str]:
+    t, gmac, r = res["seconds"], res["gmac_per_frame"], res["ratios"]
+    peak = res["peak_f32_gmac_s"]
+    rows = []
+    for suffix, threads in (("", "2"), ("1", "1")):
+        for key, name in ROWS:
+            s = t[key + suffix]
+            rows.append(f"| {name} | {threads} | {s:.3f} | {gmac / s:.1f} | "
+                        f"{100 * gmac / s / peak[threads]:.0f} % | {t['sim' + suffix] / s:.2f} |")
+    load = " / ".join(f"{v:.2f}" for v in res["load_before"])
+    load_after = " / ".join(f"{v:.2f}" for v in res["load_after"])
+    he = res["half_even"]
     return [
         "# Simulator benchmark: one 1280x720 -> 3840x2160 dual-stage frame (hwsr-s)",
         "",
-        f"- date: {datetime.date.today().isoformat()}",
-        f"- machine: {os.cpu_count()} cores ({cpu}), no GPU; load average during the run "
-        f"{load} (a shared machine: best of {rounds} interleaved rounds)",
-        f"- versions: numpy {np.__version__}, torch {torch.__version__}, onnxruntime "
-        f"{ort.__version__}",
-        f"- weights: {origin}",
+        f"- date: {res['date']}; machine: {res['machine']}, no GPU",
+        f"- load average (1/5/15 min) before the timed rounds {load}, after {load_after} "
+        f"(a shared machine: best of {res['rounds']} interleaved rounds)",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()),
+        f"- weights: {res['weights']}",
         f"- work: {gmac:.2f} GMAC per frame (Net1 + Net2)",
+        f"- measured float32 peak (OpenBLAS {PEAK_N}^3 SGEMM in the same rounds): "
+        f"{peak['2']:.1f} GMAC/s on 2 threads, {peak['1']:.1f} on 1",
         "",
-        "| executor | time (s) | GMAC/s | simulator / this |",
-        "|---|---:|---:|---:|",
-        f"| hwsr.sim line-buffer simulator (bit-exact) | {sim:.3f} | {gmac / sim:.1f} | 1.00 |",
-        f"| PyTorch float32, {THREADS} threads | {tch:.3f} | {gmac / tch:.1f} | {sim / tch:.2f} |",
-        f"| onnxruntime QCDQ export (int8 convs), {THREADS} threads | {ox:.3f} | {gmac / ox:.1f} | "
-        f"{sim / ox:.2f} |",
-        *(f"| {name} | {t:.3f} | {gmac / t:.1f} | {sim / t:.2f} |" for name, t in extra),
+        "| executor | threads | time (s) | GMAC/s | of f32 peak | simulator / this |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
         "",
-        f"hwsr.sim runs {THREADS} lanes of rows, each with a single-threaded BLAS; the "
-        "single-thread rows show each executor without thread scaling, which on a shared "
-        "machine is the steadier comparison.",
+        f"Ratios: sim/ort {r['sim/ort (2 threads)']:.2f} (2 threads), "
+        f"{r['sim/ort (1 thread)']:.2f} (1 thread); sim/torch {r['sim/torch (2 threads)']:.2f} "
+        f"(2 threads), {r['sim/torch (1 thread)']:.2f} (1 thread). Targets: <= 0.7 and <= 1.0 "
+        "vs onnxruntime, <= 0.33 vs torch.",
         "",
-        f"Goals: simulator <= 1.0x torch float32 (now {sim / tch:.2f}x) and <= 2.0x onnxruntime "
-        f"(now {sim / ox:.2f}x).",
+        f"The simulator's output equals its im2col/BLAS path's bit for bit: "
+        f"{res['sim_exact_vs_blas_path']}.",
+        f"onnxruntime vs simulator output codes: {res['ort_codes_differ']:,} of "
+        f"{res['codes']:,} differ (the engine rounds half up, onnxruntime half to even).",
         "",
-        f"onnxruntime vs simulator output codes: {ort_diff:,} of {n_codes:,} differ (the "
-        "engine rounds half up, onnxruntime half to even).",
-        "",
-        f"On a half-even variant of the engine (160x90 frame, {half_even[2]:,} codes): the QCDQ "
-        f"export run as written (onnxruntime optimizations off) differs in {half_even[1]:,} "
-        f"codes; with its fused integer convolutions (u8 x s8 kernels on this CPU) "
-        f"onnxruntime differs in {half_even[0]:,}.",
+        f"On a half-even variant of the engine (160x90 frame, {he['codes']:,} codes): the QCDQ "
+        f"export run as written (onnxruntime optimizations off) differs in "
+        f"{he['plain_differ']:,} codes; with its fused integer convolutions (u8 x s8 kernels "
+        f"on this CPU) onnxruntime differs in {he['fused_differ']:,}.",
+        *video_lines(res),
     ]
+
+
+def video_lines(res: dict) -> list[str]:
+    if "video" not in res:
+        return []
+    v = res["video"]
+    return ["", f"`hwsr simulate --video` on a {v['frames']}-frame 720p clip (dual stage, "
+            f"H.264 2160p output, decode and encode overlapped with simulation): "
+            f"{v['seconds']:.1f} s, {v['fps']:.2f} frames/s (load {v['load_1min_before']:.2f} "
+            "at the start)."]
+
+
+def bar_chart(res: dict) -> str:
+    """SVG bar chart of GMAC/s per executor and thread count, the measured peak drawn in."""
+    gmac, t, peak = res["gmac_per_frame"], res["seconds"], res["peak_f32_gmac_s"]
+    bars = [(f"{key} x{th}", gmac / t[key + sfx])
+            for sfx, th in (("", 2), ("1", 1)) for key, _ in ROWS]
+    top = max(max(v for _, v in bars), peak["2"]) * 1.1
+    w, h, left, bw = 640, 320, 50, 60
+    scale = (h - 60) / top
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+             'font-family="sans-serif" font-size="11">',
+             f'<text x="{left}" y="16">GMAC/s, 720p to 2160p dual-stage frame (higher is '
+             'better)</text>']
+    for i, (label, v) in enumerate(bars):
+        x, y = left + 20 + i * (bw + 25), h - 30 - v * scale
+        color = "#2a7" if label.startswith("sim") else "#888"
+        parts += [f'<rect x="{x}" y="{y:.1f}" width="{bw}" height="{v * scale:.1f}" '
+                  f'fill="{color}"/>',
+                  f'<text x="{x}" y="{h - 14}">{label}</text>',
+                  f'<text x="{x}" y="{y - 4:.1f}">{v:.1f}</text>']
+    for th, dash in (("2", "6,3"), ("1", "2,3")):
+        y = h - 30 - peak[th] * scale
+        parts.append(f'<line x1="{left}" x2="{w - 10}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'stroke="#c33" stroke-dasharray="{dash}"/>')
+        parts.append(f'<text x="{w - 150}" y="{y - 3:.1f}" fill="#c33">f32 peak, {th} '
+                     f'thread(s) {peak[th]:.0f}</text>')
+    return "\n".join(parts + ["</svg>"]) + "\n"
 
 
 if __name__ == "__main__":

@@ -197,12 +197,15 @@ def residual_shuffle_rows(conv, n_rows, width, upscale, ring, head, incoming, t0
 def _requant_run_i32(src, s0, dst, d0, n, bias, ls, rs, relu, fit_code, acc_h, acc_mask,
                      acc_lo, acc_hi, rounding_code, lo, hi, peak, overflows, saturations):
     """``n`` pixels of one channel, ``src[s0:]`` to ``dst[d0:]`` (flat views); inlined with a
-    constant ``fit_code`` per call site, so the loop keeps no invariant branch and vectorizes."""
+    constant ``fit_code`` per call site, so the loop keeps no invariant branch and vectorizes.
+    The run's counts are kept in int32 lanes (a run is one row of one channel, far below 2**31
+    pixels) and added to the int64 totals once, so the loop never widens to 64 bits."""
+    ovf, sat = np.int32(0), np.int32(0)
     for x in range(np.uint64(n)):
         a = bias + np.int32(src[s0 + x])
         peak = max(peak, np.abs(a))
         if fit_code != FIT_NONE:
-            overflows += np.int64((a < acc_lo) | (a > acc_hi))
+            ovf += np.int32((a < acc_lo) | (a > acc_hi))
             if fit_code == FIT_WRAP:
                 a = wrap_i32(a, acc_h, acc_mask)
             else:
@@ -210,9 +213,40 @@ def _requant_run_i32(src, s0, dst, d0, n, bias, ls, rs, relu, fit_code, acc_h, a
         if relu:
             a = max(a, np.int32(0))
         q = round_shift_i32(a << ls, rs, rounding_code)
-        saturations += np.int64((q < lo) | (q > hi))
+        sat += np.int32((q < lo) | (q > hi))
         dst[d0 + x] = clamp_i32(q, lo, hi)
-    return peak, overflows, saturations
+    return peak, overflows + np.int64(ovf), saturations + np.int64(sat)
+
+
+@numba.njit(cache=True, inline="always")
+def _acc_limits_i32(acc_bits):
+    """``(half, mask, lo, hi)`` of an ``acc_bits`` accumulator as int32 (wrap and clamp
+    constants; ``acc_bits > 30`` gives the full int32 range, used only with FIT_NONE)."""
+    one = np.int32(1)
+    small = acc_bits <= 30
+    acc_h = one << np.int32(acc_bits - 1) if small else np.int32(0)
+    acc_mask = (one << np.int32(acc_bits)) - one if small else np.int32(0)
+    acc_hi = acc_h - one if small else np.int32(2147483647)
+    acc_lo = -acc_h if small else np.int32(-2147483648)
+    return acc_h, acc_mask, acc_lo, acc_hi
+
+
+@numba.njit(cache=True, inline="always")
+def _requant_fit_i32(src, s0, dst, d0, n, bias, ls, rs, relu, fit_code, acc_h, acc_mask,
+                     acc_lo, acc_hi, rounding_code, lo, hi, peak, overflows, saturations):
+    """:func:`_requant_run_i32` with ``fit_code`` made a constant at each of its three call
+    sites, so each inlined loop keeps no invariant branch and vectorizes."""
+    if fit_code == FIT_NONE:
+        return _requant_run_i32(src, s0, dst, d0, n, bias, ls, rs, relu, FIT_NONE, acc_h,
+                                acc_mask, acc_lo, acc_hi, rounding_code, lo, hi, peak,
+                                overflows, saturations)
+    if fit_code == FIT_WRAP:
+        return _requant_run_i32(src, s0, dst, d0, n, bias, ls, rs, relu, FIT_WRAP, acc_h,
+                                acc_mask, acc_lo, acc_hi, rounding_code, lo, hi, peak,
+                                overflows, saturations)
+    return _requant_run_i32(src, s0, dst, d0, n, bias, ls, rs, relu, FIT_SATURATE, acc_h,
+                            acc_mask, acc_lo, acc_hi, rounding_code, lo, hi, peak, overflows,
+                            saturations)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -229,32 +263,17 @@ def requant_rows_i32(acc, p0, n_rows, width, bias, lshift, rshift, relu, acc_bit
     w = np.uint64(width)
     src = acc.reshape(-1)
     dst = out.reshape(-1)
-    one = np.int32(1)
-    small = acc_bits <= 30
-    acc_h = one << np.int32(acc_bits - 1) if small else np.int32(0)
-    acc_mask = (one << np.int32(acc_bits)) - one if small else np.int32(0)
-    acc_hi = acc_h - one if small else np.int32(2147483647)
-    acc_lo = -acc_h if small else np.int32(-2147483648)
+    acc_h, acc_mask, acc_lo, acc_hi = _acc_limits_i32(acc_bits)
     lo, hi = np.int32(out_lo), np.int32(out_hi)
     peak, ovf, sat = np.int32(0), np.int64(0), np.int64(0)
     for j in range(np.uint64(n_rows)):
         for o in range(np.uint64(c_out)):
             s0 = o * n_pix + np.uint64(p0) + j * w
             d0 = (j * np.uint64(c_out) + o) * w
-            b, ls, rs = bias[o], lshift[o], rshift[o]
-            if fit_code == FIT_NONE:
-                peak, ovf, sat = _requant_run_i32(src, s0, dst, d0, w, b, ls, rs, relu,
-                                                  FIT_NONE, acc_h, acc_mask, acc_lo, acc_hi,
-                                                  rounding_code, lo, hi, peak, ovf, sat)
-            elif fit_code == FIT_WRAP:
-                peak, ovf, sat = _requant_run_i32(src, s0, dst, d0, w, b, ls, rs, relu,
-                                                  FIT_WRAP, acc_h, acc_mask, acc_lo, acc_hi,
-                                                  rounding_code, lo, hi, peak, ovf, sat)
-            else:
-                peak, ovf, sat = _requant_run_i32(src, s0, dst, d0, w, b, ls, rs, relu,
-                                                  FIT_SATURATE, acc_h, acc_mask, acc_lo,
-                                                  acc_hi, rounding_code, lo, hi, peak, ovf,
-                                                  sat)
+            peak, ovf, sat = _requant_fit_i32(src, s0, dst, d0, w, bias[o], lshift[o],
+                                              rshift[o], relu, fit_code, acc_h, acc_mask,
+                                              acc_lo, acc_hi, rounding_code, lo, hi, peak, ovf,
+                                              sat)
     stats[STAT_PEAK] = max(stats[STAT_PEAK], np.int64(peak))
     stats[STAT_OVERFLOWS] += ovf
     stats[STAT_SATURATIONS] += sat
@@ -292,3 +311,107 @@ def residual_shuffle_rows_i32(conv, n_rows, width, upscale, ring, head, incoming
                         saturations += (q < zero) | (q > top)
                         dst[o + c] = clamp_i32(q, zero, top)
     stats[0] += saturations
+
+
+# ---- direct convolution: the MAC array and its requantizer in one pass --------------------
+# A k×k layer as row-vectorized float32 multiply-adds straight from the line buffer, with no
+# im2col matrix and no accumulator matrix: each output row is computed four output channels
+# at a time into an L1-resident accumulator strip and requantized at once. Used only where
+# the per-layer bound proves every partial sum (in any order) an exact integer below 2**24
+# and the int32 requantizer exact (the wrappers in :mod:`hwsr.sim.direct` check both).
+DIRECT_GROUP = 4  # output channels per pass over the input strip (accumulator rows)
+DIRECT_TAPS = 3  # taps per multiply-add pass (a row and its two neighbours for k = 3)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mac3(acc, ru, rv, rz, wg, n):
+    """``acc[g, :n] += wg[g, 0]*ru + wg[g, 1]*rv + wg[g, 2]*rz`` for the four rows ``g``.
+
+    Separate multiplies and adds (no fastmath, so no contraction): exact for integers below
+    2**24, and on two multiply and two add pipes as fast as fused multiply-adds."""
+    a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
+    p0, q0, s0 = wg[0, 0], wg[0, 1], wg[0, 2]
+    p1, q1, s1 = wg[1, 0], wg[1, 1], wg[1, 2]
+    p2, q2, s2 = wg[2, 0], wg[2, 1], wg[2, 2]
+    p3, q3, s3 = wg[3, 0], wg[3, 1], wg[3, 2]
+    for x in range(n):
+        u, v, z = ru[x], rv[x], rz[x]
+        a0[x] += p0 * u + q0 * v + s0 * z
+        a1[x] += p1 * u + q1 * v + s1 * z
+        a2[x] += p2 * u + q2 * v + s2 * z
+        a3[x] += p3 * u + q3 * v + s3 * z
+
+
+@numba.njit(cache=True, inline="always")
+def _slot_strip(strip, base, channels, kernel):
+    """Strip of tap strip ``dy*channels + c`` when window row 0 sits in ring slot ``base``."""
+    dy = strip // channels
+    return ((base + dy) % kernel) * channels + (strip - dy * channels)
+
+
+@numba.njit(cache=True, inline="always")
+def _window_f32(ring, head, incoming, t, width, channels, kernel, fwin, slot):
+    """Window row ``t`` into strips ``fwin[slot*channels + c]`` as float32, with
+    ``kernel//2`` zero columns either side (the frame's zero padding)."""
+    n_ring = ring.shape[0]
+    half = kernel // 2
+    src = ring[(head + t) % n_ring] if t < n_ring else incoming[t - n_ring]
+    w = np.uint64(width)
+    for c in range(channels):
+        dst = fwin[slot * channels + c]
+        for x in range(half):
+            dst[x] = 0
+            dst[half + width + x] = 0
+        body = dst[half : half + width]
+        s0 = np.uint64(c) * w
+        for x in range(w):
+            body[x] = np.float32(src[s0 + x])
+
+
+@numba.njit(cache=True, nogil=True)
+def conv_requant_rows_f32(ring, head, incoming, n_out, skip, width, channels, kernel, wpack,
+                          taps, bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code,
+                          out_lo, out_hi, out, fwin, acc, stats):
+    """MACs and requantization of ``n_out`` output rows in one pass (see the section comment).
+
+    ``wpack[g, p, i, m]`` (float32) is the weight of output channel ``4g + i`` on tap ``m``
+    of pass ``p``; ``taps[p, m] = (strip, column)`` says where that tap reads: ``fwin[strip,
+    column + x]`` for output column ``x`` (strip ``dy*channels + c``, column ``dx``). Padding
+    taps carry weight zero. ``fwin`` is ``(kernel*channels, width + kernel - 1)`` and ``acc``
+    ``(4, width)`` float32 scratch; the requantizer is :func:`requant_rows_i32`'s.
+    """
+    c_out = bias.shape[0]
+    acc_h, acc_mask, acc_lo, acc_hi = _acc_limits_i32(acc_bits)
+    lo, hi = np.int32(out_lo), np.int32(out_hi)
+    peak, ovf, sat = np.int32(0), np.int64(0), np.int64(0)
+    w = np.uint64(width)
+    for j in range(n_out):
+        # the strips are a ring of k window rows: window row t lives in slot t % k, so each
+        # output row converts only the one row it adds (all k at the first row of the call)
+        for dy in range(0 if j == 0 else kernel - 1, kernel):
+            t = j + skip + dy
+            _window_f32(ring, head, incoming, t, width, channels, kernel, fwin, t % kernel)
+        base = (j + skip) % kernel
+        dst = out[j]
+        for g in range(wpack.shape[0]):
+            for i in range(DIRECT_GROUP):
+                strip = acc[i]
+                for x in range(w):
+                    strip[x] = 0
+            for p in range(wpack.shape[1]):
+                su = _slot_strip(taps[p, 0, 0], base, channels, kernel)
+                sv = _slot_strip(taps[p, 1, 0], base, channels, kernel)
+                sz = _slot_strip(taps[p, 2, 0], base, channels, kernel)
+                _mac3(acc, fwin[su, taps[p, 0, 1]:], fwin[sv, taps[p, 1, 1]:],
+                      fwin[sz, taps[p, 2, 1]:], wpack[g, p], width)
+            for i in range(min(DIRECT_GROUP, c_out - g * DIRECT_GROUP)):
+                o = g * DIRECT_GROUP + i
+                src = acc[i]
+                d0 = np.uint64(o) * w
+                peak, ovf, sat = _requant_fit_i32(src, np.uint64(0), dst, d0, w, bias[o],
+                                                  lshift[o], rshift[o], relu, fit_code, acc_h,
+                                                  acc_mask, acc_lo, acc_hi, rounding_code, lo,
+                                                  hi, peak, ovf, sat)
+    stats[STAT_PEAK] = max(stats[STAT_PEAK], np.int64(peak))
+    stats[STAT_OVERFLOWS] += ovf
+    stats[STAT_SATURATIONS] += sat

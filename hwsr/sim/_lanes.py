@@ -15,11 +15,13 @@ import ctypes
 import functools
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 MAX_LANES = 2
+CHUNKS_PER_LANE = 3  # pieces of a step per lane: load balance against calls per step
 
 
 @functools.cache
@@ -71,14 +73,31 @@ def default_lanes() -> int:
 
 
 def run_split(n_rows: int, lanes: int, work: Callable[[int, int, int], None]) -> None:
-    """Call ``work(lane, first_row, end_row)`` on ``lanes`` contiguous row ranges in parallel."""
+    """Call ``work(lane, first_row, end_row)`` over ``[0, n_rows)`` on ``lanes`` threads.
+
+    The rows go in ``CHUNKS_PER_LANE`` pieces per lane that each lane takes in turn from a
+    shared counter, so a lane whose core is busy elsewhere (a shared machine) leaves its
+    pieces to the other instead of holding up the step. ``lane`` names the thread (its
+    scratch and statistics row); which rows each lane gets never changes a result.
+    """
     lanes = max(1, min(lanes, n_rows, MAX_LANES))
     if lanes == 1:
         work(0, 0, n_rows)
         return
-    cut = (n_rows + 1) // 2
-    other: Future[None] = _pool().submit(work, 1, cut, n_rows)
+    step = -(-n_rows // (lanes * CHUNKS_PER_LANE))
+    starts = iter(range(0, n_rows, step))
+    lock = threading.Lock()
+
+    def drain(lane: int) -> None:
+        while True:
+            with lock:
+                j0 = next(starts, None)
+            if j0 is None:
+                return
+            work(lane, j0, min(j0 + step, n_rows))
+
+    other: Future[None] = _pool().submit(drain, 1)
     try:
-        work(0, 0, cut)
+        drain(0)
     finally:
         other.result()

@@ -121,3 +121,34 @@ def residual_shuffle(conv: np.ndarray, n_rows: int, width: int, upscale: int,
 
 
 residual_shuffle_i32 = residual_shuffle  # the int32 fast path computes the same function
+
+
+def conv_requant_f32(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: int,
+                     skip: int, width: int, channels: int, kernel: int, wpack: np.ndarray,
+                     taps: np.ndarray, bias: npt.NDArray[np.int32],
+                     lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32], relu: bool,
+                     acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
+                     out: np.ndarray, fwin: np.ndarray, acc: np.ndarray,
+                     stats: npt.NDArray[np.int64]) -> None:
+    """Twin of the direct kernel: int64 sums of the packed taps, then :func:`requant_i32`.
+
+    Reads the taps and weights from ``(wpack, taps)`` as the kernel does (``fwin`` and
+    ``acc`` are the kernel's scratch, unused here)."""
+    if n_out == 0:
+        return
+    half = kernel // 2
+    rows = window_rows(ring, head, incoming, skip + n_out + kernel - 1)[skip:]
+    planes = rows.reshape(-1, channels, width)
+    padded = np.zeros((planes.shape[0], channels, width + 2 * half), np.int64)
+    padded[:, :, half : half + width] = planes
+    c_out = bias.shape[0]
+    sums = np.zeros((n_out, c_out, width), np.int64)
+    for p in range(taps.shape[0]):
+        for m in range(taps.shape[1]):
+            dy, c = divmod(int(taps[p, m, 0]), channels)
+            dx = int(taps[p, m, 1])
+            w = wpack[:, p, :, m].reshape(-1)[:c_out].astype(np.int64)  # channel 4g + i
+            sums += w[None, :, None] * padded[dy : dy + n_out, c, dx : dx + width][:, None, :]
+    pixels = sums.transpose(1, 0, 2).reshape(1, c_out, n_out * width)
+    requant_i32(pixels, 0, n_out, width, bias, lshift, rshift, relu, acc_bits, fit_code,
+                rounding_code, out_lo, out_hi, out, stats)

@@ -23,7 +23,7 @@ from hwsr.sim.report import SimReport, sim_report
 from hwsr.sim.stage import RowSink, StageSim, StageTap
 from hwsr.spec import stage_names
 
-BLOCK_PIXELS = 8192  # pixels per block: large enough for BLAS, small enough to stay in cache
+BLOCK_PIXELS = 32768  # pixels per block: few host calls per frame, still O(width) memory
 MAX_BLOCK_ROWS = 64
 
 FrameU8 = npt.NDArray[np.uint8]
@@ -44,7 +44,7 @@ def default_block_rows(width: int, max_halo: int, lanes: int = 1) -> int:
     A function of the line width only, so the engine's memory never depends on the height.
 
     >>> default_block_rows(1280, 1), default_block_rows(3840, 1, lanes=2), default_block_rows(4, 2)
-    (7, 4, 64)
+    (26, 10, 64)
     """
     rows = max(min(MAX_BLOCK_ROWS, math.ceil(BLOCK_PIXELS / width)), max_halo, 1)
     return -(-rows // lanes) * lanes
@@ -191,8 +191,9 @@ def simulate(program: EngineProgram, frame_u8_hwc: FrameU8, stage: str = "dual",
 
     ``stage`` is 'dual' (Net1 then Net2), 'net1' or 'net2'. The output equals
     :func:`hwsr.reference.run_program` exactly, and so do the per-layer statistics.
-    ``block_rows``, ``mac_path``, ``requant_path`` ('auto' or 'int64') and ``lanes`` (host
-    threads) change how the host computes, never the result. ``tap`` receives every layer's
+    ``block_rows``, ``mac_path`` ('auto', 'float32', 'blas' or 'int64'), ``requant_path``
+    ('auto' or 'int64') and ``lanes`` (host threads) change how the host computes, never the
+    result. ``tap`` receives every layer's
     rows as they are computed (:meth:`EngineSim.set_taps`; ``tap_acc`` adds accumulators).
     """
     h, w = _check_frame(frame_u8_hwc)

@@ -12,12 +12,19 @@ chunks that each meet the bound, and the chunks are added in int64 together with
 Where even one product can reach 2**24, the layer runs on the int64 kernel instead. The
 requantizer runs in int32 (vectorized) where :func:`plan_i32_requant` proves it exact, else
 in int64 with the scalar twins of :mod:`hwsr.fixed`.
+
+Where both proofs hold (one float32 chunk, int32 requantizer), the layer takes the *direct*
+path (:mod:`hwsr.sim.direct`): no im2col matrix and no BLAS call, but one numba kernel that
+multiplies and adds a row at a time straight from the line buffer, four output channels per
+pass, and requantizes each output row while its sums are in L1. ``mac_path='blas'`` keeps
+the im2col/BLAS path for comparison; an accumulator tap also runs on it (it reads the
+accumulator matrix). Every path gives the same codes and statistics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +32,7 @@ import numpy.typing as npt
 from hwsr.fixed import FixedType, int_range
 from hwsr.program import LayerProgram
 from hwsr.report import linebuffer_bits
-from hwsr.sim import ops
+from hwsr.sim import direct, ops
 from hwsr.sim._kernels import (
     FIT_NONE,
     FIT_SATURATE,
@@ -40,7 +47,7 @@ from hwsr.spec import Datapath
 
 F32_EXACT = 2**24  # every integer of magnitude below this is exact in float32
 MAX_F32_CHUNKS = 4  # beyond this, the int64 kernel is the better datapath model
-MAC_PATHS = ("auto", "float32", "int64")
+MAC_PATHS = ("auto", "float32", "blas", "int64")
 I32_SAFE = 2**30  # the int32 requantizer needs every intermediate below this magnitude
 # Receives (layer index, output codes (n, c_out, width), accumulators (n, c_out, width) int64
 # or None) for the rows a layer just emitted; views, valid only during the call.
@@ -120,11 +127,21 @@ class Workspace:
     cols_f32: npt.NDArray[np.float32]  # flat im2col matrix, sized for the widest layer
     acc_f32: npt.NDArray[np.float32]  # flat float32 partial sums, every chunk
     acc_i64: npt.NDArray[np.int64]  # flat int64 sums of the int64 datapath
+    # direct path, per host lane: float32 window strips and a 4-row accumulator strip
+    strips_f32: list[npt.NDArray[np.float32]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, block_pixels: int) -> Workspace:
         z32 = np.zeros(0, np.float32)
         return cls(block_pixels, z32, z32.copy(), np.zeros(0, np.int64))
+
+    def reserve_strips(self, lanes: int, elements: int) -> None:
+        """Per-lane flat float32 scratch of at least ``elements`` (O(width), not O(block))."""
+        while len(self.strips_f32) < lanes:
+            self.strips_f32.append(np.zeros(0, np.float32))
+        for lane, buf in enumerate(self.strips_f32):
+            if buf.size < elements:
+                self.strips_f32[lane] = np.zeros(elements, np.float32)
 
     def reserve(self, cols: int, acc_f32: int, acc_i64: int) -> None:
         """Grow the flat buffers to hold at least these many elements per block pixel."""
@@ -138,7 +155,8 @@ class Workspace:
 
     @property
     def nbytes(self) -> int:
-        return self.cols_f32.nbytes + self.acc_f32.nbytes + self.acc_i64.nbytes
+        return (self.cols_f32.nbytes + self.acc_f32.nbytes + self.acc_i64.nbytes
+                + sum(b.nbytes for b in self.strips_f32))
 
 
 class ConvUnit:
@@ -177,9 +195,18 @@ class ConvUnit:
         self.bias_i32 = self.bias.astype(np.int32)
         self.lshift_i32 = np.maximum(-self.shift, 0).astype(np.int32)
         self.rshift_i32 = np.maximum(self.shift, 0).astype(np.int32)
-        n_chunks = len(self.chunks) if self.chunks else 0
-        workspace.reserve(k * k * c_in if self.chunks else 0, n_chunks * c_out,
-                          0 if self.chunks else c_out)
+        # direct path: one exact float32 chunk and an exact int32 requantizer, both proven
+        self.direct = self.fit_i32 is not None and mac_path != "blas"
+        self.wpack: npt.NDArray[np.float32] | None = None
+        self.taps: npt.NDArray[np.int64] | None = None
+        if self.direct:
+            self.wpack, self.taps = direct.pack_weights(self.weight)
+        self.strip_elems = (k * c_in * (width + k - 1) + direct.DIRECT_GROUP * width
+                            if self.direct else 0)
+        if self.direct:
+            workspace.reserve_strips(max(lanes, 1), self.strip_elems)
+        else:
+            self._reserve_blas()
         # the line buffer: k-1 rows of this layer's input, allocated once per line width
         self.ring = np.zeros((k - 1, width * c_in), dtype=in_buf.dtype)
         self.head = 0
@@ -191,6 +218,13 @@ class ConvUnit:
         self.tap: LayerTap | None = None  # golden-vector sink; None costs one test per step
         self.tap_acc = np.zeros((0, 0), np.int64)  # (block rows, c_out*width) when tapped
 
+    def _reserve_blas(self) -> None:
+        """Workspace of the im2col/BLAS and int64 datapaths (also the accumulator tap's)."""
+        k, c_in, c_out = self.kernel, self.c_in, self.c_out
+        n_chunks = len(self.chunks) if self.chunks else 0
+        self.ws.reserve(k * k * c_in if self.chunks else 0, n_chunks * c_out,
+                        0 if self.chunks else c_out)
+
     def set_tap(self, tap: LayerTap | None, acc: bool = False) -> None:
         """Stream every row this layer emits to ``tap``; with ``acc``, the accumulators too.
 
@@ -201,6 +235,8 @@ class ConvUnit:
         """
         self.tap = tap
         rows = self.in_buf.shape[0] if acc and tap is not None else 0
+        if rows:  # the accumulator tap reads the BLAS path's accumulator matrix
+            self._reserve_blas()
         self.tap_acc = np.zeros((rows, self.c_out * self.width), np.int64)
 
     @staticmethod
@@ -298,6 +334,9 @@ class ConvUnit:
         ws, k, w = self.ws, self.kernel, self.width
         n, p0, p1 = j1 - j0, j0 * w, j1 * w
         window = (self.ring, self.head, self.in_buf, n, skip + j0, w, self.c_in)
+        if self.direct and not self.tap_acc.size:
+            self._direct_rows(lane, j0, n, skip + j0)
+            return
         bp = ws.block_pixels
         acc: np.ndarray
         if self.chunks:
@@ -319,3 +358,18 @@ class ConvUnit:
             return
         ops.requant(acc, p0, n, w, self.bias, self.shift, self.relu, dp.acc_bits,
                     dp.acc_overflow.code, dp.rounding.code, t.min_code, t.max_code, out, stats)
+
+    def _direct_rows(self, lane: int, j0: int, n: int, skip: int) -> None:
+        """Output rows of one lane on the direct path: MACs and requantization in one kernel."""
+        k, w, c_in = self.kernel, self.width, self.c_in
+        scratch = self.ws.strips_f32[lane]
+        n_win = k * c_in * (w + k - 1)
+        fwin = scratch[:n_win].reshape(k * c_in, w + k - 1)
+        acc = scratch[n_win : n_win + direct.DIRECT_GROUP * w].reshape(direct.DIRECT_GROUP, w)
+        dp, t = self.datapath, self.out_type
+        assert self.wpack is not None and self.taps is not None and self.fit_i32 is not None
+        direct.conv_requant_f32(self.ring, self.head, self.in_buf, n, skip, w, c_in, k,
+                                self.wpack, self.taps, self.bias_i32,
+                                self.lshift_i32, self.rshift_i32, self.relu, dp.acc_bits,
+                                self.fit_i32, dp.rounding.code, t.min_code, t.max_code,
+                                self.out_buf[j0:], fwin, acc, self.lane_stats[lane])

@@ -8,9 +8,14 @@ is written atomically; a refusal (bad image, missing or corrupt model) is one ``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import queue
+import threading
 import time
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +150,8 @@ def simulate_file(frame_path: str | Path | None, out_path: str | Path, *,
                       fps=fps, clock_mhz=clock_mhz, image_out=True)
     frame = read_image(frame_path) if frame_path is not None else test_pattern(*PATTERN_SIZE)
     resolved = load_model(model)
+    if check and resolved.bundle is not None and resolved.bundle.has("float"):
+        resolved.bundle.float_dual()  # a broken float file is refused before the simulation
     phases = ["simulate", *(["reference check"] if check else []), "write"]
     log.info("simulate: %dx%d frame, stage %s, phases %s", frame.shape[1], frame.shape[0],
              stage, ", ".join(phases))
@@ -259,18 +266,25 @@ def simulate_video(in_path: str | Path, out_path: str | Path, *,
 
 def _transcode(container: Any, stream: Any, tmp: Path, program: EngineProgram, stage: str,
                rate: Any, crf: int, progress: bool) -> tuple[EngineSim, int, int]:
-    """Decode, simulate and encode every frame; returns the engine, frame count and height."""
+    """Decode, simulate and encode every frame; returns the engine, frame count and height.
+
+    Three threads overlap: frames are decoded ahead (:func:`_ahead`) and each output frame is
+    encoded while the engine runs the next one (libx264 and the simulator's kernels release
+    the GIL). Frames still leave in order, and an error in any of them stops the run.
+    """
     import av
 
     sim: EngineSim | None = None
     size: tuple[int, int] | None = None
     n = 0
     total = stream.frames or None
-    with av.open(str(tmp), "w") as output:
+    frames = _ahead(frame.to_ndarray(format="rgb24") for frame in container.decode(stream))
+    with contextlib.closing(frames), av.open(str(tmp), "w") as output, \
+            ThreadPoolExecutor(1, "hwsr-encode") as encoder:
         out_stream = None
-        for frame in tqdm(container.decode(stream), total=total, unit="frame",
-                          desc="simulate video", disable=not progress):
-            rgb = frame.to_ndarray(format="rgb24")
+        pending: Future[None] | None = None
+        for rgb in tqdm(frames, total=total, unit="frame", desc="simulate video",
+                        disable=not progress):
             if sim is None:
                 size = rgb.shape[:2]
                 sim = EngineSim(program, stage, width=rgb.shape[1])
@@ -279,14 +293,64 @@ def _transcode(container: Any, stream: Any, tmp: Path, program: EngineProgram, s
                 raise ValueError(f"frame {n} is {rgb.shape[1]}x{rgb.shape[0]}, the video "
                                  f"started at {size[1]}x{size[0]}")  # type: ignore[index]
             out = sim.run_frame(rgb)
-            for packet in out_stream.encode(av.VideoFrame.from_ndarray(out, format="rgb24")):  # type: ignore[union-attr]
-                output.mux(packet)
+            if pending is not None:
+                pending.result()  # one frame in the encoder at a time, in order
+            pending = encoder.submit(_encode, output, out_stream, out)
             n += 1
+        if pending is not None:
+            pending.result()
         if sim is None or out_stream is None or size is None:
             raise ValueError("the video holds no frames")
-        for packet in out_stream.encode(None):
-            output.mux(packet)
+        _encode(output, out_stream, None)
     return sim, n, size[0]
+
+
+def _encode(output: Any, out_stream: Any, frame: FrameU8 | None) -> None:
+    """Encode one output frame (None: flush the encoder) and mux its packets."""
+    import av
+
+    video = None if frame is None else av.VideoFrame.from_ndarray(frame, format="rgb24")
+    for packet in out_stream.encode(video):
+        output.mux(packet)
+
+
+def _ahead(items: Iterator[FrameU8], depth: int = 2) -> Generator[FrameU8, None, None]:
+    """``items`` produced by a helper thread up to ``depth`` ahead of the consumer; an
+    exception in the producer is raised in the consumer, at the item it stopped at."""
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:  # False once the consumer has stopped
+        while not stop.is_set():
+            try:
+                q.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, re-raised there
+            put("error", e)
+
+    worker = threading.Thread(target=produce, name="hwsr-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _add_video_stream(output: Any, shape: tuple[int, ...], upscale: int, rate: Any,

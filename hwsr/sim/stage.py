@@ -20,6 +20,7 @@ from hwsr.fixed import FixedType
 from hwsr.program import StageProgram
 from hwsr.report import linebuffer_bits
 from hwsr.sim import ops
+from hwsr.sim._lanes import run_split
 from hwsr.sim.layer import F32_EXACT, I32_SAFE, ConvUnit, Workspace, storage_dtype
 from hwsr.sim.report import StageSimReport, stage_sim_report
 from hwsr.spec import IMAGE_CHANNELS
@@ -72,6 +73,8 @@ class StageSim:
         r = self.upscale
         self.out_rows = np.zeros((block_rows * r, width * r * IMAGE_CHANNELS), np.uint8)
         self.out_stats = np.zeros(1, np.int64)  # pixels clamped to 0..255
+        self.lanes = lanes  # host threads of the residual add and shuffle (rows split)
+        self.lane_stats = np.zeros((max(lanes, 1), 1), np.int64)
         self.rows_in = 0  # stage input rows received in this frame
         self.rows_out = 0  # conv rows that left the stage in this frame
         self.frames = 0
@@ -165,11 +168,17 @@ class StageSim:
         # window row of the delay line (its rows, then this block's) holding the input pixels
         t0 = self.rows_out - (self.rows_in - self.delay.shape[0]) if self.spec.residual else 0
         kernel = ops.residual_shuffle_i32 if self.residual_i32 else ops.residual_shuffle
-        kernel(
-            self.buffers[-1], n_out, self.width, r,
-            self.delay, self.delay_head, self.buffers[0], t0, self.spec.residual,
-            prog.res_conv_lshift, prog.res_in_lshift, prog.out_shift,
-            self.spec.datapath.rounding.code, self.out_rows, self.out_stats)
+        conv, out_rows, lane_stats = self.buffers[-1], self.out_rows, self.lane_stats
+        lane_stats[:] = 0
+
+        def lane_rows(lane: int, j0: int, j1: int) -> None:  # conv rows [j0, j1), one lane
+            kernel(conv[j0:], j1 - j0, self.width, r, self.delay, self.delay_head,
+                   self.buffers[0], t0 + j0, self.spec.residual, prog.res_conv_lshift,
+                   prog.res_in_lshift, prog.out_shift, self.spec.datapath.rounding.code,
+                   out_rows[j0 * r :], lane_stats[lane])
+
+        run_split(n_out, self.lanes, lane_rows)
+        self.out_stats += lane_stats.sum(axis=0)
         self.rows_out += n_out
         rows = self.out_rows[: n_out * r].reshape(n_out * r, self.width * r, IMAGE_CHANNELS)
         if self.tap is not None:
