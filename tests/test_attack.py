@@ -282,3 +282,20 @@ def test_dataset_manifest_cannot_point_outside_its_folder(tmp_path: Path) -> Non
         {"format": FORMAT, "config": {}, "sources": [src]}))
     with pytest.raises(ValueError, match="lies outside the dataset folder"):
         Manifest.load(tmp_path)
+
+
+@pytest.mark.usefixtures("no_simulation")
+def test_check_refuses_broken_float_weights_before_simulating(frame: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]
+                                                              ) -> None:
+    import shutil
+
+    from hwsr.zoo import models_dir
+
+    model = tmp_path / "m"
+    shutil.copytree(models_dir() / "hwsr-s", model)
+    data = (model / "float.safetensors").read_bytes()
+    (model / "float.safetensors").write_bytes(data[: len(data) // 3])
+    refused(["simulate", "--frame", str(frame), "--model", str(model), "--out",
+             str(tmp_path / "o.png"), "--check"], capsys, "float.safetensors")
+    assert not (tmp_path / "o.png").exists()
