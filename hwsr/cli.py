@@ -86,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hwsr",
         description="Dual-stage SR for a line-buffer engine: train, quantize, simulate, report.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log every stage and show the traceback of an error")
+    parser.add_argument("-q", "--quiet", dest="log_quiet", action="store_true",
+                        help="no stage log lines (warnings and errors only)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_report(sub)
     for name in _PLUGINS:
@@ -105,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
+        level=_log_level(args), format="%(levelname)s: %(message)s"
     )
     if not args.verbose:
         warnings.filterwarnings("ignore")  # library chatter must not bury the one-line error
@@ -121,6 +124,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug, not bad input: still one line, the traceback with -v
         return _refuse(args, f"internal error {type(e).__name__}: {_first_line(e)} "
                              "(rerun with -v for the traceback)")
+
+
+def _log_level(args: argparse.Namespace) -> int:
+    """A log line per stage where progress bars cannot show (stderr is not a terminal, e.g.
+    a log file), none with ``-q``; ``-v`` always logs."""
+    if args.verbose:
+        return logging.INFO
+    if args.log_quiet or sys.stderr.isatty():
+        return logging.WARNING
+    return logging.INFO
 
 
 def _first_line(e: BaseException) -> str:

@@ -299,3 +299,17 @@ def test_check_refuses_broken_float_weights_before_simulating(frame: Path, tmp_p
     refused(["simulate", "--frame", str(frame), "--model", str(model), "--out",
              str(tmp_path / "o.png"), "--check"], capsys, "float.safetensors")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_logs_are_stage_lines_not_progress_bars(program_path: Path, frame: Path,
+                                                tmp_path: Path) -> None:
+    """stderr not a terminal (a log file): one INFO line per stage, no bar; -q: nothing."""
+    argv = [sys.executable, "-m", "hwsr", "simulate", "--frame", str(frame), "--model",
+            str(program_path), "--out", str(tmp_path / "o.png")]
+    logged = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert logged.returncode == 0, logged.stderr
+    assert logged.stderr.splitlines() == [
+        "INFO: simulate: 11x9 frame, stage dual, phases simulate, write"]
+    quiet = subprocess.run([*argv[:3], "-q", *argv[3:]], capture_output=True, text=True,
+                           timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == ""
