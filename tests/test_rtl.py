@@ -169,3 +169,58 @@ def test_emitted_rtl_compiles_clean_in_icarus(program: EngineProgram, name: str,
                               str(out.folder / "tb_engine.v")],
                              capture_output=True, text=True, check=False)
         assert run.returncode == 0, run.stderr
+
+
+FRAMING_TB = """\
+`timescale 1ns/1ps
+module tb_framing;
+    reg clk = 1'b0, rst = 1'b1;
+    always #5 clk = !clk;
+    reg s_valid = 1'b0, s_sof = 1'b0, s_eol = 1'b0;
+    reg [15:0] width = 3, height = 2;
+    wire s_ready, m_valid, m_sof, m_eol, err_framing;
+    wire [9*24-1:0] m_data;
+    hwsr_engine #(.ROM_DIR("ROMS/")) dut (
+        .clk(clk), .rst(rst), .cfg_width(width), .cfg_height(height),
+        .s_valid(s_valid), .s_ready(s_ready), .s_data(24'h102030), .s_sof(s_sof),
+        .s_eol(s_eol), .m_valid(m_valid), .m_ready(1'b1), .m_data(m_data), .m_sof(m_sof),
+        .m_eol(m_eol), .err_framing(err_framing));
+    integer x, y;
+    task send(input sof, input eol);
+        begin
+            s_valid = 1'b1; s_sof = sof; s_eol = eol;
+            @(posedge clk); while (!s_ready) @(posedge clk);
+            #1 s_valid = 1'b0;
+        end
+    endtask
+    initial begin
+        repeat (3) @(posedge clk);
+        #1 rst = 1'b0;
+        for (y = 0; y < 2; y = y + 1)
+            for (x = 0; x < 3; x = x + 1) send(x == 0 && y == 0, x == 2);
+        repeat (2) @(posedge clk);
+        $display("GOOD_FRAME err_framing=%0d", err_framing);
+        send(1'b0, 1'b0);  // first pixel of the next frame without its start-of-frame mark
+        @(posedge clk);
+        $display("BAD_SOF err_framing=%0d", err_framing);
+        $finish;
+    end
+endmodule
+"""
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
+def test_framing_error_is_flagged(program: EngineProgram, tmp_path: Path) -> None:
+    """A well-marked frame leaves err_framing low; a first pixel without s_sof sets it."""
+    out = emit_rtl(program, tmp_path / "rtl", max_width=8)
+    tb = tmp_path / "tb_framing.v"
+    tb.write_text(FRAMING_TB.replace("ROMS/", f"{out.folder}/rom/"))
+    vvp = tmp_path / "f.vvp"
+    build = subprocess.run(["iverilog", "-g2005", "-DHWSR_PACKED_MAC", "-o", str(vvp), "-s",
+                            "tb_framing", *map(str, out.sources), str(tb)],
+                           capture_output=True, text=True, check=False)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run(["vvp", "-n", str(vvp)], capture_output=True, text=True, check=False,
+                         cwd=out.folder, timeout=120)
+    assert "GOOD_FRAME err_framing=0" in run.stdout, run.stdout + run.stderr
+    assert "BAD_SOF err_framing=1" in run.stdout, run.stdout
