@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
-from tests.strategies import EXACT_CASES  # also registers and loads the hypothesis profile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwsr.imageio import write_image
+from hwsr.program import save_program
+from hwsr.spec import EngineSpec, LayerSpec
+from tests.strategies import (
+    EXACT_CASES,  # also registers and loads the hypothesis profile
+    random_program,
+)
+
+# A small random engine for the command-line tests: fast to run, any layer shape.
+SMALL_SPEC = EngineSpec("tiny", (LayerSpec(3, 3, 6), LayerSpec(1, 6, 27)), upscale=3)
+
+
+@pytest.fixture(scope="module")
+def program_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``program.npz`` of a random program of ``SMALL_SPEC`` (seed 0)."""
+    path = tmp_path_factory.mktemp("model") / "program.npz"
+    save_program(random_program(SMALL_SPEC, np.random.default_rng(0)), path)
+    return path
+
+
+@pytest.fixture
+def frame_path(tmp_path: Path) -> Path:
+    """A random 11×9 RGB frame written as ``in.png`` in the test's folder."""
+    frame = np.random.default_rng(1).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    return write_image(tmp_path / "in.png", frame)
 
 
 def exactness_title(failed: int, exitstatus: int) -> str:

@@ -95,12 +95,13 @@ def random_program(spec: EngineSpec, rng: np.random.Generator, extreme: bool = F
     return EngineProgram(net2=random_stage(spec, rng, extreme), net1=random_stage(spec.net1(), rng, extreme))
 
 
-@st.composite
-def frames(draw: st.DrawFn, max_h: int = 12, max_w: int = 12) -> np.ndarray:
-    """uint8 RGB frames from 1×1 up: random, all-0, all-255, checkerboard, corner impulses."""
-    h = draw(st.integers(1, max_h))
-    w = draw(st.integers(1, max_w))
-    kind = draw(st.sampled_from(["random", "zeros", "full", "checker", "impulse"]))
+FRAME_KINDS = ("random", "zeros", "full", "checker", "impulse")
+
+
+def frame_of_kind(kind: str, h: int, w: int, seed: int = 0,
+                  corner: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """One uint8 RGB test frame: random (from ``seed``), all-0, all-255, checkerboard, or a
+    single white pixel at ``corner`` ("impulse")."""
     if kind == "zeros":
         return np.zeros((h, w, 3), np.uint8)
     if kind == "full":
@@ -110,11 +111,19 @@ def frames(draw: st.DrawFn, max_h: int = 12, max_w: int = 12) -> np.ndarray:
         return np.repeat((((yy + xx) % 2) * 255).astype(np.uint8)[..., None], 3, axis=2)
     if kind == "impulse":
         f = np.zeros((h, w, 3), np.uint8)
-        corner = draw(st.sampled_from([(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)]))
         f[corner] = 255
         return f
-    seed = draw(st.integers(0, 2**32 - 1))
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@st.composite
+def frames(draw: st.DrawFn, max_h: int = 12, max_w: int = 12) -> np.ndarray:
+    """uint8 RGB frames from 1×1 up: random, all-0, all-255, checkerboard, corner impulses."""
+    h = draw(st.integers(1, max_h))
+    w = draw(st.integers(1, max_w))
+    kind = draw(st.sampled_from(FRAME_KINDS))
+    corner = draw(st.sampled_from([(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)]))
+    return frame_of_kind(kind, h, w, draw(st.integers(0, 2**32 - 1)), corner)
 
 
 @st.composite

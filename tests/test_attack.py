@@ -20,24 +20,6 @@ import pytest
 import hwsr.sim.run as sim_run
 from hwsr.cli import main
 from hwsr.imageio import write_image
-from hwsr.program import save_program
-from hwsr.spec import EngineSpec, LayerSpec
-from tests.strategies import random_program
-
-SMALL = EngineSpec("tiny", (LayerSpec(3, 3, 6), LayerSpec(1, 6, 27)), upscale=3)
-
-
-@pytest.fixture(scope="module")
-def program_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "program.npz"
-    save_program(random_program(SMALL, np.random.default_rng(0)), path)
-    return path
-
-
-@pytest.fixture
-def frame(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(1)
-    return write_image(tmp_path / "in.png", rng.integers(0, 256, (9, 11, 3), dtype=np.uint8))
 
 
 @pytest.fixture
@@ -82,11 +64,11 @@ def listing(folder: Path) -> list[str]:
     (["--video", "IN", "--out", "OUT/o.png"], ("--out", "unknown video suffix")),
 ])
 def test_simulate_refuses_before_any_work(extra: list[str], words: tuple[str, ...],
-                                          program_path: Path, frame: Path, tmp_path: Path,
+                                          program_path: Path, frame_path: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    source = [] if "--video" in extra else ["--frame", str(frame)]
+    source = [] if "--video" in extra else ["--frame", str(frame_path)]
     argv = ["simulate", *source, "--model", str(program_path),
-            *[a.replace("OUT", str(tmp_path)).replace("IN", str(frame)) for a in extra]]
+            *[a.replace("OUT", str(tmp_path)).replace("IN", str(frame_path)) for a in extra]]
     if "--out" not in argv:
         argv += ["--out", str(tmp_path / "o.png")]
     before = listing(tmp_path)
@@ -115,18 +97,18 @@ def test_simulate_refuses_bad_frames(content: bytes | str | None, words: tuple[s
 
 
 @pytest.mark.usefixtures("no_simulation")
-def test_simulate_refuses_tampered_models(program_path: Path, frame: Path, tmp_path: Path,
+def test_simulate_refuses_tampered_models(program_path: Path, frame_path: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     cut = tmp_path / "cut.npz"
     cut.write_bytes(program_path.read_bytes()[:200])
-    refused(["simulate", "--frame", str(frame), "--model", str(cut), "--out",
+    refused(["simulate", "--frame", str(frame_path), "--model", str(cut), "--out",
              str(tmp_path / "o.png")], capsys, "cut.npz")
-    refused(["simulate", "--frame", str(frame), "--model", "no-such-model", "--out",
+    refused(["simulate", "--frame", str(frame_path), "--model", "no-such-model", "--out",
              str(tmp_path / "o.png")], capsys, "no-such-model")
     assert not (tmp_path / "o.png").exists()
 
 
-def test_image_and_report_are_one_product(program_path: Path, frame: Path, tmp_path: Path,
+def test_image_and_report_are_one_product(program_path: Path, frame_path: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """A failure while writing the report leaves no output image either (and no temporary)."""
@@ -136,20 +118,20 @@ def test_image_and_report_are_one_product(program_path: Path, frame: Path, tmp_p
     monkeypatch.setattr(sim_run, "report_json", broken)
     out = tmp_path / "out"
     out.mkdir()
-    refused(["simulate", "--frame", str(frame), "--model", str(program_path), "--out",
+    refused(["simulate", "--frame", str(frame_path), "--model", str(program_path), "--out",
              str(out / "o.png"), "--report", str(out / "r.json")], capsys, "disk full")
     assert listing(out) == []
 
 
 def test_a_bug_is_one_line_and_v_shows_the_traceback(monkeypatch: pytest.MonkeyPatch,
-                                                     program_path: Path, frame: Path,
+                                                     program_path: Path, frame_path: Path,
                                                      tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     def bug(*args: object, **kwargs: object) -> None:
         raise KeyError("sha256")
 
     monkeypatch.setattr(sim_run, "simulate", bug)
-    argv = ["simulate", "--frame", str(frame), "--model", str(program_path), "--out",
+    argv = ["simulate", "--frame", str(frame_path), "--model", str(program_path), "--out",
             str(tmp_path / "o.png")]
     refused(argv, capsys, "internal error KeyError", "-v")
     assert main(["-v", *argv]) == 1
@@ -210,11 +192,11 @@ def test_interrupted_simulate_keeps_the_previous_output(sig: signal.Signals, tmp
     (["quantize", "--model", "hwsr-s", "--data", "OUT", "--out", "IN"], ("--out", "is a file")),
 ])
 def test_other_commands_refuse_in_one_line(argv: list[str], words: tuple[str, ...],
-                                           frame: Path, tmp_path: Path,
+                                           frame_path: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    subst = {"OUT": str(work), "IN": str(frame), "NOPE": str(tmp_path / "nope")}
+    subst = {"OUT": str(work), "IN": str(frame_path), "NOPE": str(tmp_path / "nope")}
     args = list(argv)
     for key, value in subst.items():
         args = [a.replace(key, value) for a in args]
@@ -285,7 +267,7 @@ def test_dataset_manifest_cannot_point_outside_its_folder(tmp_path: Path) -> Non
 
 
 @pytest.mark.usefixtures("no_simulation")
-def test_check_refuses_broken_float_weights_before_simulating(frame: Path, tmp_path: Path,
+def test_check_refuses_broken_float_weights_before_simulating(frame_path: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]
                                                               ) -> None:
     import shutil
@@ -296,15 +278,15 @@ def test_check_refuses_broken_float_weights_before_simulating(frame: Path, tmp_p
     shutil.copytree(models_dir() / "hwsr-s", model)
     data = (model / "float.safetensors").read_bytes()
     (model / "float.safetensors").write_bytes(data[: len(data) // 3])
-    refused(["simulate", "--frame", str(frame), "--model", str(model), "--out",
+    refused(["simulate", "--frame", str(frame_path), "--model", str(model), "--out",
              str(tmp_path / "o.png"), "--check"], capsys, "float.safetensors")
     assert not (tmp_path / "o.png").exists()
 
 
-def test_logs_are_stage_lines_not_progress_bars(program_path: Path, frame: Path,
+def test_logs_are_stage_lines_not_progress_bars(program_path: Path, frame_path: Path,
                                                 tmp_path: Path) -> None:
     """stderr not a terminal (a log file): one INFO line per stage, no bar; -q: nothing."""
-    argv = [sys.executable, "-m", "hwsr", "simulate", "--frame", str(frame), "--model",
+    argv = [sys.executable, "-m", "hwsr", "simulate", "--frame", str(frame_path), "--model",
             str(program_path), "--out", str(tmp_path / "o.png")]
     logged = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert logged.returncode == 0, logged.stderr

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from hwsr.cli import main
-from hwsr.program import save_program
-from hwsr.spec import EngineSpec, LayerSpec
-from tests.strategies import random_program
-
-SMALL = EngineSpec("tiny", (LayerSpec(3, 3, 6), LayerSpec(1, 6, 27)), upscale=3)
-
-
-@pytest.fixture(scope="module")
-def program_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "program.npz"
-    save_program(random_program(SMALL, np.random.default_rng(0)), path)
-    return path
 
 
 def _refused(argv: list[str], capsys: pytest.CaptureFixture[str], *words: str) -> None:

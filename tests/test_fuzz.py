@@ -30,7 +30,7 @@ from hwsr.quant.lower import lower_stage
 from hwsr.reference import run_program, run_stage
 from hwsr.sim import simulate
 from hwsr.spec import STAGES, Activation, Datapath, EngineSpec, LayerSpec
-from tests.strategies import EXACT_CASES, random_program
+from tests.strategies import EXACT_CASES, frame_of_kind, random_program
 from tests.test_quant_exact import brevitas_codes, calibrated_net
 from tests.test_sim_exact import ref_stats, stats_of
 
@@ -72,15 +72,9 @@ def random_spec(rng: np.random.Generator) -> EngineSpec:
 
 
 def random_frame(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    kind = rng.choice(["random", "random", "zeros", "full", "checker"])
-    if kind == "zeros":
-        return np.zeros((h, w, 3), np.uint8)
-    if kind == "full":
-        return np.full((h, w, 3), 255, np.uint8)
-    if kind == "checker":
-        yy, xx = np.indices((h, w))
-        return np.repeat((((yy + xx) % 2) * 255).astype(np.uint8)[..., None], 3, axis=2)
-    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    """Random pixels twice as often as each flat or checkered extreme."""
+    kind = str(rng.choice(["random", "random", "zeros", "full", "checker"]))
+    return frame_of_kind(kind, h, w, seed=int(rng.integers(0, 2**32)))
 
 
 def draw_case(index: int, seed: int) -> Case:

@@ -9,28 +9,12 @@ import numpy as np
 import pytest
 
 from hwsr.cli import main as hwsr_main
-from hwsr.imageio import read_image, write_image
+from hwsr.imageio import read_image
 from hwsr.program import save_program
 from hwsr.reference import run_program
 from hwsr.sim.cli import build_parser
 from hwsr.sim.run import simulate_file, simulate_video
-from hwsr.spec import EngineSpec, LayerSpec
 from tests.strategies import random_program
-
-SMALL = EngineSpec("tiny", (LayerSpec(3, 3, 6), LayerSpec(1, 6, 27)), upscale=3)
-
-
-@pytest.fixture(scope="module")
-def program_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "program.npz"
-    save_program(random_program(SMALL, np.random.default_rng(0)), path)
-    return path
-
-
-@pytest.fixture
-def frame_path(tmp_path: Path) -> Path:
-    frame = np.random.default_rng(1).integers(0, 256, (9, 11, 3), dtype=np.uint8)
-    return write_image(tmp_path / "in.png", frame)
 
 
 def test_frame_check_and_report(program_path: Path, frame_path: Path, tmp_path: Path,
