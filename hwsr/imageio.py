@@ -1,4 +1,4 @@
-"""Frame I/O: reading and writing images, atomic output, and the engine's pixel convention.
+"""Frame I/O: reading and writing images, and the engine's pixel convention.
 
 Reading (`read_image`) returns uint8 RGB, HWC, C-contiguous, by these rules, in this order:
 
@@ -19,8 +19,8 @@ Reading (`read_image`) returns uint8 RGB, HWC, C-contiguous, by these rules, in 
    with integer rounding: ``out = (c*a + 127) // 255`` per channel (8-bit codes ``c``, ``a``).
    That is ``c*a/255`` rounded to nearest; ties cannot occur (255 is odd), so it is half-up too.
 
-Writing: every file hwsr produces goes through `atomic_path` / `atomic_write`, so a reader or a
-crash never sees half a file. `write_image` is the image case.
+Writing: every file hwsr produces goes through `hwsr.atomic`, so a reader or a crash never
+sees half a file. `write_image` is the image case.
 
 Pixel convention: the engine's input is uint8 with scale 2**-8, so a code ``k`` is the value
 ``k / 256`` (not ``k / 255``); `frame_to_tensor` and `tensor_to_frame` convert between the two.
@@ -35,7 +35,7 @@ import numpy.typing as npt
 import torch
 from PIL import Image, ImageFile, ImageOps
 
-from hwsr.atomic import atomic_path, atomic_write  # noqa: F401  (re-exported)
+from hwsr.atomic import atomic_write
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -44,8 +44,6 @@ __all__ = [
     "JPEG_QUALITY",
     "WRITE_FORMATS",
     "ImageError",
-    "atomic_path",
-    "atomic_write",
     "frame_to_tensor",
     "read_image",
     "tensor_to_frame",

@@ -61,6 +61,19 @@ def _count(report: CheckReport, name: str) -> None:
         EXACT_CASES[name] += getattr(item, "codes", 0)
 
 
+
+def tampered(path: Path, name: str, edit, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """A copy of the ONNX file at ``path`` whose initializer ``name`` went through ``edit``
+    (given the array and every initializer), saved as ``bad.onnx``."""
+    model = onnx.load(str(path))
+    inits = {t.name: t for t in model.graph.initializer}
+    w = numpy_helper.to_array(inits[name]).copy()
+    edit(w, inits)
+    inits[name].CopyFrom(numpy_helper.from_array(w, name))
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    return bad
+
 def test_float_export_matches_pytorch_and_has_dynamic_size(
         exports: dict[str, ExportResult]) -> None:
     res = exports["onnx"]
@@ -103,15 +116,11 @@ def test_qonnx_half_even_variant_is_bit_exact(program: EngineProgram, tmp_path: 
 
 def test_perturbed_qonnx_weight_fails_the_exact_check(
         exports: dict[str, ExportResult], program: EngineProgram, tmp_path: Path) -> None:
-    model = onnx.load(str(exports["qonnx"].path))
-    inits = {t.name: t for t in model.graph.initializer}
-    w = numpy_helper.to_array(inits["net2.4.w.value"]).copy()
-    lsb = numpy_helper.to_array(inits["net2.4.w.scale"])[0, 0, 0, 0]
-    w[0, 0, 1, 1] += lsb  # one weight, one LSB: still a legal code
-    inits["net2.4.w.value"].CopyFrom(numpy_helper.from_array(w, "net2.4.w.value"))
-    bad = tmp_path / "bad.onnx"
-    onnx.save(model, str(bad))
-    report = check_file(bad)
+    def one_lsb(w: np.ndarray, inits: dict) -> None:  # type: ignore[type-arg]
+        w[0, 0, 1, 1] += numpy_helper.to_array(inits["net2.4.w.scale"])[0, 0, 0, 0]
+
+    bad = tampered(exports["qonnx"].path, "net2.4.w.value", one_lsb, tmp_path)
+    report = check_file(bad)  # one weight, one LSB: still a legal code
     assert not report.ok
     assert all(isinstance(i, ExactFrameCheck) and i.mismatched > 0 for i in report.items)
 
@@ -253,14 +262,10 @@ def test_format_and_stage_parsing() -> None:
 
 def test_qcdq_check_catches_a_perturbed_weight(exports: dict[str, ExportResult],
                                                tmp_path: Path) -> None:
-    model = onnx.load(str(exports["qcdq"].path))
-    inits = {t.name: t for t in model.graph.initializer}
-    w = numpy_helper.to_array(inits["net1.0.w.codes"]).copy()
-    w[0, 0, 1, 1] += 1 if w[0, 0, 1, 1] < 127 else -1
-    inits["net1.0.w.codes"].CopyFrom(numpy_helper.from_array(w, "net1.0.w.codes"))
-    bad = tmp_path / "bad.onnx"
-    onnx.save(model, str(bad))
-    report = check_file(bad)
+    def one_code(w: np.ndarray, inits: dict) -> None:  # type: ignore[type-arg]
+        w[0, 0, 1, 1] += 1 if w[0, 0, 1, 1] < 127 else -1
+
+    report = check_file(tampered(exports["qcdq"].path, "net1.0.w.codes", one_code, tmp_path))
     assert not report.ok
     assert any(isinstance(i, QcdqStageCount) and i.off_vs_twin > 0 for i in report.items)
 

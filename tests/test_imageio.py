@@ -13,10 +13,9 @@ import torch
 from PIL import Image, ImageFile, PngImagePlugin  # noqa: F401  (registers the PNG encoder)
 
 from hwsr import imageio
+from hwsr.atomic import atomic_path, atomic_write
 from hwsr.imageio import (
     ImageError,
-    atomic_path,
-    atomic_write,
     frame_to_tensor,
     read_image,
     tensor_to_frame,

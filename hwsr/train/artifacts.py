@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hwsr.atomic import atomic_write, json_text
+from hwsr.atomic import json_text, write_text
 from hwsr.spec import EngineSpec, spec_to_dict
 
 METRICS_FILE = "metrics.jsonl"
@@ -44,11 +44,6 @@ def spec_toml(spec: EngineSpec, comment: str = "") -> str:
         lines += [f"{k} = {_toml_value(v)}" for k, v in layer.items()]
         lines.append("")
     return "\n".join(lines)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Atomic text write (a reader never sees half a file)."""
-    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def append_metrics(folder: Path, record: dict[str, Any]) -> None:
