@@ -285,12 +285,15 @@ def residual_shuffle_rows_i32(conv, n_rows, width, upscale, ring, head, incoming
                               stats):
     """:func:`residual_shuffle_rows` in int32 for proven-small sums (``0 <= out_shift <= 30``).
 
-    Loops in output order (row, column, colour) so that the stores are contiguous.
+    Per output row: each of its ``3r`` planes (sub-pixel column ``k``, colour ``c``) is
+    computed in a vectorized pass over the columns into a uint8 plane, then the planes are
+    interleaved into the row (column, sub-pixel, colour) with contiguous stores per plane.
     """
     n_ring = ring.shape[0]
     r = np.uint64(upscale)
     rr = r * r
     w = np.uint64(width)
+    planes = np.empty((upscale * 3, width), np.uint8)  # one row's planes, reused
     saturations = np.int64(0)
     zero, top = np.int32(0), np.int32(255)
     rs = np.int32(out_shift)
@@ -299,17 +302,32 @@ def residual_shuffle_rows_i32(conv, n_rows, width, upscale, ring, head, incoming
         src = ring[(head + t) % n_ring] if t < n_ring else incoming[t - n_ring]
         row = conv[j]
         for i in range(r):
+            for k in range(r):
+                for c in range(np.uint64(3)):
+                    plane = planes[k * np.uint64(3) + c]
+                    s0 = (c * rr + i * r + k) * w
+                    sat = np.int32(0)  # one plane row's count, far below 2**31
+                    if residual:
+                        i0 = c * w
+                        for x in range(w):
+                            s = ((np.int32(row[s0 + x]) << conv_lshift)
+                                 + (np.int32(src[i0 + x]) << in_lshift))
+                            q = round_shift_i32(s, rs, rounding_code)
+                            sat += np.int32((q < zero) | (q > top))
+                            plane[x] = np.uint8(clamp_i32(q, zero, top))
+                    else:
+                        for x in range(w):
+                            s = np.int32(row[s0 + x]) << conv_lshift
+                            q = round_shift_i32(s, rs, rounding_code)
+                            sat += np.int32((q < zero) | (q > top))
+                            plane[x] = np.uint8(clamp_i32(q, zero, top))
+                    saturations += np.int64(sat)
             dst = out[np.uint64(j) * r + i]
-            for x in range(w):
-                for k in range(r):
-                    o = (x * r + k) * np.uint64(3)
-                    for c in range(np.uint64(3)):
-                        s = np.int32(row[(c * rr + i * r + k) * w + x]) << conv_lshift
-                        if residual:
-                            s += np.int32(src[c * w + x]) << in_lshift
-                        q = round_shift_i32(s, rs, rounding_code)
-                        saturations += (q < zero) | (q > top)
-                        dst[o + c] = clamp_i32(q, zero, top)
+            step = r * np.uint64(3)
+            for p in range(step):
+                plane = planes[p]
+                for x in range(w):
+                    dst[x * step + p] = plane[x]
     stats[0] += saturations
 
 

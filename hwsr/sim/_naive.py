@@ -123,6 +123,18 @@ def residual_shuffle(conv: np.ndarray, n_rows: int, width: int, upscale: int,
 residual_shuffle_i32 = residual_shuffle  # the int32 fast path computes the same function
 
 
+def _padded_window(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: int, skip: int,
+                   width: int, channels: int, kernel: int) -> np.ndarray:
+    """(rows, channels, width + 2*(k//2)) int64 window of ``n_out`` output rows, zero columns
+    either side (the frame's padding)."""
+    half = kernel // 2
+    rows = window_rows(ring, head, incoming, skip + n_out + kernel - 1)[skip:]
+    planes = rows.reshape(-1, channels, width)
+    padded = np.zeros((planes.shape[0], channels, width + 2 * half), np.int64)
+    padded[:, :, half : half + width] = planes
+    return padded
+
+
 def conv_requant_f32(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: int,
                      skip: int, width: int, channels: int, kernel: int, wpack: np.ndarray,
                      taps: np.ndarray, bias: npt.NDArray[np.int32],
@@ -136,11 +148,7 @@ def conv_requant_f32(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: i
     ``acc`` are the kernel's scratch, unused here)."""
     if n_out == 0:
         return
-    half = kernel // 2
-    rows = window_rows(ring, head, incoming, skip + n_out + kernel - 1)[skip:]
-    planes = rows.reshape(-1, channels, width)
-    padded = np.zeros((planes.shape[0], channels, width + 2 * half), np.int64)
-    padded[:, :, half : half + width] = planes
+    padded = _padded_window(ring, head, incoming, n_out, skip, width, channels, kernel)
     c_out = bias.shape[0]
     sums = np.zeros((n_out, c_out, width), np.int64)
     for p in range(taps.shape[0]):
@@ -149,6 +157,34 @@ def conv_requant_f32(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: i
             dx = int(taps[p, m, 1])
             w = wpack[:, p, :, m].reshape(-1)[:c_out].astype(np.int64)  # channel 4g + i
             sums += w[None, :, None] * padded[dy : dy + n_out, c, dx : dx + width][:, None, :]
-    pixels = sums.transpose(1, 0, 2).reshape(1, c_out, n_out * width)
-    requant_i32(pixels, 0, n_out, width, bias, lshift, rshift, relu, acc_bits, fit_code,
-                rounding_code, out_lo, out_hi, out, stats)
+    requant_i32(sums.transpose(1, 0, 2).reshape(1, c_out, n_out * width), 0, n_out, width,
+                bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code, out_lo, out_hi,
+                out, stats)
+
+
+def conv_requant_i8(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: int, skip: int,
+                    width: int, channels: int, kernel: int, wq: npt.NDArray[np.int32],
+                    fns: np.ndarray, bias: npt.NDArray[np.int32],
+                    lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32], relu: bool,
+                    acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
+                    out: np.ndarray, strips: np.ndarray, tapoff: np.ndarray, acc: np.ndarray,
+                    stats: npt.NDArray[np.int64]) -> None:
+    """Twin of the int8 (VNNI) kernel: the weights unpacked from the int32 words ``wq``
+    (tap ``(dy*k + dx)*groups + g``, byte ``i`` = channel ``4g + i``), int64 sums, then
+    :func:`requant_i32` (``fns`` and the scratch arrays are the kernel's)."""
+    if n_out == 0:
+        return
+    c_out = bias.shape[0]
+    groups = -(-channels // 4)
+    weight = wq.view(np.int8).reshape(kernel, kernel, groups, c_out, 4).astype(np.int64)
+    weight = weight.transpose(3, 2, 4, 0, 1).reshape(c_out, groups * 4, kernel, kernel)
+    wpack = weight[:, :channels, :, :]
+    padded = _padded_window(ring, head, incoming, n_out, skip, width, channels, kernel)
+    sums = np.zeros((n_out, c_out, width), np.int64)
+    for dy in range(kernel):
+        for dx in range(kernel):
+            sums += np.einsum("oc,jcx->jox", wpack[:, :, dy, dx],
+                              padded[dy : dy + n_out, :, dx : dx + width])
+    requant_i32(sums.transpose(1, 0, 2).reshape(1, c_out, n_out * width), 0, n_out, width,
+                bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code, out_lo, out_hi,
+                out, stats)

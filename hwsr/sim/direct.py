@@ -1,24 +1,34 @@
-"""Checked entry point of the direct-convolution kernel and the weight packing it reads.
+"""Checked entry points of the direct-convolution kernels and the weight packing they read.
 
-The direct path computes a layer's MACs as row-vectorized float32 multiply-adds straight
-from the line buffer and requantizes each output row while its accumulators are in L1 (see
-:func:`hwsr.sim._kernels.conv_requant_rows_f32`). It is exact only where the layer's
-worst-case partial sum is below 2**24 and the int32 requantizer is proven exact; the caller
-(:class:`hwsr.sim.layer.ConvUnit`) proves both from the integer weights before choosing it.
+The direct paths compute a layer's MACs straight from the line buffer, a row at a time, and
+requantize each output row while its accumulators are in L1. Two MAC datapaths:
+
+* **int8** (:func:`conv_requant_i8`): uint8 codes × int8 weights summed in int32 by the
+  AVX-512 VNNI kernel of :mod:`hwsr.sim.vnni` (the engine's own arithmetic, 64 MACs per
+  instruction). Exact where the inputs are uint8, the weights int8 and the int32
+  requantizer proven exact (which bounds every sum below 2**30).
+* **float32** (:func:`conv_requant_f32`, :func:`hwsr.sim._kernels.conv_requant_rows_f32`):
+  row-vectorized float32 multiply-adds, on any x86-64. Exact only where the layer's
+  worst-case partial sum is below 2**24 and the int32 requantizer is proven exact.
+
+The caller (:class:`hwsr.sim.layer.ConvUnit`) proves the conditions from the integer
+weights before choosing a path; the wrappers here check shapes, dtypes and bounds.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
-from hwsr.sim import _kernels
+from hwsr.sim import _kernels, _kernels_i8, vnni
 from hwsr.sim._kernels import DIRECT_GROUP, DIRECT_TAPS
 
 Codes = np.ndarray
 CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
+_IINFO = {d: np.iinfo(d) for d in CODE_DTYPES}
 
 
 def _need(ok: bool, what: str) -> None:
@@ -54,37 +64,41 @@ def pack_weights(weight: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float32]
     return wpack, taps
 
 
-def _in_range(taps: npt.NDArray[np.int64], strips: int, columns: int) -> bool:
-    """Every tap reads inside the window strips (checked once per taps array: they are
-    packed once per layer and not written after, so the check is cached by identity)."""
-    key = (id(taps), strips, columns)
-    if _CHECKED.get(key) is taps:
+def _once(what: str, arrays: tuple[np.ndarray, ...], check: Callable[[], bool]) -> bool:
+    """``check()``, cached by the identity of ``arrays`` (a layer's constants: weights, taps,
+    shifts, kernel table, packed once per layer); they are made read-only when it passes,
+    so the cached answer stays true. Weak, so an id is never reused stale."""
+    key = (what, *map(id, arrays))
+    if all(_CHECKED[i].get(key) is a for i, a in enumerate(arrays)):
         return True
-    ok = bool(np.all((taps[..., 0] >= 0) & (taps[..., 0] < strips)
-                     & (taps[..., 1] >= 0) & (taps[..., 1] < columns)))
+    ok = check()
     if ok:
-        taps.flags.writeable = False  # so the cached check stays true
-        _CHECKED[key] = taps
+        for i, a in enumerate(arrays):
+            a.flags.writeable = False
+            _CHECKED[i][key] = a
     return ok
 
 
+def _in_range(taps: npt.NDArray[np.int64], strips: int, columns: int) -> bool:
+    """Every tap reads inside the window strips."""
+    return _once(f"taps {strips} {columns}", (taps,), lambda: bool(np.all(
+        (taps[..., 0] >= 0) & (taps[..., 0] < strips)
+        & (taps[..., 1] >= 0) & (taps[..., 1] < columns))))
+
+
 def _shifts_ok(lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32]) -> bool:
-    return int(rshift.max(initial=0)) <= 30 and int(lshift.min(initial=0)) >= 0
+    return _once("shifts", (lshift, rshift), lambda: int(rshift.max(initial=0)) <= 30
+                 and int(lshift.min(initial=0)) >= 0)
 
 
-# taps arrays already checked, by (id, strips, columns); weak, so an id is never reused stale
-_CHECKED: weakref.WeakValueDictionary[tuple[int, int, int], np.ndarray] = \
-    weakref.WeakValueDictionary()
+# arrays already checked, one table per position in ``arrays``: (what, ids) -> array
+_CHECKED: tuple[weakref.WeakValueDictionary[tuple[object, ...], np.ndarray], ...] = tuple(
+    weakref.WeakValueDictionary() for _ in range(2))
 
 
-def conv_requant_f32(ring: Codes, head: int, incoming: Codes, n_out: int, skip: int,
-                     width: int, channels: int, kernel: int, wpack: npt.NDArray[np.float32],
-                     taps: npt.NDArray[np.int64], bias: npt.NDArray[np.int32],
-                     lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32], relu: bool,
-                     acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
-                     out: Codes, fwin: npt.NDArray[np.float32], acc: npt.NDArray[np.float32],
-                     stats: npt.NDArray[np.int64]) -> None:
-    """MACs (direct, float32) and int32 requantization of ``n_out`` rows into ``out``."""
+def _check_rows(ring: Codes, head: int, incoming: Codes, n_out: int, skip: int, width: int,
+                channels: int, kernel: int, out: Codes, bias: np.ndarray) -> None:
+    """The window rows and the output rows of a direct kernel call."""
     for a, name in ((ring, "ring"), (incoming, "incoming"), (out, "out")):
         _need(isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype in CODE_DTYPES
               and a.flags.c_contiguous, f"{name} must be C-contiguous 2-D codes")
@@ -95,6 +109,36 @@ def conv_requant_f32(ring: Codes, head: int, incoming: Codes, n_out: int, skip: 
     _need(n_out >= 0 and skip >= 0 and kernel >= 1 and kernel % 2 == 1 and width < 2**31,
           "bad row counts")
     _need(n_out + skip + kernel - 1 <= ring.shape[0] + incoming.shape[0], "window too short")
+    _need(isinstance(bias, np.ndarray) and bias.ndim == 1, "bias must be 1-D")
+    _need(out.shape[0] >= n_out and out.shape[1] == bias.shape[0] * width, "out shape mismatch")
+
+
+def _check_requant(bias: np.ndarray, lshift: np.ndarray, rshift: np.ndarray, out: Codes,
+                   out_lo: int, out_hi: int, acc_bits: int, fit_code: int, rounding_code: int,
+                   stats: np.ndarray) -> None:
+    """The int32 requantizer's parameters (proven exact by the caller)."""
+    for a in (bias, lshift, rshift):
+        _need(a.dtype == np.int32 and a.shape == bias.shape,
+              "parameters must be int32 per channel")
+    _need(_shifts_ok(lshift, rshift), "bad shifts")
+    info = _IINFO[out.dtype]
+    if not (info.min <= out_lo <= out_hi <= info.max and -(2**31) <= out_lo
+            and out_hi < 2**31):
+        _need(False, f"output range does not fit {out.dtype}")
+    _need(2 <= acc_bits <= 32 and fit_code in (0, 1, 2) and (fit_code == 0 or acc_bits <= 30)
+          and 0 <= rounding_code <= 3, "bad datapath codes")
+    _need(stats.dtype == np.int64 and stats.shape == (3,), "stats must be int64 (3,)")
+
+
+def conv_requant_f32(ring: Codes, head: int, incoming: Codes, n_out: int, skip: int,
+                     width: int, channels: int, kernel: int, wpack: npt.NDArray[np.float32],
+                     taps: npt.NDArray[np.int64], bias: npt.NDArray[np.int32],
+                     lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32], relu: bool,
+                     acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
+                     out: Codes, fwin: npt.NDArray[np.float32], acc: npt.NDArray[np.float32],
+                     stats: npt.NDArray[np.int64]) -> None:
+    """MACs (direct, float32) and int32 requantization of ``n_out`` rows into ``out``."""
+    _check_rows(ring, head, incoming, n_out, skip, width, channels, kernel, out, bias)
     c_out = bias.shape[0]
     groups, passes = -(-c_out // DIRECT_GROUP), -(-kernel * kernel * channels // DIRECT_TAPS)
     _need(wpack.dtype == np.float32 and wpack.shape == (groups, passes, DIRECT_GROUP,
@@ -103,21 +147,58 @@ def conv_requant_f32(ring: Codes, head: int, incoming: Codes, n_out: int, skip: 
     _need(taps.dtype == np.int64 and taps.shape == (passes, DIRECT_TAPS, 2)
           and taps.flags.c_contiguous, "taps shape mismatch")
     _need(_in_range(taps, kernel * channels, kernel), "taps out of range")
-    for a in (bias, lshift, rshift):
-        _need(a.dtype == np.int32 and a.shape == (c_out,), "parameters must be int32 per channel")
-    _need(_shifts_ok(lshift, rshift), "bad shifts")
-    _need(out.shape[0] >= n_out and out.shape[1] == c_out * width, "out shape mismatch")
-    info = np.iinfo(out.dtype)
-    _need(info.min <= out_lo <= out_hi <= info.max and -(2**31) <= out_lo and out_hi < 2**31,
-          f"output range does not fit {out.dtype}")
-    _need(2 <= acc_bits <= 32 and fit_code in (0, 1, 2) and (fit_code == 0 or acc_bits <= 30)
-          and 0 <= rounding_code <= 3, "bad datapath codes")
+    _check_requant(bias, lshift, rshift, out, out_lo, out_hi, acc_bits, fit_code,
+                   rounding_code, stats)
     _need(fwin.dtype == np.float32 and fwin.ndim == 2 and fwin.flags.c_contiguous
           and fwin.shape == (kernel * channels, width + kernel - 1), "fwin shape mismatch")
     _need(acc.dtype == np.float32 and acc.shape == (DIRECT_GROUP, width)
           and acc.flags.c_contiguous, "acc must be float32 (4, width)")
-    _need(stats.dtype == np.int64 and stats.shape == (3,), "stats must be int64 (3,)")
     _kernels.conv_requant_rows_f32(ring, head, incoming, n_out, skip, width, channels, kernel,
                                    wpack, taps, bias, lshift, rshift, bool(relu), acc_bits,
                                    fit_code, rounding_code, out_lo, out_hi, out, fwin, acc,
                                    stats)
+
+
+def i8_scratch_shapes(width: int, channels: int, kernel: int,
+                      c_out: int) -> tuple[tuple[int, int, int], tuple[int, int], int]:
+    """Shapes of the int8 kernel's scratch: word strips ``(k, groups, wp)`` uint32, sums
+    ``(c_out, blocks*16)`` int32 and tap offsets (int64 count), for one host lane.
+
+    >>> i8_scratch_shapes(1280, 20, 3, 27)
+    ((3, 5, 1282), (27, 1280), 45)
+    """
+    groups = -(-channels // vnni.CHANNELS)
+    padded = -(-width // vnni.PIXELS) * vnni.PIXELS
+    return (kernel, groups, padded + kernel - 1), (c_out, padded), kernel * kernel * groups
+
+
+def conv_requant_i8(ring: Codes, head: int, incoming: Codes, n_out: int, skip: int,
+                    width: int, channels: int, kernel: int, wq: npt.NDArray[np.int32],
+                    fns: npt.NDArray[np.int64], bias: npt.NDArray[np.int32],
+                    lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32], relu: bool,
+                    acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
+                    out: Codes, strips: npt.NDArray[np.uint32], tapoff: npt.NDArray[np.int64],
+                    acc: npt.NDArray[np.int32], stats: npt.NDArray[np.int64]) -> None:
+    """MACs (int8, VNNI) and int32 requantization of ``n_out`` rows into ``out``."""
+    _need(vnni.available(), "the int8 VNNI kernel is not available on this host")
+    _check_rows(ring, head, incoming, n_out, skip, width, channels, kernel, out, bias)
+    _need(ring.dtype == np.uint8, "int8 MACs need uint8 input codes")
+    c_out = bias.shape[0]
+    s_shape, a_shape, n_taps = i8_scratch_shapes(width, channels, kernel, c_out)
+    _need(wq.dtype == np.int32 and wq.shape == (n_taps, c_out) and wq.flags.c_contiguous,
+          "wq shape mismatch")
+    _need(fns.dtype == np.int64 and fns.shape == (vnni.GROUP_MAX + 1,)
+          and _once(f"fns {c_out}", (fns,),
+                    lambda: np.array_equal(fns, vnni.kernel_table(c_out))),
+          "fns is not this layer's kernel table")
+    _need(strips.dtype == np.uint32 and strips.shape == s_shape and strips.flags.c_contiguous,
+          "strips must be uint32 (kernel, groups, wp)")
+    _need(acc.dtype == np.int32 and acc.shape == a_shape and acc.flags.c_contiguous,
+          "acc must be int32 (c_out, blocks*16)")
+    _need(tapoff.dtype == np.int64 and tapoff.shape == (n_taps,), "tapoff shape mismatch")
+    _check_requant(bias, lshift, rshift, out, out_lo, out_hi, acc_bits, fit_code,
+                   rounding_code, stats)
+    _kernels_i8.conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, kernel,
+                                     wq, fns, vnni.GROUP_MAX, bias, lshift, rshift, bool(relu),
+                                     acc_bits, fit_code, rounding_code, out_lo, out_hi, out,
+                                     strips, tapoff, acc, stats)

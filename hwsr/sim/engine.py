@@ -23,8 +23,8 @@ from hwsr.sim.report import SimReport, sim_report
 from hwsr.sim.stage import RowSink, StageSim, StageTap
 from hwsr.spec import stage_names
 
-BLOCK_PIXELS = 32768  # pixels per block: few host calls per frame, still O(width) memory
-MAX_BLOCK_ROWS = 64
+BLOCK_PIXELS = 131072  # pixels per block: few host calls per frame, still O(width) memory
+MAX_BLOCK_ROWS = 64  # golden frames 66 rows tall span two blocks at narrow widths
 
 FrameU8 = npt.NDArray[np.uint8]
 # Receives (tap name '<stage>.layer<i>', '<stage>.layer<i>.acc' or '<stage>.out', rows
@@ -44,7 +44,7 @@ def default_block_rows(width: int, max_halo: int, lanes: int = 1) -> int:
     A function of the line width only, so the engine's memory never depends on the height.
 
     >>> default_block_rows(1280, 1), default_block_rows(3840, 1, lanes=2), default_block_rows(4, 2)
-    (26, 10, 64)
+    (64, 36, 64)
     """
     rows = max(min(MAX_BLOCK_ROWS, math.ceil(BLOCK_PIXELS / width)), max_halo, 1)
     return -(-rows // lanes) * lanes

@@ -13,12 +13,14 @@ Where even one product can reach 2**24, the layer runs on the int64 kernel inste
 requantizer runs in int32 (vectorized) where :func:`plan_i32_requant` proves it exact, else
 in int64 with the scalar twins of :mod:`hwsr.fixed`.
 
-Where both proofs hold (one float32 chunk, int32 requantizer), the layer takes the *direct*
-path (:mod:`hwsr.sim.direct`): no im2col matrix and no BLAS call, but one numba kernel that
-multiplies and adds a row at a time straight from the line buffer, four output channels per
-pass, and requantizes each output row while its sums are in L1. ``mac_path='blas'`` keeps
-the im2col/BLAS path for comparison; an accumulator tap also runs on it (it reads the
-accumulator matrix). Every path gives the same codes and statistics.
+Where the int32 requantizer is proven exact, the layer takes a *direct* path
+(:mod:`hwsr.sim.direct`): no im2col matrix and no BLAS call, but one kernel that multiplies
+and adds a row at a time straight from the line buffer and requantizes each output row while
+its sums are in L1. Its MACs are the engine's own int8 × int8 → int32 (AVX-512 VNNI,
+:mod:`hwsr.sim.vnni`) where the host has it and the inputs are uint8 and the weights int8,
+else float32 where one chunk is exact. ``mac_path='float32'`` keeps the float32 direct path,
+``'blas'`` the im2col/BLAS path, for comparison; an accumulator tap also runs on BLAS (it
+reads the accumulator matrix). Every path gives the same codes and statistics.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy.typing as npt
 from hwsr.fixed import FixedType, int_range
 from hwsr.program import LayerProgram
 from hwsr.report import linebuffer_bits
-from hwsr.sim import direct, ops
+from hwsr.sim import direct, ops, vnni
 from hwsr.sim._kernels import (
     FIT_NONE,
     FIT_SATURATE,
@@ -47,7 +49,7 @@ from hwsr.spec import Datapath
 
 F32_EXACT = 2**24  # every integer of magnitude below this is exact in float32
 MAX_F32_CHUNKS = 4  # beyond this, the int64 kernel is the better datapath model
-MAC_PATHS = ("auto", "float32", "blas", "int64")
+MAC_PATHS = ("auto", "int8", "float32", "blas", "int64")
 I32_SAFE = 2**30  # the int32 requantizer needs every intermediate below this magnitude
 # Receives (layer index, output codes (n, c_out, width), accumulators (n, c_out, width) int64
 # or None) for the rows a layer just emitted; views, valid only during the call.
@@ -127,21 +129,22 @@ class Workspace:
     cols_f32: npt.NDArray[np.float32]  # flat im2col matrix, sized for the widest layer
     acc_f32: npt.NDArray[np.float32]  # flat float32 partial sums, every chunk
     acc_i64: npt.NDArray[np.int64]  # flat int64 sums of the int64 datapath
-    # direct path, per host lane: float32 window strips and a 4-row accumulator strip
-    strips_f32: list[npt.NDArray[np.float32]] = field(default_factory=list)
+    # direct paths, per host lane: window strips and accumulator rows, O(width) 4-byte words
+    # (float32 on the float32 path; viewed as uint32 strips and int32 sums on the int8 path)
+    lane_words: list[npt.NDArray[np.float32]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, block_pixels: int) -> Workspace:
         z32 = np.zeros(0, np.float32)
         return cls(block_pixels, z32, z32.copy(), np.zeros(0, np.int64))
 
-    def reserve_strips(self, lanes: int, elements: int) -> None:
-        """Per-lane flat float32 scratch of at least ``elements`` (O(width), not O(block))."""
-        while len(self.strips_f32) < lanes:
-            self.strips_f32.append(np.zeros(0, np.float32))
-        for lane, buf in enumerate(self.strips_f32):
+    def reserve_lane_words(self, lanes: int, elements: int) -> None:
+        """Per-lane flat scratch of at least ``elements`` words (O(width), not O(block))."""
+        while len(self.lane_words) < lanes:
+            self.lane_words.append(np.zeros(0, np.float32))
+        for lane, buf in enumerate(self.lane_words):
             if buf.size < elements:
-                self.strips_f32[lane] = np.zeros(elements, np.float32)
+                self.lane_words[lane] = np.zeros(elements, np.float32)
 
     def reserve(self, cols: int, acc_f32: int, acc_i64: int) -> None:
         """Grow the flat buffers to hold at least these many elements per block pixel."""
@@ -156,7 +159,7 @@ class Workspace:
     @property
     def nbytes(self) -> int:
         return (self.cols_f32.nbytes + self.acc_f32.nbytes + self.acc_i64.nbytes
-                + sum(b.nbytes for b in self.strips_f32))
+                + sum(b.nbytes for b in self.lane_words))
 
 
 class ConvUnit:
@@ -188,25 +191,37 @@ class ConvUnit:
         x_max = max(abs(in_type.min_code), abs(in_type.max_code))
         self.chunks = self._choose_path(mac_path, w_mat.T, x_max, f32_limit)
         self.w_f32 = w_mat.astype(np.float32) if self.chunks else np.zeros((c_out, 0), np.float32)
-        self.fit_i32 = None
-        if self.chunks is not None and len(self.chunks) == 1 and requant_path != "int64":
-            self.fit_i32 = plan_i32_requant(lp, in_type, datapath)
+        fit = plan_i32_requant(lp, in_type, datapath) if requant_path != "int64" else None
+        # int8 direct path: uint8 inputs, int8 weights, VNNI on this host, exact int32 requant
+        self.int8 = self._int8_ok(mac_path, fit, in_buf.dtype)
+        self.fit_i32 = fit if self.int8 or (self.chunks is not None
+                                            and len(self.chunks) == 1) else None
         # int32 requantizer parameters, per output channel
         self.bias_i32 = self.bias.astype(np.int32)
         self.lshift_i32 = np.maximum(-self.shift, 0).astype(np.int32)
         self.rshift_i32 = np.maximum(self.shift, 0).astype(np.int32)
-        # direct path: one exact float32 chunk and an exact int32 requantizer, both proven
-        self.direct = self.fit_i32 is not None and mac_path != "blas"
+        # float32 direct path: one exact float32 chunk and an exact int32 requantizer
+        self.direct = (not self.int8 and self.fit_i32 is not None
+                       and mac_path in ("auto", "float32"))
         self.wpack: npt.NDArray[np.float32] | None = None
         self.taps: npt.NDArray[np.int64] | None = None
-        if self.direct:
+        self.wq = np.zeros((0, c_out), np.int32)
+        self.fns = np.zeros(0, np.int64)
+        self.i8_shapes: tuple[tuple[int, int, int], tuple[int, int], int, int] | None = None
+        if self.int8:
+            self.wq, self.fns = vnni.pack_weights(self.weight), vnni.kernel_table(c_out)
+            s_shape, a_shape, n_taps = direct.i8_scratch_shapes(width, c_in, k, c_out)
+            self.i8_shapes = (s_shape, a_shape, int(np.prod(s_shape)), int(np.prod(a_shape)))
+            self.strip_elems = self.i8_shapes[2] + self.i8_shapes[3]
+            self.tapoff = np.zeros((max(lanes, 1), n_taps), np.int64)
+        elif self.direct:
             self.wpack, self.taps = direct.pack_weights(self.weight)
-        self.strip_elems = (k * c_in * (width + k - 1) + direct.DIRECT_GROUP * width
-                            if self.direct else 0)
-        if self.direct:
-            workspace.reserve_strips(max(lanes, 1), self.strip_elems)
+            self.strip_elems = k * c_in * (width + k - 1) + direct.DIRECT_GROUP * width
         else:
+            self.strip_elems = 0
             self._reserve_blas()
+        if self.strip_elems:
+            workspace.reserve_lane_words(max(lanes, 1), self.strip_elems)
         # the line buffer: k-1 rows of this layer's input, allocated once per line width
         self.ring = np.zeros((k - 1, width * c_in), dtype=in_buf.dtype)
         self.head = 0
@@ -214,6 +229,7 @@ class ConvUnit:
         self.rows_out = 0  # output rows emitted, all frames
         self.stats = np.zeros(3, np.int64)  # acc peak, acc overflows, saturations
         self.lanes = lanes
+        self._warm_paths: set[tuple[bool, bool, bool]] = set()
         self.lane_stats = np.zeros((max(self.lanes, 1), 3), np.int64)
         self.tap: LayerTap | None = None  # golden-vector sink; None costs one test per step
         self.tap_acc = np.zeros((0, 0), np.int64)  # (block rows, c_out*width) when tapped
@@ -239,6 +255,17 @@ class ConvUnit:
             self._reserve_blas()
         self.tap_acc = np.zeros((rows, self.c_out * self.width), np.int64)
 
+    def _int8_ok(self, mac_path: str, fit: int | None, in_dtype: np.dtype) -> bool:
+        """Whether the int8 direct path runs this layer; ``mac_path='int8'`` demands it."""
+        why = ("the int32 requantizer is not provably exact" if fit is None else
+               "inputs are not uint8 codes" if in_dtype != np.uint8 else
+               "weights do not fit int8" if self.weight.size and not (
+                   -128 <= int(self.weight.min()) and int(self.weight.max()) <= 127) else
+               "this host has no AVX-512 VNNI int8 kernel" if not vnni.available() else "")
+        if mac_path == "int8" and why:
+            raise ValueError(f"int8 MACs cannot run this layer: {why}")
+        return mac_path in ("auto", "int8") and not why
+
     @staticmethod
     def _choose_path(mac_path: str, w_mat: np.ndarray, x_max: int,
                      limit: int) -> tuple[tuple[int, int], ...] | None:
@@ -253,7 +280,10 @@ class ConvUnit:
 
     @property
     def mac_path(self) -> str:
-        """Datapath model in use: 'float32' (one exact chunk), 'float32xN' or 'int64'."""
+        """Datapath model in use: 'int8' (VNNI), 'float32' (one exact chunk), 'float32xN' or
+        'int64'."""
+        if self.int8:
+            return "int8"
         if not self.chunks:
             return "int64"
         return "float32" if len(self.chunks) == 1 else f"float32x{len(self.chunks)}"
@@ -324,7 +354,13 @@ class ConvUnit:
     def _macs(self, n_out: int, skip: int) -> None:
         """MACs and requantization of ``n_out`` output rows, split over the host lanes."""
         self.lane_stats[:] = 0
-        run_split(n_out, self.lanes, lambda lane, j0, j1: self._macs_rows(lane, j0, j1, skip))
+        # a datapath's first step runs on the calling thread alone: its kernels are compiled
+        # or loaded from numba's cache there, under LLVM's process-wide lock. A lane thread
+        # waiting on that lock when Ctrl-C interrupts the holder would wait forever.
+        path = (self.int8, self.direct, bool(self.tap_acc.size))
+        lanes = self.lanes if path in self._warm_paths else 1
+        run_split(n_out, lanes, lambda lane, j0, j1: self._macs_rows(lane, j0, j1, skip))
+        self._warm_paths.add(path)
         self.stats[STAT_PEAK] = max(int(self.stats[STAT_PEAK]),
                                     int(self.lane_stats[:, STAT_PEAK].max()))
         self.stats[STAT_OVERFLOWS:] += self.lane_stats[:, STAT_OVERFLOWS:].sum(axis=0)
@@ -334,6 +370,9 @@ class ConvUnit:
         ws, k, w = self.ws, self.kernel, self.width
         n, p0, p1 = j1 - j0, j0 * w, j1 * w
         window = (self.ring, self.head, self.in_buf, n, skip + j0, w, self.c_in)
+        if self.int8 and not self.tap_acc.size:
+            self._int8_rows(lane, j0, n, skip + j0)
+            return
         if self.direct and not self.tap_acc.size:
             self._direct_rows(lane, j0, n, skip + j0)
             return
@@ -351,7 +390,7 @@ class ConvUnit:
             ops.conv_i64(*window, self.weight, acc, p0)
         out = self.out_buf[j0:]
         dp, t, stats = self.datapath, self.out_type, self.lane_stats[lane]
-        if self.fit_i32 is not None:
+        if self.fit_i32 is not None and self.chunks is not None and len(self.chunks) == 1:
             ops.requant_i32(acc, p0, n, w, self.bias_i32, self.lshift_i32, self.rshift_i32,
                             self.relu, dp.acc_bits, self.fit_i32, dp.rounding.code, t.min_code,
                             t.max_code, out, stats)
@@ -362,7 +401,7 @@ class ConvUnit:
     def _direct_rows(self, lane: int, j0: int, n: int, skip: int) -> None:
         """Output rows of one lane on the direct path: MACs and requantization in one kernel."""
         k, w, c_in = self.kernel, self.width, self.c_in
-        scratch = self.ws.strips_f32[lane]
+        scratch = self.ws.lane_words[lane]
         n_win = k * c_in * (w + k - 1)
         fwin = scratch[:n_win].reshape(k * c_in, w + k - 1)
         acc = scratch[n_win : n_win + direct.DIRECT_GROUP * w].reshape(direct.DIRECT_GROUP, w)
@@ -373,3 +412,19 @@ class ConvUnit:
                                 self.lshift_i32, self.rshift_i32, self.relu, dp.acc_bits,
                                 self.fit_i32, dp.rounding.code, t.min_code, t.max_code,
                                 self.out_buf[j0:], fwin, acc, self.lane_stats[lane])
+
+    def _int8_rows(self, lane: int, j0: int, n: int, skip: int) -> None:
+        """Output rows of one lane on the int8 path: VNNI MACs and requantization."""
+        k, w, c_in = self.kernel, self.width, self.c_in
+        assert self.i8_shapes is not None
+        s_shape, a_shape, n_s, n_a = self.i8_shapes
+        words = self.ws.lane_words[lane]
+        strips = words[:n_s].view(np.uint32).reshape(s_shape)
+        acc = words[n_s : n_s + n_a].view(np.int32).reshape(a_shape)
+        dp, t = self.datapath, self.out_type
+        assert self.fit_i32 is not None
+        direct.conv_requant_i8(self.ring, self.head, self.in_buf, n, skip, w, c_in, k, self.wq,
+                               self.fns, self.bias_i32, self.lshift_i32, self.rshift_i32,
+                               self.relu, dp.acc_bits, self.fit_i32, dp.rounding.code,
+                               t.min_code, t.max_code, self.out_buf[j0:], strips,
+                               self.tapoff[lane], acc, self.lane_stats[lane])

@@ -1,0 +1,136 @@
+"""Numba driver of the int8 MAC kernel (private: call it through :mod:`hwsr.sim.direct`).
+
+Per output row: the window rows enter a ring of *word strips* (four channels per uint32
+word, see :mod:`hwsr.sim.vnni`), only the one new row per output row is converted; the
+compiled VNNI kernel sums every tap into int32 accumulator rows; the int32 requantizer of
+:mod:`hwsr.sim._kernels` turns them into the output row's codes while they are in L1.
+Window rows are those of :mod:`hwsr.sim._kernels` (ring oldest first, then arriving rows,
+channel planes per row). Same rules: explicit dtypes, no allocation in the loops, no
+``fastmath``; the twin is :func:`hwsr.sim._naive.conv_requant_i8`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from hwsr.sim._kernels import (
+    STAT_OVERFLOWS,
+    STAT_PEAK,
+    STAT_SATURATIONS,
+    _acc_limits_i32,
+    _requant_fit_i32,
+)
+
+WORD_CHANNELS = 4  # channels per strip word
+BLOCK_PIXELS = 16  # output pixels per kernel block (one 512-bit accumulator)
+
+
+@intrinsic
+def _call_mac(typingctx, fn, strips, tapoff, wq, wstride, ntaps, acc, astride, nblocks):  # noqa: ARG001
+    """Call the compiled MAC kernel at address ``fn`` (eight int64 arguments, no result).
+
+    The address is an argument, not a constant, so the numba functions calling it cache."""
+    sig = types.void(*[types.int64] * 9)
+
+    def codegen(context, builder, signature, args):  # noqa: ARG001
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * 8)
+        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), args[1:])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, inline="always")
+def _window_words(ring, head, incoming, t, width, channels, half, dst):
+    """Window row ``t`` into the word strips ``dst[g, x]`` (``(groups, wp)`` uint32): channel
+    ``4g + i`` in byte ``i`` of column ``half + x``; padding columns and channels zero."""
+    n_ring = ring.shape[0]
+    src = ring[(head + t) % n_ring] if t < n_ring else incoming[t - n_ring]
+    w = np.uint64(width)
+    wp = dst.shape[1]
+    for g in range(dst.shape[0]):
+        row = dst[g]
+        for x in range(half):
+            row[x] = 0
+        for x in range(half + width, wp):
+            row[x] = 0
+        body = row[half : half + width]
+        c0 = g * WORD_CHANNELS
+        n_c = min(WORD_CHANNELS, channels - c0)
+        s0 = np.uint64(c0) * w
+        if n_c == 4:
+            for x in range(w):
+                body[x] = (np.uint32(src[s0 + x]) | (np.uint32(src[s0 + w + x]) << 8)
+                           | (np.uint32(src[s0 + 2 * w + x]) << 16)
+                           | (np.uint32(src[s0 + 3 * w + x]) << 24))
+        elif n_c == 3:
+            for x in range(w):
+                body[x] = (np.uint32(src[s0 + x]) | (np.uint32(src[s0 + w + x]) << 8)
+                           | (np.uint32(src[s0 + 2 * w + x]) << 16))
+        elif n_c == 2:
+            for x in range(w):
+                body[x] = np.uint32(src[s0 + x]) | (np.uint32(src[s0 + w + x]) << 8)
+        else:
+            for x in range(w):
+                body[x] = np.uint32(src[s0 + x])
+
+
+@numba.njit(cache=True, nogil=True)
+def conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, kernel, wq, fns,
+                         group, bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code,
+                         out_lo, out_hi, out, strips, tapoff, acc, stats):
+    """MACs (int8 × int8 → int32, VNNI) and int32 requantization of ``n_out`` output rows.
+
+    ``strips`` is ``(kernel, groups, wp)`` uint32 scratch (``wp = blocks*16 + kernel - 1``),
+    ``acc`` ``(c_out, blocks*16)`` int32 scratch, ``tapoff`` int64 scratch of ``kernel**2 *
+    groups``; ``wq`` and ``fns`` come from :func:`hwsr.sim.vnni.pack_weights` and
+    :func:`hwsr.sim.vnni.kernel_table`; channels are summed in calls of ``group``.
+    """
+    c_out = bias.shape[0]
+    n_groups = strips.shape[1]
+    wp = strips.shape[2]
+    half = kernel // 2
+    astride = acc.shape[1]
+    nblocks = astride // BLOCK_PIXELS
+    n_taps = kernel * kernel * n_groups
+    strip_bytes = np.int64(wp * 4)
+    acc_h, acc_mask, acc_lo, acc_hi = _acc_limits_i32(acc_bits)
+    lo, hi = np.int32(out_lo), np.int32(out_hi)
+    peak, ovf, sat = np.int32(0), np.int64(0), np.int64(0)
+    w = np.uint64(width)
+    strips_at = np.int64(strips.ctypes.data)
+    tapoff_at = np.int64(tapoff.ctypes.data)
+    wq_at = np.int64(wq.ctypes.data)
+    acc_at = np.int64(acc.ctypes.data)
+    for j in range(n_out):
+        # the strips are a ring of k window rows: window row t lives in slot t % k, so each
+        # output row converts only the one row it adds (all k at the first row of the call)
+        for dy in range(0 if j == 0 else kernel - 1, kernel):
+            t = j + skip + dy
+            _window_words(ring, head, incoming, t, width, channels, half, strips[t % kernel])
+        base = (j + skip) % kernel
+        n = 0
+        for dy in range(kernel):
+            slot = (base + dy) % kernel
+            for dx in range(kernel):
+                for g in range(n_groups):
+                    tapoff[n] = (slot * n_groups + g) * strip_bytes + dx * 4
+                    n += 1
+        for g0 in range(0, c_out, group):
+            size = min(group, c_out - g0)
+            _call_mac(fns[size], strips_at, tapoff_at, wq_at + np.int64(4 * g0), np.int64(c_out),
+                      np.int64(n_taps), acc_at + np.int64(4 * g0 * astride), np.int64(astride),
+                      np.int64(nblocks))
+        dst = out[j]
+        for o in range(c_out):
+            peak, ovf, sat = _requant_fit_i32(acc[o], np.uint64(0), dst, np.uint64(o) * w, w,
+                                              bias[o], lshift[o], rshift[o], relu, fit_code,
+                                              acc_h, acc_mask, acc_lo, acc_hi, rounding_code,
+                                              lo, hi, peak, ovf, sat)
+    stats[STAT_PEAK] = max(stats[STAT_PEAK], np.int64(peak))
+    stats[STAT_OVERFLOWS] += ovf
+    stats[STAT_SATURATIONS] += sat
