@@ -16,8 +16,10 @@ lowered with ``hwsr.quant.lower.lower_dual``. onnxruntime rounds half to even; t
 spec rounds half up, so the benchmark also reports how many output codes differ, and checks
 bit-exactness of the QCDQ export on a half-even variant of the engine.
 
-Also times a float32 GEMM in the same rounds as the machine's measured peak, and writes the
-markdown table, JSON and an SVG bar chart. The last line printed is ``sim/ort = R (2 threads)``.
+Also times two peak probes in the same rounds: a float32 GEMM (OpenBLAS) and a register-only
+loop of AVX-512 VNNI int8 dot products (``hwsr.sim.vnni.peak_function``, the instruction the
+simulator's int8 MACs use), and writes the markdown table, JSON and an SVG bar chart. The
+last line printed is ``sim/ort = R (2 threads)``.
 
 Usage: ``python benchmarks/bench_sim.py [--rounds 3] [--write benchmarks/results/sim.md]``
 """
@@ -155,6 +157,26 @@ def peak_probe(threads: int) -> Callable[[], None]:
     return run
 
 
+PEAK_I8_ITERS = 400_000  # rounds of the int8 peak loop per thread (about 0.1 s)
+
+
+def peak_i8_probe(threads: int) -> Callable[[], None]:
+    """The int8 VNNI peak loop on ``threads`` Python threads (it releases the GIL); a no-op
+    where the host has no VNNI (the result is then reported as unavailable)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hwsr.sim import vnni
+
+    if not vnni.available():
+        return lambda: None
+    fn = vnni.peak_function()
+    pool = ThreadPoolExecutor(max_workers=threads)
+
+    def run() -> None:
+        list(pool.map(fn, [PEAK_I8_ITERS] * threads))
+    return run
+
+
 def half_even_check(spec: EngineSpec) -> tuple[int, int, int]:
     """On a half-even engine: output codes where onnxruntime differs from the simulator,
     with its integer fusion and without (the QCDQ export as written), and the codes compared."""
@@ -184,8 +206,13 @@ def main() -> None:
     if args.profile:
         for lanes in (1, THREADS):
             print("\n".join(profile(program, frame, lanes)))
-        print(f"multiply-add loop alone (3x3 20->20 row, in cache): {mac_loop_rate():.1f} "
-              "GMAC/s on one thread")
+        print(f"float32 multiply-add loop alone (3x3 20->20 row, in cache): "
+              f"{mac_loop_rate():.1f} GMAC/s on one thread")
+        from hwsr.sim import vnni
+
+        if vnni.available():
+            print(f"int8 VNNI MAC kernel alone (3x3 20->20 row, in cache, one call from "
+                  f"Python): {mac_loop_rate_i8():.1f} GMAC/s on one thread")
         return
     net = float_dual_like(program)
     x = torch.from_numpy(frame).permute(2, 0, 1)[None].float().div(256).contiguous()
@@ -206,15 +233,20 @@ def main() -> None:
     load_before = os.getloadavg()
     times = best_of({"sim": lambda: simulate(program, frame, "dual", lanes=THREADS),
                      "ort": lambda: run_ort(sess, frame), "torch": torch_forward(THREADS),
-                     "peak": peak_probe(THREADS),
+                     "peak": peak_probe(THREADS), "peak_i8": peak_i8_probe(THREADS),
                      "sim1": lambda: simulate(program, frame, "dual", lanes=1),
                      "ort1": lambda: run_ort(sess1, frame), "torch1": torch_forward(1),
-                     "peak1": peak_probe(1)},
+                     "peak1": peak_probe(1), "peak_i81": peak_i8_probe(1)},
                     args.rounds)
     macs_per_pixel = spec.net1().macs_per_pixel + spec.macs_per_pixel
     gmac = macs_per_pixel * frame.shape[0] * frame.shape[1] / 1e9
     peak_gmac = {"peak": PEAK_N**3 / times["peak"] / 1e9,
                  "peak1": PEAK_N**3 / times["peak1"] / 1e9}
+    from hwsr.sim import vnni
+
+    i8_macs = PEAK_I8_ITERS * vnni.PEAK_CHAINS * 64 if vnni.available() else 0
+    peak_i8 = {"2": THREADS * i8_macs / times["peak_i8"] / 1e9,
+               "1": i8_macs / times["peak_i81"] / 1e9} if i8_macs else None
     result = {
         "date": datetime.date.today().isoformat(), "machine": machine(),
         "load_before": list(load_before), "load_after": list(os.getloadavg()),
@@ -223,6 +255,9 @@ def main() -> None:
         "weights": origin, "rounds": args.rounds, "gmac_per_frame": gmac,
         "seconds": {k: v for k, v in times.items() if not k.startswith("peak")},
         "peak_f32_gmac_s": {"2": peak_gmac["peak"], "1": peak_gmac["peak1"]},
+        "peak_i8_gmac_s": peak_i8,
+        "sim_mac_path": simulate(program, test_pattern(16, 4), "dual").report.stages[0]
+        .layers[0].mac_path,
         "sim_exact_vs_blas_path": exact,
         "ort_codes_differ": int(np.count_nonzero(ort_out != sim_out)), "codes": sim_out.size,
         "half_even": dict(zip(("fused_differ", "plain_differ", "codes"),
@@ -236,6 +271,9 @@ def main() -> None:
         "sim/peak (2 threads)": gmac / times["sim"] / peak_gmac["peak"],
         "sim/peak (1 thread)": gmac / times["sim1"] / peak_gmac["peak1"],
     }
+    if peak_i8:
+        result["ratios"]["sim/int8 peak (2 threads)"] = gmac / times["sim"] / peak_i8["2"]
+        result["ratios"]["sim/int8 peak (1 thread)"] = gmac / times["sim1"] / peak_i8["1"]
     if args.video_frames > 0:
         result["video"] = video_clip(args.video_frames)
     lines = results_table(result)
@@ -318,9 +356,36 @@ def profile(program: EngineProgram, frame: np.ndarray, lanes: int) -> list[str]:
     return lines
 
 
+def mac_loop_rate_i8(width: int = 1280, rounds: int = 500) -> float:
+    """GMAC/s of the int8 VNNI MAC kernel alone on one 3x3 20->20 output row (45 taps of
+    four-channel words, 20 register accumulators per 16 pixels), strips in cache."""
+    import ctypes
+
+    from hwsr.sim import direct, vnni
+
+    rng = np.random.default_rng(0)
+    s_shape, a_shape, n_taps = direct.i8_scratch_shapes(width, 20, 3, 20)
+    strips = rng.integers(0, 2**32, s_shape, dtype=np.uint32)
+    acc = np.zeros(a_shape, np.int32)
+    wq = vnni.pack_weights(rng.integers(-128, 128, (20, 20, 3, 3)))
+    wp = s_shape[2]
+    tapoff = np.array([((dy * 5 + g) * wp + dx) * 4 for dy in range(3) for dx in range(3)
+                       for g in range(5)], np.int64)
+    fn = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * 8)(vnni.mac_address(20))
+    args = (strips.ctypes.data, tapoff.ctypes.data, wq.ctypes.data, 20, n_taps,
+            acc.ctypes.data, a_shape[1], a_shape[1] // vnni.PIXELS)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(rounds):
+            fn(*args)
+        best = min(best, (time.perf_counter() - t) / rounds)
+    return 20 * 20 * 9 * width / best / 1e9
+
+
 def mac_loop_rate(width: int = 1280, rounds: int = 200) -> float:
-    """GMAC/s of the direct kernel's multiply-add loop alone (``_mac3``), on the passes of one
-    3x3 20->20 output row (60 passes x 5 groups of four channels), strips in cache."""
+    """GMAC/s of the float32 direct kernel's multiply-add loop alone (``_mac3``), on the
+    passes of one 3x3 20->20 output row (60 passes x 5 groups of four channels), in cache."""
     from hwsr.sim._kernels import _mac3
 
     @numba.njit(nogil=True)
@@ -359,13 +424,18 @@ ROWS = (("sim", "hwsr.sim line-buffer simulator (bit-exact)"),
 
 def results_table(res: dict) -> list[str]:
     t, gmac, r = res["seconds"], res["gmac_per_frame"], res["ratios"]
-    peak = res["peak_f32_gmac_s"]
+    peak, peak_i8 = res["peak_f32_gmac_s"], res.get("peak_i8_gmac_s")
     rows = []
     for suffix, threads in (("", "2"), ("1", "1")):
         for key, name in ROWS:
             s = t[key + suffix]
+            of_i8 = f"{100 * gmac / s / peak_i8[threads]:.0f} %" if peak_i8 else "n/a"
             rows.append(f"| {name} | {threads} | {s:.3f} | {gmac / s:.1f} | "
-                        f"{100 * gmac / s / peak[threads]:.0f} % | {t['sim' + suffix] / s:.2f} |")
+                        f"{100 * gmac / s / peak[threads]:.0f} % | {of_i8} | "
+                        f"{t['sim' + suffix] / s:.2f} |")
+    i8_line = (f"- measured int8 peak (AVX-512 VNNI `vpdpbusd` loop, registers only, same "
+               f"rounds): {peak_i8['2']:.1f} GMAC/s on 2 threads, {peak_i8['1']:.1f} on 1"
+               if peak_i8 else "- int8 peak: this CPU has no AVX-512 VNNI")
     load = " / ".join(f"{v:.2f}" for v in res["load_before"])
     load_after = " / ".join(f"{v:.2f}" for v in res["load_after"])
     he = res["half_even"]
@@ -380,9 +450,12 @@ def results_table(res: dict) -> list[str]:
         f"- work: {gmac:.2f} GMAC per frame (Net1 + Net2)",
         f"- measured float32 peak (OpenBLAS {PEAK_N}^3 SGEMM in the same rounds): "
         f"{peak['2']:.1f} GMAC/s on 2 threads, {peak['1']:.1f} on 1",
+        i8_line,
+        f"- simulator MAC datapath: {res.get('sim_mac_path', 'float32')}",
         "",
-        "| executor | threads | time (s) | GMAC/s | of f32 peak | simulator / this |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| executor | threads | time (s) | GMAC/s | of f32 peak | of int8 peak | "
+        "simulator / this |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
         f"Ratios: sim/ort {r['sim/ort (2 threads)']:.2f} (2 threads), "
@@ -418,7 +491,8 @@ def bar_chart(res: dict) -> str:
     gmac, t, peak = res["gmac_per_frame"], res["seconds"], res["peak_f32_gmac_s"]
     bars = [(f"{key} x{th}", gmac / t[key + sfx])
             for sfx, th in (("", 2), ("1", 1)) for key, _ in ROWS]
-    top = max(max(v for _, v in bars), peak["2"]) * 1.1
+    peak_i8 = res.get("peak_i8_gmac_s") or {}
+    top = max(max(v for _, v in bars), peak["2"], *peak_i8.values()) * 1.1
     w, h, left, bw = 640, 320, 50, 60
     scale = (h - 60) / top
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
@@ -438,6 +512,12 @@ def bar_chart(res: dict) -> str:
                      f'stroke="#c33" stroke-dasharray="{dash}"/>')
         parts.append(f'<text x="{w - 150}" y="{y - 3:.1f}" fill="#c33">f32 peak, {th} '
                      f'thread(s) {peak[th]:.0f}</text>')
+    if peak_i8:
+        y = h - 30 - max(peak_i8.values()) * scale
+        parts.append(f'<line x1="{left}" x2="{w - 10}" y1="{y:.1f}" y2="{y:.1f}" '
+                     'stroke="#36c" stroke-dasharray="6,3"/>')
+        parts.append(f'<text x="{w - 190}" y="{y - 3:.1f}" fill="#36c">int8 VNNI peak '
+                     f'{peak_i8["1"]:.0f} (1 thread), {peak_i8["2"]:.0f} (2)</text>')
     return "\n".join(parts + ["</svg>"]) + "\n"
 
 

@@ -99,9 +99,9 @@ def main() -> None:
         lines.append(f"| {width} x {height} | {peak:.1f} | {buffers:.1f} | {lb_kib:.1f} | "
                      f"{rss['rss_peak_mib']:.0f} | {rss['rss_warm_mib']:.0f} | {seconds:.2f} |")
     lines += ["", "Same width, different heights: the same memory. It follows the width: line "
-              "buffers, delay lines and stream buffers are rows (a block of about 32k pixels "
-              "streams between layers); the direct path's scratch is a few float32 rows per "
-              "host lane. Peak RSS includes the interpreter, NumPy, numba and the libraries "
+              "buffers, delay lines and stream buffers are rows (a block of about 128k pixels, "
+              "at most 64 rows, streams between layers); the direct paths' scratch is a few "
+              "rows of 32-bit words per host lane. Peak RSS includes the interpreter, NumPy, numba and the libraries "
               "(the warm-up column)."]
     print("\n".join(lines))
     if args.write:
