@@ -141,6 +141,20 @@ def test_resume_after_interruption_gives_the_identical_result(toy, tmp_path, sto
     assert steps == sorted(set(steps))  # no record written twice
 
 
+def test_rerun_of_a_run_killed_before_its_export_writes_the_engine(toy, tmp_path):
+    """Killed after the last QAT checkpoint but before the engine was written: the rerun
+    writes the same engine instead of reporting a finished run without one."""
+    train(tiny_config(toy, tmp_path / "a"), progress=False)
+    cfg = tiny_config(toy, tmp_path / "r")
+    train(cfg, progress=False)
+    for name in ("quant.safetensors", "program.npz"):
+        (tmp_path / "r" / name).unlink()
+    train(cfg, progress=False)
+    assert_same(tmp_path / "a" / "quant.safetensors", tmp_path / "r" / "quant.safetensors")
+    assert (tmp_path / "a" / "program.npz").read_bytes() == \
+        (tmp_path / "r" / "program.npz").read_bytes()
+
+
 def test_resume_refuses_a_checkpoint_of_another_config(toy, tmp_path):
     train(tiny_config(toy, tmp_path / "r"), progress=False, stop_at_step=3)
     with pytest.raises(ValueError, match=r"different \[optim\]"):

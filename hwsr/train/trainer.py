@@ -38,7 +38,7 @@ from hwsr.train.losses import DualLoss, SingleLoss
 from hwsr.train.nets import build_model
 from hwsr.train.state import CKPT_FILE, TrainMeta, load_state, read_meta, save_state
 from hwsr.train.validate import bicubic_floor, validate
-from hwsr.zoo import FLOAT_FILE, load_engine
+from hwsr.zoo import FLOAT_FILE, PROGRAM_FILE, QUANT_FILE, load_engine
 
 log = logging.getLogger(__name__)
 
@@ -258,15 +258,22 @@ class Trainer:
                 if self.step < cfg.optim.steps:
                     return self._result()
                 self._write_float()
-            if cfg.qat.steps > 0 and self.step < stop:
-                if self.phase == "float":
-                    self._start_qat()
-                self._run_until(stop, bar)
+            if cfg.qat.steps > 0:
+                ran = self.step < stop
+                if ran:
+                    if self.phase == "float":
+                        self._start_qat()
+                    self._run_until(stop, bar)
                 if self.step < cfg.total_steps:
                     return self._result()
-                if self.info.is_main:
+                # export at the end, and also on a rerun of a run killed after its last
+                # checkpoint but before (or while) the engine was written
+                if self.info.is_main and (ran or not self._exported()):
                     export_engine(self.model, self.out, self._metadata())
         return self._result()
+
+    def _exported(self) -> bool:
+        return all((self.out / name).is_file() for name in (QUANT_FILE, PROGRAM_FILE))
 
     def _result(self) -> TrainResult:
         files = sorted(p.name for p in self.out.iterdir() if p.is_file())
