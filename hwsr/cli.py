@@ -22,7 +22,7 @@ from hwsr.zoo import DEFAULT_MODEL
 # Modules that add their own subcommands: each has ``register(subparsers)``.
 _PLUGINS = (
     "hwsr.sim.cli", "hwsr.data.cli", "hwsr.train.cli", "hwsr.export.cli", "hwsr.rtl.cli",
-    "hwsr.golden.cli",
+    "hwsr.golden.cli", "hwsr.explore.cli",
 )
 
 

@@ -23,7 +23,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hwsr.program", "hwsr.report", "hwsr.arch"),  # its integers, its cost, its float nets
     ("hwsr.reference", "hwsr.accum", "hwsr.rom"),  # what reads the integer program
     ("hwsr.quant", "hwsr.sim", "hwsr.zoo"),  # Brevitas, the line-buffer engine, the models
-    ("hwsr.golden", "hwsr.export", "hwsr.rtl", "hwsr.train", "hwsr.cli"),  # the products
+    ("hwsr.golden", "hwsr.export", "hwsr.rtl", "hwsr.train", "hwsr.explore",
+     "hwsr.cli"),  # the products
 )
 
 

@@ -1,0 +1,94 @@
+"""The variants of a grid: their engine specs and what each costs in silicon.
+
+A variant is one point of the axes: a hidden width, a depth and a kernel pattern cycled
+over the layers (``(3, 1)`` at depth 5 is 3, 1, 3, 1, 3: hwsr-s's shape), and an
+activation width. Its spec is Net2's, on the base model's datapath; Net1 is derived from it
+as for every engine. Costs come from :func:`hwsr.report.engine_report` (the one home of the
+formulas) for the dual engine, Net1 and Net2 together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from hwsr.explore.config import AxesConfig, BudgetConfig
+from hwsr.report import check_budget, engine_report
+from hwsr.spec import IMAGE_CHANNELS, Activation, EngineSpec, LayerSpec
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One engine shape of the grid."""
+
+    channels: int  # hidden width: c_out of every layer but the last
+    kernels: tuple[int, ...]  # k of each layer in order; its length is the depth
+    act_bits: int  # width of every activation code between layers
+
+    @property
+    def id(self) -> str:
+        """Name of the variant, its run folder and its row: width, kernels, activation bits.
+
+        >>> Variant(20, (3, 1, 3, 1, 3), 8).id
+        'c20-k31313-a8'
+        """
+        return f"c{self.channels}-k{''.join(map(str, self.kernels))}-a{self.act_bits}"
+
+    def spec(self, base: EngineSpec) -> EngineSpec:
+        """Net2's spec: ReLU hidden layers, a linear last layer of 3·r² channels, the base
+        model's residual, scale and datapath with this variant's activation width."""
+        last = IMAGE_CHANNELS * base.upscale**2
+        layers, c_in = [], IMAGE_CHANNELS
+        for i, k in enumerate(self.kernels):
+            final = i == len(self.kernels) - 1
+            c_out = last if final else self.channels
+            act = Activation.NONE if final else Activation.RELU
+            layers.append(LayerSpec(kernel=k, c_in=c_in, c_out=c_out, activation=act))
+            c_in = c_out
+        datapath = dataclasses.replace(base.datapath, act_bits=self.act_bits)
+        return dataclasses.replace(base, name=f"explore-{self.id}", layers=tuple(layers),
+                                   datapath=datapath)
+
+
+def cycled(pattern: tuple[int, ...], depth: int) -> tuple[int, ...]:
+    """The kernel of each of ``depth`` layers: ``pattern`` repeated and cut.
+
+    >>> cycled((3, 1), 5), cycled((3, 1, 1), 2)
+    ((3, 1, 3, 1, 3), (3, 1))
+    """
+    return tuple(itertools.islice(itertools.cycle(pattern), depth))
+
+
+def variants(axes: AxesConfig) -> list[Variant]:
+    """Every combination of the axes, in axis order, each shape once (two patterns that
+    give the same layers at a depth are one variant)."""
+    seen: dict[str, Variant] = {}
+    for ch, depth, mix, bits in itertools.product(axes.channels, axes.depth, axes.kernel_mixes,
+                                                  axes.act_bits):
+        v = Variant(ch, cycled(mix, depth), bits)
+        seen.setdefault(v.id, v)
+    return list(seen.values())
+
+
+def costs(spec: EngineSpec, budget: BudgetConfig) -> dict[str, Any]:
+    """What the dual engine of ``spec`` costs: MACs and parameters, and at each recorded
+    line width its line buffers (KiB) and latency (LR rows, cycles at 1 px/clock)."""
+    reports = {w: engine_report(spec, width=w) for w in budget.widths_px}
+    first = next(iter(reports.values()))
+    return {
+        "macs_per_lr_px": first.macs_per_pixel,
+        "params": first.params,
+        "latency_rows": first.latency_rows,
+        "latency_out_rows": first.latency_out_rows,
+        "linebuffer_kib": {str(w): r.linebuffer_kib for w, r in reports.items()},
+        "latency_cycles": {str(w): r.latency_cycles for w, r in reports.items()},
+    }
+
+
+def over_budget(spec: EngineSpec, budget: BudgetConfig) -> list[str]:
+    """The budget lines the dual engine of ``spec`` breaks (empty when it fits)."""
+    report = engine_report(spec, width=budget.budget_width_px)
+    return [f"{v} at {budget.budget_width_px} px" if v.startswith("line buffers") else v
+            for v in check_budget(report, budget.max_macs_per_lr_px, budget.max_linebuffer_kib)]
