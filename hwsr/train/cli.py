@@ -55,7 +55,7 @@ def _progress_flags(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train``, ``eval`` and ``quantize`` to the ``hwsr`` command."""
+    """Add ``train``, ``eval``, ``quantize`` and ``ladder`` to the ``hwsr`` command."""
     p = subparsers.add_parser("train", help="train a model (float phase, then QAT) from a config",
                               description="Train or resume the run of a TOML config; under "
                               "torchrun, every process runs this command.")
@@ -91,3 +91,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="where to write the int8 files (default: model)")
     _progress_flags(p)
     p.set_defaults(func=_cmd_quantize)
+
+    def _cmd_ladder(args: argparse.Namespace) -> int:
+        from hwsr.train import ladder
+
+        cfg = ladder.with_overrides(ladder.load_ladder_config(args.config), tuple(args.set),
+                                    args.runs, args.report)
+        command = " ".join(["hwsr ladder --config", str(args.config),
+                            *(f"--set {s}" for s in args.set)])
+        if args.report_only:
+            print(f"{ladder.write_report(cfg, command)}: rebuilt from the cached scores")
+            return 0
+        result = ladder.run_ladder(cfg, command, ladder.parse_shard(args.shard),
+                                   progress=args.progress)
+        print(f"{len(result.trained)} runs trained, {len(result.kept)} already finished; "
+              + (f"report {result.report}" if result.report is not None else
+                 f"{result.missing} scores still missing (other shards?): no report yet"))
+        return 0
+
+    p = subparsers.add_parser("ladder", help="the ablation ladder with seeds: mean ± std, climbs",
+                              description="Train every rung of a ladder config with every seed "
+                              "(resuming finished or killed runs), score each on the held-out "
+                              "frames of each dataset, and write the seeds report "
+                              "(docs/ladder.md).")
+    p.add_argument("--config", required=True, type=Path, help="ladder config (.toml)")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="override one value of every rung's training config (repeatable)")
+    p.add_argument("--runs", type=Path, help="override ladder.runs_dir")
+    p.add_argument("--report", type=Path, help="override ladder.report")
+    p.add_argument("--shard", default="0/1", metavar="K/N",
+                   help="train only runs K, K+N, ... (run N processes, K = 0..N-1)")
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild the report from the cached scores; train and score nothing")
+    _progress_flags(p)
+    p.set_defaults(func=_cmd_ladder)
