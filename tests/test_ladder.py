@@ -63,6 +63,10 @@ def test_train_on_rung_trains_once_and_scores_on_every_dataset():
         (Path(f"runs/ladder/dual/seed{k}"), ("crf24", "crf30")) for k in (4, 5)]
     tc = train_config(cfg, runs[1])
     assert (tc.optim.steps, tc.run.seed, tc.data.dir) == (7, 5, Path("data/wallpapers-crf24"))
+    rung = dataclasses.replace(cfg.rungs[0], set=("optim.steps=9", "loss.lambda_id=0.3"))
+    with_set = dataclasses.replace(cfg, rungs=(rung,))
+    tc = train_config(with_set, ladder_runs(with_set)[1])
+    assert (tc.optim.steps, tc.loss.lambda_id) == (9, 0.3)  # a rung's own set comes last
 
 
 @pytest.mark.parametrize(("tables", "fragment"), [
@@ -83,6 +87,10 @@ def test_train_on_rung_trains_once_and_scores_on_every_dataset():
     ({"rungs": [{"label": "a"}]}, "rungs[0].config: is required"),
     ({"rungs": [{"label": "a", "config": "x.toml", "mode": "dual"}]},
      "rungs[0].mode: unknown key"),
+    ({"rungs": [{"label": "a", "config": "x.toml", "set": ["run.seed=1"]}]},
+     "rungs[0].set: run.seed is set by the ladder"),
+    ({"rungs": [{"label": "a", "config": "x.toml", "set": "loss.lambda_id=1"}]},
+     "rungs[0].set: must be an array of strings"),
     ({"eval": {"dirs": {}}}, "eval.dirs: must be a table of name = dataset folder"),
     ({"eval": {"dirs": {"CRF 24": "data/x"}}}, "eval.dirs.CRF 24: names are lower-case"),
     ({"eval": {"frames": -1}}, "eval.frames: must be >= 0"),

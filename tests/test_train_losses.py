@@ -135,3 +135,39 @@ def test_mse_pixel_distance_replaces_l1_in_the_image_terms_only():
     torch.testing.assert_close(p2["l1"], ((y1 - dhr) ** 2).mean().detach())
     torch.testing.assert_close(p2["l2"], ((y2 - hr) ** 2).mean().detach())
     torch.testing.assert_close(p1["lid"], p2["lid"])  # L_id stays an L1 distance
+
+
+def test_lid_signals_and_distance_on_a_known_pass():
+    """``id_features`` picks what L_id compares (every hidden layer, the last one, Net2's
+    output) and ``id_distance`` how: each equals the distance computed by hand."""
+    model = tiny_dual()
+    lr, dhr, hr = batch()
+    with torch.no_grad():
+        y1, _ = model(lr)
+        s_out, s_feats = model.net2(y1, return_features=True)
+        t_out, t_feats = model.net2(dhr, return_features=True)
+    pairs = zip(s_feats, t_feats, strict=True)
+    want = {("all", "l1"): sum(float((s - t).abs().mean()) for s, t in pairs),
+            ("last", "l1"): float((s_feats[-1] - t_feats[-1]).abs().mean()),
+            ("output", "l1"): float((s_out - t_out).abs().mean()),
+            ("output", "mse"): float(((s_out - t_out) ** 2).mean())}
+    for (features, distance), value in want.items():
+        for route in ("net1", "both"):
+            _, parts = DualLoss(model, 1.0, 1.0, 1.0, route, id_features=features,
+                                id_distance=distance)(lr, dhr, hr)
+            assert float(parts["lid"]) == pytest.approx(value, rel=1e-5), (features, route)
+    with pytest.raises(ValueError):
+        DualLoss(model, 1.0, 1.0, 1.0, "net1", id_features="first")
+
+
+def test_lid_warm_up_ramps_its_weight():
+    model = tiny_dual()
+    loss = DualLoss(model, 1.0, 1.0, 0.4, "net1", id_warmup_steps=4)
+    assert [loss.id_weight(s) for s in (0, 1, 3, 10)] == pytest.approx([0.1, 0.2, 0.4, 0.4])
+    assert DualLoss(model, 1.0, 1.0, 0.4, "net1").id_weight(0) == 0.4
+    lr, dhr, hr = batch()
+    total0, p0 = loss(lr, dhr, hr, step=0)
+    total9, p9 = loss(lr, dhr, hr, step=9)
+    base = float(p0["l1"] + p0["l2"])
+    assert float(total0) == pytest.approx(base + 0.1 * float(p0["lid"]), rel=1e-5)
+    assert float(total9) == pytest.approx(base + 0.4 * float(p9["lid"]), rel=1e-5)

@@ -5,7 +5,8 @@ A config file has six tables; every key is optional except ``run.mode`` and ``da
     [run]     name, mode, model, seed, out_dir, single_width, init_weights
     [data]    dir, crop_lr_px, batch_size, val_frames, val_crop_lr_px
     [optim]   steps, lr, min_lr, warmup_steps, grad_clip_norm
-    [loss]    lambda_net1, lambda_net2, lambda_id, id_route
+    [loss]    lambda_net1, lambda_net2, lambda_id, id_route, pixel, id_features, id_distance,
+              id_warmup_steps
     [schedule] log_every_steps, val_every_steps, ckpt_every_steps, threads
     [qat]     steps, lr, calib_batches
 
@@ -28,6 +29,9 @@ from hwsr.validate import check_choice, check_keys, read_toml, require
 MODES = ("baseline", "hd2uhd", "dual", "dual-id")  # the paper's four rows, in ladder order
 ID_ROUTES = ("net1", "both")  # where L_id's gradient may go (see hwsr.train.losses)
 PIXEL_LOSSES = ("l1", "mse")  # distance of the image terms L1 and L2
+# What L_id compares of Net2 (student on Net1's output, teacher on the true dHR): every hidden
+# layer (the paper's reading), the last hidden layer only, or Net2's output image.
+ID_FEATURES = ("all", "last", "output")
 
 
 class ConfigError(ValueError):
@@ -83,6 +87,9 @@ class LossConfig:
     lambda_id: float = 0.1  # λid: Σ_l |F_l(student) − F_l(teacher)|₁ (dual-id only)
     id_route: str = "net1"  # "net1": L_id trains Net1 only (safe); "both": the literal reading
     pixel: str = "l1"  # distance of L1 and L2: "l1" (the paper) or "mse" (what PSNR measures)
+    id_features: str = "all"  # what L_id compares: "all" hidden layers, the "last", the "output"
+    id_distance: str = "l1"  # distance of L_id: "l1" (the paper) or "mse"
+    id_warmup_steps: int = 0  # λid ramps linearly from 0 over these first steps (0: off)
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,15 @@ class TrainConfig:
         }
 
 
+def with_defaults(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A config recorded by :meth:`TrainConfig.to_dict` with the keys it lacks filled in
+    with their defaults: a run recorded before a key existed is the same run as one with
+    that key at its default (checkpoint resume and finished-run checks compare these)."""
+    defaults = TrainConfig().to_dict()
+    return {name: {**defaults.get(name, {}), **table} if isinstance(table, dict) else table
+            for name, table in recorded.items()}
+
+
 _SECTIONS: dict[str, type] = {
     "run": RunConfig, "data": DataConfig, "optim": OptimConfig, "loss": LossConfig,
     "schedule": ScheduleConfig, "qat": QatConfig,
@@ -154,7 +170,7 @@ _NON_NEGATIVE = {
     "run": ("single_width",),
     "data": ("val_frames", "val_crop_lr_px"),
     "optim": ("steps", "min_lr", "warmup_steps", "grad_clip_norm"),
-    "loss": ("lambda_net1", "lambda_net2", "lambda_id"),
+    "loss": ("lambda_net1", "lambda_net2", "lambda_id", "id_warmup_steps"),
     "qat": ("steps",),
 }
 
@@ -163,6 +179,8 @@ def _validate(cfg: TrainConfig) -> None:
     check_choice(cfg.run.mode, MODES, "run.mode", ConfigError)
     check_choice(cfg.loss.id_route, ID_ROUTES, "loss.id_route", ConfigError)
     check_choice(cfg.loss.pixel, PIXEL_LOSSES, "loss.pixel", ConfigError)
+    check_choice(cfg.loss.id_features, ID_FEATURES, "loss.id_features", ConfigError)
+    check_choice(cfg.loss.id_distance, PIXEL_LOSSES, "loss.id_distance", ConfigError)
     for table, keys in _POSITIVE.items():
         for key in keys:
             require(getattr(getattr(cfg, table), key) > 0, f"{table}.{key}", "must be > 0",

@@ -33,7 +33,14 @@ from safetensors import safe_open
 
 from hwsr.atomic import check_output, json_text, write_text
 from hwsr.train.artifacts import RESULT_FILE
-from hwsr.train.config import MODES, ConfigError, TrainConfig, apply_overrides, load_config
+from hwsr.train.config import (
+    MODES,
+    ConfigError,
+    TrainConfig,
+    apply_overrides,
+    load_config,
+    with_defaults,
+)
 from hwsr.train.evaluate import evaluate, rows_to_json
 from hwsr.train.ladder_report import ReportContext, Score, format_report
 from hwsr.train.trainer import train
@@ -57,6 +64,7 @@ class Rung:
 
     label: str  # lower-case letters, digits, '-', '_'
     config: Path  # training config of the rung (what `hwsr train --config` takes)
+    set: tuple[str, ...] = ()  # TABLE.KEY=VALUE overrides of this rung only (after ladder.set)
 
 
 DEFAULT_RUNGS = tuple(Rung(m, Path(f"configs/ladder-{m}.toml")) for m in MODES)
@@ -101,15 +109,22 @@ def _validate(cfg: LadderConfig) -> None:
     require(cfg.eval_crop_lr_px >= 0, "eval.crop_lr_px", "must be >= 0", LadderError)
     check_choice(cfg.train_on, TRAIN_ON, "ladder.train_on", LadderError)
     require(cfg.report.suffix == ".md", "ladder.report", "must be a .md file", LadderError)
+    _check_set(cfg, cfg.set, "ladder.set")
+    for i, r in enumerate(cfg.rungs):
+        _check_set(cfg, r.set, f"rungs[{i}].set")
+
+
+def _check_set(cfg: LadderConfig, overrides: tuple[str, ...], where: str) -> None:
+    """Overrides parse, and leave alone what the ladder sets for each run."""
     try:
-        overridden = apply_overrides({}, cfg.set)
+        overridden = apply_overrides({}, overrides)
     except ConfigError as e:
-        raise LadderError(f"ladder.set: {e}") from None
+        raise LadderError(f"{where}: {e}") from None
     for owned in _OWNED:
         table, _, key = owned.partition(".")
-        require(key not in overridden.get(table, {}), "ladder.set",
+        require(key not in overridden.get(table, {}), where,
                 f"{owned} is set by the ladder for each run", LadderError)
-    require(cfg.train_on != "each" or "dir" not in overridden.get("data", {}), "ladder.set",
+    require(cfg.train_on != "each" or "dir" not in overridden.get("data", {}), where,
             'data.dir comes from [eval.dirs] when train_on = "each"', LadderError)
 
 
@@ -154,11 +169,12 @@ def _rungs(d: dict[str, Any]) -> dict[str, Any]:
             "must be an array of tables ([[rungs]] label = ..., config = ...)", LadderError)
     out = []
     for i, r in enumerate(raw):
-        check_keys(r, ["config", "label"], f"rungs[{i}].", LadderError)
+        check_keys(r, ["config", "label", "set"], f"rungs[{i}].", LadderError)
         for key in ("label", "config"):
             require(key in r, f"rungs[{i}].{key}", "is required", LadderError)
         out.append(Rung(_typed(r["label"], f"rungs[{i}].label", "str"),
-                        _typed(r["config"], f"rungs[{i}].config", "path")))
+                        _typed(r["config"], f"rungs[{i}].config", "path"),
+                        _typed(r.get("set", []), f"rungs[{i}].set", "strs")))
     return {"rungs": tuple(out)}
 
 
@@ -211,7 +227,7 @@ def ladder_runs(cfg: LadderConfig) -> list[LadderRun]:
 
 def train_config(cfg: LadderConfig, run: LadderRun) -> TrainConfig:
     """The rung's training config with the ladder's overrides, this seed and this folder."""
-    tc = load_config(run.rung.config, cfg.set)
+    tc = load_config(run.rung.config, (*cfg.set, *run.rung.set))
     require(tc.optim.steps > 0, f"{run.rung.config}: optim.steps",
             "must be > 0: the ladder scores the float model", LadderError)
     name = "-".join(["ladder", *([run.train_set] if run.train_set else []), run.rung.label,
@@ -232,7 +248,8 @@ def finished(tc: TrainConfig) -> bool:
     out = Path(tc.run.out_dir)
     try:
         steps = json.loads((out / RESULT_FILE).read_text(encoding="utf-8"))["steps"]
-        return steps == tc.total_steps and _float_config(out / FLOAT_FILE) == tc.to_dict()
+        recorded = with_defaults(_float_config(out / FLOAT_FILE))
+        return steps == tc.total_steps and recorded == tc.to_dict()
     except (OSError, ValueError, KeyError):
         return False
 

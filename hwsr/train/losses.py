@@ -31,6 +31,7 @@ from torch import nn
 from torch.func import functional_call
 
 from hwsr.arch.engine_net import DualStageSR
+from hwsr.train.config import ID_FEATURES
 
 LossParts = dict[str, torch.Tensor]  # term name → detached scalar, for logging
 
@@ -56,8 +57,10 @@ def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 PIXEL_DISTANCES = {"l1": l1, "mse": mse}
 
 
-def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
-    """L_id: Σ over layers of the mean |F_student − F_teacher|; the teacher is detached.
+def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor],
+                     distance: str = "l1") -> torch.Tensor:
+    """L_id: Σ over layers of the mean |F_student − F_teacher| (``distance='l1'``) or of the
+    mean squared difference (``'mse'``); the teacher is detached.
 
     >>> f = [torch.ones(1, 2, 3, 3), torch.zeros(1, 2, 3, 3)]
     >>> float(feature_distance(f, [t.clone() for t in f]))
@@ -66,55 +69,83 @@ def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor]) -
     if len(student) != len(teacher) or not student:
         raise ValueError(f"need matching non-empty feature lists, got {len(student)} and "
                          f"{len(teacher)}")
-    return torch.stack([l1(s, t.detach()) for s, t in zip(student, teacher, strict=True)]).sum()
+    d = PIXEL_DISTANCES[distance]
+    return torch.stack([d(s, t.detach()) for s, t in zip(student, teacher, strict=True)]).sum()
 
 
-def frozen_features(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Hidden feature maps of ``net`` on ``x`` with its weights treated as constants.
+def frozen_pass(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Output and hidden feature maps of ``net`` on ``x`` with its weights as constants.
 
     The gradient flows to ``x`` (hence to whatever produced it) but never to ``net``'s
     parameters: they enter the call detached.
     """
     state = {k: v.detach() for k, v in net.named_parameters()}
     state.update(dict(net.named_buffers()))
-    _, feats = functional_call(net, state, (x,), {"return_features": True})
-    return feats
+    out, feats = functional_call(net, state, (x,), {"return_features": True})
+    return out, feats
+
+
+def frozen_features(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Hidden feature maps of :func:`frozen_pass`."""
+    return frozen_pass(net, x)[1]
+
 
 
 class DualLoss(nn.Module):
     """L = λ1·L1 + λ2·L2 (+ λid·L_id) of a :class:`DualStageSR`; wrap this module in DDP."""
 
     def __init__(self, model: DualStageSR, lambda_net1: float, lambda_net2: float,
-                 lambda_id: float = 0.0, id_route: str = "net1", pixel: str = "l1") -> None:
+                 lambda_id: float = 0.0, id_route: str = "net1", pixel: str = "l1",
+                 id_features: str = "all", id_distance: str = "l1",
+                 id_warmup_steps: int = 0) -> None:
         super().__init__()
         if id_route not in ("net1", "both"):
             raise ValueError(f"id_route must be 'net1' or 'both', got {id_route!r}")
+        if id_features not in ID_FEATURES or id_distance not in PIXEL_DISTANCES:
+            raise ValueError(f"id_features must be one of {ID_FEATURES} and id_distance one of "
+                             f"{tuple(PIXEL_DISTANCES)}")
         self.model = model
         self.pixel = PIXEL_DISTANCES[pixel]
         self.lambdas = (lambda_net1, lambda_net2, lambda_id)
-        self.id_route = id_route
+        self.id_route, self.id_features, self.id_distance = id_route, id_features, id_distance
+        self.id_warmup_steps = id_warmup_steps
 
-    def forward(self, lr: torch.Tensor, dhr: torch.Tensor,
-                hr: torch.Tensor) -> tuple[torch.Tensor, LossParts]:
-        lam1, lam2, lam_id = self.lambdas
+    def id_weight(self, step: int | None) -> float:
+        """λ_id at optimizer step ``step``: ramped linearly from 0 over the warm-up steps
+        (the student's Net1 first learns to restore, then to match the teacher)."""
+        lam_id = self.lambdas[2]
+        if step is None or self.id_warmup_steps == 0:
+            return lam_id
+        return lam_id * min(1.0, (step + 1) / self.id_warmup_steps)
+
+    def forward(self, lr: torch.Tensor, dhr: torch.Tensor, hr: torch.Tensor,
+                step: int | None = None) -> tuple[torch.Tensor, LossParts]:
+        lam1, lam2, _ = self.lambdas
+        lam_id = self.id_weight(step)
         y1, y2, feats = self.model(lr, return_features=True)
         loss_net1, loss_net2 = self.pixel(y1, dhr), self.pixel(y2, hr)
         total = lam1 * loss_net1 + lam2 * loss_net2
         parts = {"l1": loss_net1.detach(), "l2": loss_net2.detach()}
-        if lam_id > 0:
-            loss_id = self.distillation(y1, dhr, feats)
+        if self.lambdas[2] > 0:
+            loss_id = self.distillation(y1, dhr, feats, y2)
             total = total + lam_id * loss_id
             parts["lid"] = loss_id.detach()
         parts["loss"] = total.detach()
         return total, parts
 
-    def distillation(self, y1: torch.Tensor, dhr: torch.Tensor,
-                     feats: list[torch.Tensor]) -> torch.Tensor:
-        """L_id between Net2 on Net1's output (student) and on the true dHR (teacher)."""
+    def distillation(self, y1: torch.Tensor, dhr: torch.Tensor, feats: list[torch.Tensor],
+                     y2: torch.Tensor) -> torch.Tensor:
+        """L_id between Net2 on Net1's output (student) and on the true dHR (teacher), on
+        the signals ``id_features`` names, at distance ``id_distance``."""
         with torch.no_grad():
-            _, teacher = self.model.net2_on(dhr, return_features=True)
-        student = feats if self.id_route == "both" else frozen_features(self.model.net2, y1)
-        return feature_distance(student, teacher)
+            t_out, t_feats = self.model.net2_on(dhr, return_features=True)
+        if self.id_route == "both":
+            s_out, s_feats = y2, feats
+        else:
+            s_out, s_feats = frozen_pass(self.model.net2, y1)
+        student, teacher = {"all": (s_feats, t_feats), "last": (s_feats[-1:], t_feats[-1:]),
+                            "output": ([s_out], [t_out])}[self.id_features]
+        return feature_distance(student, teacher, self.id_distance)
 
 
 class SingleLoss(nn.Module):
@@ -128,8 +159,9 @@ class SingleLoss(nn.Module):
         self.input_key = input_key
         self.pixel = PIXEL_DISTANCES[pixel]
 
-    def forward(self, lr: torch.Tensor, dhr: torch.Tensor,
-                hr: torch.Tensor) -> tuple[torch.Tensor, LossParts]:
+    def forward(self, lr: torch.Tensor, dhr: torch.Tensor, hr: torch.Tensor,
+                step: int | None = None) -> tuple[torch.Tensor, LossParts]:
+        del step  # one net: nothing is scheduled by step
         x = dhr if self.input_key == "dhr" else lr
         loss = self.pixel(self.model(x), hr)
         return loss, {"l2": loss.detach(), "loss": loss.detach()}

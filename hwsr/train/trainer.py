@@ -33,7 +33,7 @@ from hwsr.quant.calibrate import calibrate, export_engine, quant_from_float
 from hwsr.spec import spec_to_dict
 from hwsr.train import artifacts, ddp
 from hwsr.train.batches import PatchBatches, val_frames
-from hwsr.train.config import TrainConfig
+from hwsr.train.config import TrainConfig, with_defaults
 from hwsr.train.losses import DualLoss, SingleLoss
 from hwsr.train.nets import build_model
 from hwsr.train.state import CKPT_FILE, TrainMeta, load_state, read_meta, save_state
@@ -71,7 +71,7 @@ def loss_module(model: nn.Module, cfg: TrainConfig) -> nn.Module:
     if cfg.run.dual:
         lam_id = loss.lambda_id if mode == "dual-id" else 0.0
         return DualLoss(model, loss.lambda_net1, loss.lambda_net2, lam_id, loss.id_route,
-                        loss.pixel)
+                        loss.pixel, loss.id_features, loss.id_distance, loss.id_warmup_steps)
     return SingleLoss(model, "dhr" if mode == "baseline" else "lr", loss.pixel)
 
 
@@ -147,7 +147,8 @@ class Trainer:
         meta = read_meta(ckpt)
         mine = self.cfg.to_dict()
         for section in _RESUME_SECTIONS:
-            theirs = {k: v for k, v in meta.config.get(section, {}).items() if k != "out_dir"}
+            recorded = with_defaults(meta.config).get(section, {})
+            theirs = {k: v for k, v in recorded.items() if k != "out_dir"}
             if theirs != {k: v for k, v in mine[section].items() if k != "out_dir"}:
                 raise CheckpointError(f"{ckpt}: written by a run with a different [{section}] "
                                       "config; delete it or choose another run.out_dir")
@@ -165,7 +166,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
         b = self.batches.batch(self.step).to(self.device)
-        loss, parts = self.wrapped(b.lr, b.dhr, b.hr)
+        loss, parts = self.wrapped(b.lr, b.dhr, b.hr, step=self.step)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.optim.grad_clip_norm > 0:
