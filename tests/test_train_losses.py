@@ -9,6 +9,10 @@ from hwsr.arch.engine_net import build_dual
 from hwsr.spec import spec_from_dict
 from hwsr.train.losses import DualLoss, SingleLoss, feature_distance, frozen_features, l1
 
+# The losses are float32 torch sums; the expected values here are the same sums taken in
+# float64 by hand, so they agree to float32 rounding of a few dozen terms, not bit for bit.
+F32_LOSS_REL_TOL = 1e-5
+
 TINY = {
     "engine": {"name": "tiny", "upscale": 3},
     "layers": [
@@ -155,7 +159,8 @@ def test_lid_signals_and_distance_on_a_known_pass():
         for route in ("net1", "both"):
             _, parts = DualLoss(model, 1.0, 1.0, 1.0, route, id_features=features,
                                 id_distance=distance)(lr, dhr, hr)
-            assert float(parts["lid"]) == pytest.approx(value, rel=1e-5), (features, route)
+            assert float(parts["lid"]) == pytest.approx(value, rel=F32_LOSS_REL_TOL), \
+                (features, route)
     with pytest.raises(ValueError):
         DualLoss(model, 1.0, 1.0, 1.0, "net1", id_features="first")
 
@@ -163,11 +168,12 @@ def test_lid_signals_and_distance_on_a_known_pass():
 def test_lid_warm_up_ramps_its_weight():
     model = tiny_dual()
     loss = DualLoss(model, 1.0, 1.0, 0.4, "net1", id_warmup_steps=4)
-    assert [loss.id_weight(s) for s in (0, 1, 3, 10)] == pytest.approx([0.1, 0.2, 0.4, 0.4])
+    # 0.4 times a quarter, a half and one: powers of two, so exact in float64
+    assert [loss.id_weight(s) for s in (0, 1, 3, 10)] == [0.1, 0.2, 0.4, 0.4]
     assert DualLoss(model, 1.0, 1.0, 0.4, "net1").id_weight(0) == 0.4
     lr, dhr, hr = batch()
     total0, p0 = loss(lr, dhr, hr, step=0)
     total9, p9 = loss(lr, dhr, hr, step=9)
     base = float(p0["l1"] + p0["l2"])
-    assert float(total0) == pytest.approx(base + 0.1 * float(p0["lid"]), rel=1e-5)
-    assert float(total9) == pytest.approx(base + 0.4 * float(p9["lid"]), rel=1e-5)
+    assert float(total0) == pytest.approx(base + 0.1 * float(p0["lid"]), rel=F32_LOSS_REL_TOL)
+    assert float(total9) == pytest.approx(base + 0.4 * float(p9["lid"]), rel=F32_LOSS_REL_TOL)
