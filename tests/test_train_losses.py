@@ -177,3 +177,33 @@ def test_lid_warm_up_ramps_its_weight():
     base = float(p0["l1"] + p0["l2"])
     assert float(total0) == pytest.approx(base + 0.1 * float(p0["lid"]), rel=F32_LOSS_REL_TOL)
     assert float(total9) == pytest.approx(base + 0.4 * float(p9["lid"]), rel=F32_LOSS_REL_TOL)
+
+
+def test_ema_teacher_averages_net2_and_starts_at_its_weights():
+    model = tiny_dual()
+    loss = DualLoss(model, 1.0, 1.0, 0.1, "net1", id_teacher_ema=0.75)
+    current = DualLoss(model, 1.0, 1.0, 0.1, "net1")
+    lr, dhr, hr = batch()
+    # first pass: the average is Net2's weights, so the teacher is the current one
+    _, p_ema = loss(lr, dhr, hr)
+    _, p_cur = current(lr, dhr, hr)
+    assert torch.equal(p_ema["lid"], p_cur["lid"])
+    w0 = {k: p.detach().clone() for k, p in model.net2.named_parameters()}
+    with torch.no_grad():
+        for p in model.net2.parameters():
+            p.add_(0.5)  # a step of the optimizer
+    loss(lr, dhr, hr)
+    for k, p in model.net2.named_parameters():
+        want = 0.75 * w0[k] + 0.25 * p.detach()
+        assert torch.equal(loss.loss_state()[f"ema.{k}"], want), k
+    # the teacher now runs the averaged weights, not the current ones
+    t_out, _ = loss.teacher(dhr)
+    assert not torch.equal(t_out, model.net2(dhr))
+    # the state round-trips, and a state of another network is refused
+    fresh = DualLoss(model, 1.0, 1.0, 0.1, "net1", id_teacher_ema=0.75)
+    fresh.load_loss_state(loss.loss_state())
+    assert torch.equal(fresh.teacher(dhr)[0], t_out)
+    with pytest.raises(ValueError, match="EMA teacher"):
+        fresh.load_loss_state({"ema.nope": torch.zeros(1)})
+    with pytest.raises(ValueError, match="id_teacher_ema"):
+        DualLoss(model, 1.0, 1.0, 0.1, "net1", id_teacher_ema=1.0)

@@ -262,3 +262,128 @@ def test_quantize_command_exports_the_int8_engine_from_a_float_run(toy, tmp_path
     assert (tmp_path / "int8" / "program.npz").is_file()
     assert (tmp_path / "int8" / "quant.safetensors").is_file()
     assert "int8 engine" in capsys.readouterr().out
+
+
+# -- a mix of datasets ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def toy_mix(tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("mix")
+    return [make_toy_dataset(root / "b", patches=10, patch_lr_px=12, seed=1),
+            make_toy_dataset(root / "c", patches=7, patch_lr_px=12, seed=2)]
+
+
+def test_mix_pools_every_folders_triples_in_order(toy, toy_mix):
+    from hwsr.data import TripletDataset
+    from hwsr.train.batches import PatchBatches
+
+    pool = PatchBatches(toy["data"], 4, 8, seed=0, mix=toy_mix)
+    assert pool.total == 24 + 10 + 7
+    plain = [TripletDataset(r, augment=False) for r in (toy["data"], *toy_mix)]
+    for part in pool.parts:
+        part.augment = False
+    flat = [t for d in plain for t in (d[i] for i in range(len(d)))]
+    for i, want in enumerate(flat):
+        got = pool.triple(i)
+        assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True)), i
+    # batches draw from the whole pool: over 30 steps every folder contributes
+    drawn: list[int] = []
+    take = pool.triple
+    pool.triple = lambda i: drawn.append(i) or take(i)  # type: ignore[method-assign]
+    for step in range(30):
+        pool.batch(step)
+    assert len(drawn) == 120 and set(drawn) <= set(range(41))
+    assert min(drawn) < 24 and any(24 <= i < 34 for i in drawn) and max(drawn) >= 34
+
+
+def test_mix_trains_validates_on_dir_and_records_the_folders(toy, toy_mix, tmp_path):
+    cfg = tiny_config(toy, tmp_path / "m", data={"mix": [str(p) for p in toy_mix]},
+                      optim={"steps": 6}, qat={"steps": 0})
+    assert cfg.data.mix == tuple(toy_mix)
+    train(cfg, progress=False)
+    recorded = read_meta(tmp_path / "m" / CKPT_FILE).config
+    assert recorded["data"]["mix"] == [str(p) for p in toy_mix]
+    assert config_from_dict(recorded).data.mix == cfg.data.mix
+    # a rerun of the finished run with the same mix resumes instead of refusing
+    train(cfg, progress=False)
+
+
+@pytest.mark.parametrize("mix, fragment", [
+    ("data/x", "list of path strings"),
+    ([""], "list of path strings"),
+    (["SAME"], "repeats a folder"),
+])
+def test_bad_mix_is_refused(toy, tmp_path, mix, fragment):
+    mix = [str(toy["data"]) if m == "SAME" else m for m in mix] if isinstance(mix, list) else mix
+    with pytest.raises(ConfigError, match=fragment):
+        tiny_config(toy, tmp_path, data={"mix": mix})
+
+
+def test_mix_of_other_patch_size_is_refused(toy, tmp_path):
+    from hwsr.train.batches import PatchBatches
+
+    other = make_toy_dataset(tmp_path / "big", patches=6, patch_lr_px=16)
+    with pytest.raises(ValueError, match="patches differ in size"):
+        PatchBatches(toy["data"], 4, 8, seed=0, mix=[other])
+
+
+# -- the float references: SRCNN and RCAN through the same four modes -------------------------
+
+
+@pytest.mark.parametrize("arch", ["srcnn", "rcan"])
+def test_float_reference_trains_every_mode_and_scores_float_only(toy, tmp_path, arch):
+    from hwsr.train.evaluate import evaluate
+
+    modes = ("baseline", "hd2uhd", "dual", "dual-id")
+    for mode in modes:
+        cfg = tiny_config(toy, tmp_path / mode, run={"mode": mode, "arch": arch},
+                          optim={"steps": 3}, qat={"steps": 0})
+        result = train(cfg, progress=False)
+        assert math.isfinite(result.val_psnr_db), mode
+    rows = evaluate([str(tmp_path / m) for m in modes], toy["data"])
+    table1 = [r for r in rows if r.table == 1 and r.model != "bicubic"]
+    assert [r.mode for r in table1] == list(modes)
+    assert {r.weights for r in rows if r.model != "bicubic"} == {"float"}
+
+
+@pytest.mark.parametrize("arch", ["srcnn", "rcan"])
+def test_float_reference_starts_at_bicubic_and_pairs_match_the_single_budget(arch):
+    from hwsr.resize import imresize_torch
+    from hwsr.train.nets import build_float_arch
+
+    x = torch.rand(1, 3, 10, 12)
+    single = build_float_arch(arch, "baseline")
+    dual = build_float_arch(arch, "dual")
+    up = imresize_torch(x, (30, 36))
+    assert torch.equal(single(x), up)
+    y1, y2 = dual(x)
+    assert torch.equal(y1, x) and torch.equal(y2, up)
+    n_single = sum(p.numel() for p in single.parameters())
+    n_dual = sum(p.numel() for p in dual.parameters())
+    assert abs(n_dual - n_single) / n_single < 0.06
+
+
+def test_float_reference_has_no_qat_phase(toy, tmp_path):
+    with pytest.raises(ConfigError, match="qat.steps.*float reference"):
+        tiny_config(toy, tmp_path, run={"arch": "srcnn"})
+
+
+@pytest.mark.parametrize("stop", [6, 14])  # interrupted in the float phase and in QAT
+def test_resume_with_an_ema_teacher_continues_the_same_average(toy, tmp_path, stop):
+    over = {"loss": {"id_teacher_ema": 0.5}}
+    train(tiny_config(toy, tmp_path / "a", **over), progress=False)
+    cfg_b = tiny_config(toy, tmp_path / "b", **over)
+    train(cfg_b, progress=False, stop_at_step=stop)
+    train(cfg_b, progress=False)
+    for name in ("float.safetensors", "quant.safetensors"):
+        assert_same(tmp_path / "a" / name, tmp_path / "b" / name)
+    # the option changes training: the current-weights teacher ends elsewhere
+    train(tiny_config(toy, tmp_path / "c"), progress=False)
+    wa, wc = weights(tmp_path / "a" / FLOAT), weights(tmp_path / "c" / FLOAT)
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa if k.startswith("net1."))
+    with pytest.raises(ConfigError, match="id_teacher_ema"):
+        tiny_config(toy, tmp_path / "d", loss={"id_teacher_ema": 1.0})
+
+
+FLOAT = "float.safetensors"

@@ -9,6 +9,7 @@ DDP run each take their own share of one global batch (rank ``r`` takes items ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from hwsr.data import TripletDataset, ValFrames, codes_to_values
+from hwsr.data.dataset import Triple
 
 SCALE = 3  # HR side / LR side of every triple
 
@@ -33,20 +35,33 @@ class Batch:
 
 
 class PatchBatches:
-    """Random crops of the dataset's triples; ``batch(step)`` is this rank's share."""
+    """Random crops of the dataset's triples; ``batch(step)`` is this rank's share.
+
+    ``mix`` adds more dataset folders: their triples join ``root``'s in one pool that every
+    batch draws from uniformly (a folder's share of a batch is its share of the pool), so a
+    mix of codecs and rate factors trains one engine. Index ``i`` of the pool is triple ``i``
+    of ``root``, then of each ``mix`` folder in order.
+    """
 
     def __init__(self, root: Path | str, batch_size: int, crop_lr_px: int, seed: int,
-                 rank: int = 0, world: int = 1) -> None:
+                 rank: int = 0, world: int = 1, mix: Sequence[Path | str] = ()) -> None:
         if batch_size % world:
             raise ValueError(f"batch_size {batch_size} must be a multiple of the {world} "
                              "processes")
-        self.dataset = TripletDataset(root, augment=True, seed=seed)
-        if len(self.dataset) < batch_size:
-            raise ValueError(f"{root}: {len(self.dataset)} training triples, fewer than one "
-                             f"batch of {batch_size}")
-        patch = int(self.dataset[0].lr.shape[-1])
+        self.parts = [TripletDataset(r, augment=True, seed=seed) for r in (root, *mix)]
+        self.starts = np.cumsum([0] + [len(d) for d in self.parts])
+        total = int(self.starts[-1])
+        where = root if not mix else f"{root} + {len(mix)} mix folders"
+        if total < batch_size:
+            raise ValueError(f"{where}: {total} training triples, fewer than one batch of "
+                             f"{batch_size}")
+        patches = {int(d[0].lr.shape[-1]) for d in self.parts if len(d)}
+        if len(patches) != 1:
+            raise ValueError(f"{where}: the folders' patches differ in size {sorted(patches)}")
+        patch = patches.pop()
         if crop_lr_px > patch:
             raise ValueError(f"crop_lr_px {crop_lr_px} exceeds the dataset's {patch} px patches")
+        self.total = total
         self.batch_size, self.crop, self.patch = batch_size, crop_lr_px, patch
         self.seed, self.rank, self.world = seed, rank, world
 
@@ -60,18 +75,25 @@ class PatchBatches:
 
     def _items(self, step: int, rank: int, world: int) -> Batch:
         rng = np.random.default_rng([self.seed, step])
-        index = rng.choice(len(self.dataset), size=self.batch_size, replace=False)
+        index = rng.choice(self.total, size=self.batch_size, replace=False)
         corner = rng.integers(0, self.patch - self.crop + 1, size=(self.batch_size, 2))
-        self.dataset.set_epoch(step)
+        for part in self.parts:
+            part.set_epoch(step)
         lrs, dhrs, hrs = [], [], []
         for i in range(rank, self.batch_size, world):
-            t = self.dataset[int(index[i])]
+            t = self.triple(int(index[i]))
             y, x = (int(v) for v in corner[i])
             c = self.crop
             lrs.append(t.lr[:, y:y + c, x:x + c])
             dhrs.append(t.dhr[:, y:y + c, x:x + c])
             hrs.append(t.hr[:, SCALE * y:SCALE * (y + c), SCALE * x:SCALE * (x + c)])
         return Batch(*(codes_to_values(torch.stack(v)) for v in (lrs, dhrs, hrs)))
+
+
+    def triple(self, index: int) -> Triple:
+        """Triple ``index`` of the pool (``root``'s first, then each mix folder's)."""
+        k = int(np.searchsorted(self.starts, index, side="right")) - 1
+        return self.parts[k][index - int(self.starts[k])]
 
 
 def centre_crop(frame_chw: torch.Tensor, side_lr_px: int, scale: int) -> torch.Tensor:

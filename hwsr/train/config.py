@@ -2,11 +2,11 @@
 
 A config file has six tables; every key is optional except ``run.mode`` and ``data.dir``::
 
-    [run]     name, mode, model, seed, out_dir, single_width, init_weights
-    [data]    dir, crop_lr_px, batch_size, val_frames, val_crop_lr_px
+    [run]     name, mode, arch, model, seed, out_dir, single_width, init_weights
+    [data]    dir, mix, crop_lr_px, batch_size, val_frames, val_crop_lr_px
     [optim]   steps, lr, min_lr, warmup_steps, grad_clip_norm
     [loss]    lambda_net1, lambda_net2, lambda_id, id_route, pixel, id_features, id_distance,
-              id_warmup_steps
+              id_warmup_steps, id_teacher_ema
     [schedule] log_every_steps, val_every_steps, ckpt_every_steps, threads
     [qat]     steps, lr, calib_batches
 
@@ -32,6 +32,8 @@ PIXEL_LOSSES = ("l1", "mse")  # distance of the image terms L1 and L2
 # What L_id compares of Net2 (student on Net1's output, teacher on the true dHR): every hidden
 # layer (the paper's reading), the last hidden layer only, or Net2's output image.
 ID_FEATURES = ("all", "last", "output")
+# The network family: the engine's conv stack, or the paper's float references (float-only).
+ARCHS = ("engine", "srcnn", "rcan")
 
 
 class ConfigError(ValueError):
@@ -43,6 +45,7 @@ class RunConfig:
     """Which network is trained, how, and where its files go."""
 
     mode: str = "dual-id"  # baseline | hd2uhd | dual | dual-id
+    arch: str = "engine"  # engine | srcnn | rcan (float references: hwsr.train.nets)
     name: str = "run"  # run name, written into checkpoints and logs
     model: str = "hwsr-s"  # Net2's spec: zoo name, model folder or engine.toml
     seed: int = 0  # seeds initialisation, batch sampling and crops
@@ -61,6 +64,9 @@ class DataConfig:
     """The dataset and how batches are cut from it."""
 
     dir: Path = Path("data/train")  # a dataset folder built by `hwsr data build`
+    # More dataset folders whose training triples join ``dir``'s in one pool (a mix of codecs
+    # and strengths); validation stays on ``dir``'s frames. Same patch size in every folder.
+    mix: tuple[Path, ...] = ()
     crop_lr_px: int = 64  # side of the random LR crop taken from each stored patch
     batch_size: int = 16  # triples per optimizer step, over all processes together
     val_frames: int = 4  # whole validation frames scored at each validation
@@ -90,6 +96,9 @@ class LossConfig:
     id_features: str = "all"  # what L_id compares: "all" hidden layers, the "last", the "output"
     id_distance: str = "l1"  # distance of L_id: "l1" (the paper) or "mse"
     id_warmup_steps: int = 0  # λid ramps linearly from 0 over these first steps (0: off)
+    # Teacher weights: 0 = Net2's current weights (the paper: copied every step); d in (0, 1)
+    # = an exponential moving average of Net2's weights with decay d per step (mean-teacher).
+    id_teacher_ema: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -141,10 +150,18 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able tables (paths as strings), recorded in checkpoints and model cards."""
         return {
-            name: {k: str(v) if isinstance(v, Path) else v for k, v in
-                   dataclasses.asdict(getattr(self, name)).items()}
+            name: {k: _plain(v) for k, v in dataclasses.asdict(getattr(self, name)).items()}
             for name in _SECTIONS
         }
+
+
+def _plain(value: Any) -> Any:
+    """A field value as JSON holds it: paths as strings, tuples as lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def with_defaults(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +194,7 @@ _NON_NEGATIVE = {
 
 def _validate(cfg: TrainConfig) -> None:
     check_choice(cfg.run.mode, MODES, "run.mode", ConfigError)
+    check_choice(cfg.run.arch, ARCHS, "run.arch", ConfigError)
     check_choice(cfg.loss.id_route, ID_ROUTES, "loss.id_route", ConfigError)
     check_choice(cfg.loss.pixel, PIXEL_LOSSES, "loss.pixel", ConfigError)
     check_choice(cfg.loss.id_features, ID_FEATURES, "loss.id_features", ConfigError)
@@ -192,6 +210,14 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.qat.steps > 0 and not cfg.run.dual:
         raise ConfigError("qat.steps: the QAT phase exports the dual engine; single-stage "
                           f"mode {cfg.run.mode!r} needs qat.steps = 0")
+    pool = [cfg.data.dir, *cfg.data.mix]
+    if len({p.resolve() for p in pool}) != len(pool):
+        raise ConfigError("data.mix: repeats a folder (data.dir or another mix entry)")
+    if cfg.run.arch != "engine" and cfg.qat.steps > 0:
+        raise ConfigError(f"qat.steps: run.arch {cfg.run.arch!r} is a float reference the "
+                          "engine cannot run; it needs qat.steps = 0")
+    if not 0.0 <= cfg.loss.id_teacher_ema < 1.0:
+        raise ConfigError("loss.id_teacher_ema: must be in [0, 1) (0: the current weights)")
     if cfg.total_steps == 0:
         raise ConfigError("optim.steps, qat.steps: at least one must be > 0")
     if cfg.optim.min_lr > cfg.optim.lr:
@@ -207,6 +233,11 @@ def _coerce(table: str, key: str, value: Any, default: Any) -> Any:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where}: must be a non-empty path string, got {value!r}")
         return Path(value)
+    if isinstance(default, tuple):  # a list of paths (data.mix)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v
+                                                          for v in value):
+            raise ConfigError(f"{where}: must be a list of path strings, got {value!r}")
+        return tuple(Path(v) for v in value)
     if isinstance(default, bool) or isinstance(value, bool):
         raise ConfigError(f"{where}: booleans are not accepted here, got {value!r}")
     if isinstance(default, float) and isinstance(value, int | float):

@@ -2,7 +2,8 @@
 
 Table 1 (the ladder): Y-PSNR / SSIM of HR estimated from **video-LR**, per model and mode,
 for the float weights and, where the model has an integer program, for the int8 engine run
-through the exact integer reference (`hwsr.reference.run_program`, stage ``dual``), with
+by the bit-exact line-buffer simulator (`hwsr.sim.simulate`, stage ``dual``; its output is
+the integer reference's, `hwsr.reference.run_program`, pixel for pixel, and 25x faster), with
 bicubic ×3 of video-LR as the floor. Table 2: Net2 alone fed the **true dHR** (the
 conventional SISR task), with and without input distillation. Metrics follow docs/design.md:
 luma Y (BT.601), border of 3 pixels shaved, on uint8 frames.
@@ -10,6 +11,7 @@ luma Y (BT.601), border of 3 pixels shaved, on uint8 frames.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -31,6 +33,7 @@ from hwsr.reference import run_program
 from hwsr.resize import imresize
 from hwsr.spec import spec_from_dict
 from hwsr.train.batches import SCALE, val_triples
+from hwsr.train.nets import build_float_arch
 from hwsr.zoo import FLOAT_FILE, EngineBundle, load_engine
 
 log = logging.getLogger(__name__)
@@ -111,46 +114,67 @@ def load_model(name: str) -> LoadedModel:
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads((f.metadata() or {}).get("hwsr", "{}"))
     mode = meta.get("mode", "dual-id")
-    if mode in ("dual", "dual-id"):
-        net: nn.Module = build_dual(bundle.spec)
+    arch = meta.get("arch", "engine")
+    net: nn.Module
+    if arch != "engine":  # a float reference (SRCNN, RCAN): no integer program
+        net = build_float_arch(arch, mode)
+        bundle = dataclasses.replace(bundle, program_path=None)
+    elif mode in ("dual", "dual-id"):
+        net = build_dual(bundle.spec)
     else:
         net = EngineNet(spec_from_dict(meta["spec"], source=str(path)))
     load_weights(net, path)
     return LoadedModel(name, mode, net.eval(), bundle)
 
 
-def _program_fn(bundle: EngineBundle, stage: str) -> FrameFn:
+INT8_EXECUTORS = ("sim", "reference")  # who runs the integer program: same pixels either way
+
+
+def _program_fn(bundle: EngineBundle, stage: str, executor: str = "sim") -> FrameFn:
     program = bundle.program()
-    return lambda frame: run_program(program, frame, stage)[0]
+    if executor == "reference":
+        return lambda frame: run_program(program, frame, stage)[0]
+    if executor != "sim":
+        raise ValueError(f"int8 executor must be one of {INT8_EXECUTORS}, got {executor!r}")
+    from hwsr.sim.engine import simulate
+
+    return lambda frame: simulate(program, frame, stage).frame
 
 
-def _model_rows(m: LoadedModel, frames: Sequence[EvalFrame], int8: bool) -> list[Row]:
+def _model_rows(m: LoadedModel, frames: Sequence[EvalFrame], int8: bool,
+                tables: Sequence[int] = (1, 2), executor: str = "sim") -> list[Row]:
     n = len(frames)
-    rows = [Row(1, m.name, m.mode, "float", *score(_torch_fn(m.net), frames, "lr"), n)]
+    rows: list[Row] = []
     has_program = m.bundle.program_path is not None and m.bundle.program_path.is_file()
-    if int8 and m.dual and has_program:
-        rows.append(Row(1, m.name, m.mode, "int8", *score(_program_fn(m.bundle, "dual"),
-                                                          frames, "lr"), n))
-    if m.dual:
+    if 1 in tables:
+        rows.append(Row(1, m.name, m.mode, "float", *score(_torch_fn(m.net), frames, "lr"), n))
+        if int8 and m.dual and has_program:
+            rows.append(Row(1, m.name, m.mode, "int8",
+                            *score(_program_fn(m.bundle, "dual", executor), frames, "lr"), n))
+    if m.dual and 2 in tables:
         net2 = m.net.net2  # type: ignore[union-attr]
         rows.append(Row(2, m.name, m.mode, "float", *score(_torch_fn(net2), frames, "dhr"), n))
         if int8 and has_program:
             rows.append(Row(2, m.name, m.mode, "int8",
-                            *score(_program_fn(m.bundle, "net2"), frames, "dhr"), n))
+                            *score(_program_fn(m.bundle, "net2", executor), frames, "dhr"), n))
     return rows
 
 
 def evaluate(models: Sequence[str], data_dir: Path | str, frames: int = 0,
-             crop_lr_px: int = 0, int8: bool = True) -> list[Row]:
-    """Every row of Tables 1 and 2 for ``models`` on the dataset's validation frames."""
+             crop_lr_px: int = 0, int8: bool = True, tables: Sequence[int] = (1, 2),
+             executor: str = "sim") -> list[Row]:
+    """The rows of Tables 1 and 2 (or of ``tables``) for ``models`` on the dataset's
+    validation frames; int8 rows run by ``executor`` (:data:`INT8_EXECUTORS`)."""
+    if executor not in INT8_EXECUTORS:
+        raise ValueError(f"int8 executor must be one of {INT8_EXECUTORS}, got {executor!r}")
     eval_frames = load_frames(data_dir, frames, crop_lr_px)
     n = len(eval_frames)
     up: FrameFn = lambda f: imresize(f, SCALE)  # noqa: E731
-    rows = [Row(1, "bicubic", "-", "-", *score(up, eval_frames, "lr"), n),
-            Row(2, "bicubic", "-", "-", *score(up, eval_frames, "dhr"), n)]
+    rows = [Row(t, "bicubic", "-", "-", *score(up, eval_frames, src), n)
+            for t, src in ((1, "lr"), (2, "dhr")) if t in tables]
     for name in models:
         log.info("evaluating %s on %d frames", name, n)
-        rows += _model_rows(load_model(name), eval_frames, int8)
+        rows += _model_rows(load_model(name), eval_frames, int8, tables, executor)
     return rows
 
 

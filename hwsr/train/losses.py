@@ -8,7 +8,10 @@ Dual-stage (``dual``, ``dual-id``)::
     L    = λ1·L1 + λ2·L2 + λid·L_id
 
 The teacher ``F_l(Net2, dHR)`` runs under ``no_grad`` with the student's current weights
-(in effect copied every step). Where L_id's gradient may go is ``id_route``:
+(in effect copied every step), or with ``id_teacher_ema = d > 0``, with an exponential
+moving average of Net2's weights (``T ← d·T + (1 − d)·W`` before every step's pass; the
+mean teacher). The average is the loss's state: :meth:`DualLoss.loss_state` goes into the
+checkpoint, so a resumed run continues the same average. Where L_id's gradient may go is ``id_route``:
 
 * ``"net1"`` (default): the student features are computed by a second Net2 pass whose
   weights are *detached* (``torch.func.functional_call``), so L_id trains Net1 only: it
@@ -97,7 +100,7 @@ class DualLoss(nn.Module):
     def __init__(self, model: DualStageSR, lambda_net1: float, lambda_net2: float,
                  lambda_id: float = 0.0, id_route: str = "net1", pixel: str = "l1",
                  id_features: str = "all", id_distance: str = "l1",
-                 id_warmup_steps: int = 0) -> None:
+                 id_warmup_steps: int = 0, id_teacher_ema: float = 0.0) -> None:
         super().__init__()
         if id_route not in ("net1", "both"):
             raise ValueError(f"id_route must be 'net1' or 'both', got {id_route!r}")
@@ -109,6 +112,43 @@ class DualLoss(nn.Module):
         self.lambdas = (lambda_net1, lambda_net2, lambda_id)
         self.id_route, self.id_features, self.id_distance = id_route, id_features, id_distance
         self.id_warmup_steps = id_warmup_steps
+        if not 0.0 <= id_teacher_ema < 1.0:
+            raise ValueError(f"id_teacher_ema must be in [0, 1), got {id_teacher_ema}")
+        self.ema_decay = id_teacher_ema
+        # Net2's averaged parameters; a plain dict, not registered: DDP must not sync or
+        # reduce it (every process computes the same average from the same weights).
+        self._ema: dict[str, torch.Tensor] = {}
+
+    def loss_state(self) -> dict[str, torch.Tensor]:
+        """The EMA teacher's weights (``ema.<name>``; empty without an EMA teacher)."""
+        return {f"ema.{k}": v for k, v in self._ema.items()}
+
+    def load_loss_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Continue the EMA saved by :meth:`loss_state` (a fresh one starts from Net2)."""
+        ema = {k.removeprefix("ema."): v for k, v in tensors.items() if k.startswith("ema.")}
+        if ema and self.ema_decay > 0:
+            names = {k for k, _ in self.model.net2.named_parameters()}
+            if set(ema) != names:
+                raise ValueError("the checkpoint's EMA teacher does not match Net2's parameters")
+            device = next(self.model.net2.parameters()).device
+            self._ema = {k: v.to(device) for k, v in ema.items()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        params = dict(self.model.net2.named_parameters())
+        if not self._ema:
+            self._ema = {k: p.detach().clone() for k, p in params.items()}
+            return
+        for k, avg in self._ema.items():
+            avg.mul_(self.ema_decay).add_(params[k].detach(), alpha=1.0 - self.ema_decay)
+
+    def teacher(self, dhr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Net2 on the true dHR, with the current or the averaged weights, no gradient."""
+        with torch.no_grad():
+            if self.ema_decay == 0:
+                return self.model.net2_on(dhr, return_features=True)
+            state = {**dict(self.model.net2.named_buffers()), **self._ema}
+            return functional_call(self.model.net2, state, (dhr,), {"return_features": True})
 
     def id_weight(self, step: int | None) -> float:
         """λ_id at optimizer step ``step``: ramped linearly from 0 over the warm-up steps
@@ -127,6 +167,8 @@ class DualLoss(nn.Module):
         total = lam1 * loss_net1 + lam2 * loss_net2
         parts = {"l1": loss_net1.detach(), "l2": loss_net2.detach()}
         if self.lambdas[2] > 0:
+            if self.ema_decay > 0 and self.training:
+                self._update_ema()
             loss_id = self.distillation(y1, dhr, feats, y2)
             total = total + lam_id * loss_id
             parts["lid"] = loss_id.detach()
@@ -137,8 +179,7 @@ class DualLoss(nn.Module):
                      y2: torch.Tensor) -> torch.Tensor:
         """L_id between Net2 on Net1's output (student) and on the true dHR (teacher), on
         the signals ``id_features`` names, at distance ``id_distance``."""
-        with torch.no_grad():
-            t_out, t_feats = self.model.net2_on(dhr, return_features=True)
+        t_out, t_feats = self.teacher(dhr)
         if self.id_route == "both":
             s_out, s_feats = y2, feats
         else:

@@ -1,5 +1,8 @@
 """Which network each training mode trains, with the ladder's equal parameter budget.
 
+``run.arch`` picks the family: the engine's own conv stack (below), or the paper's float
+references SRCNN and RCAN (:func:`build_float_arch`), which train the same four modes.
+
 The dual modes train the engine's pair (Net1 = Net2 with r = 1) built from Net2's spec.
 The single-stage modes (``baseline``, ``hd2uhd``) train one ×3 network of the same layer
 structure whose hidden width is scaled until its parameter count matches the dual pair's
@@ -16,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwsr.arch.engine_net import EngineNet, build_dual
-from hwsr.resize import cubic
+from hwsr.arch.engine_net import DualStageSR, EngineNet, build_dual
+from hwsr.arch.rcan import RCAN
+from hwsr.arch.srcnn import SRCNN
+from hwsr.resize import cubic, imresize_torch
 from hwsr.spec import EngineSpec, LayerSpec
 
 
@@ -127,12 +132,16 @@ def bicubic_init(net: EngineNet) -> EngineNet:
     return net
 
 
-def build_model(spec: EngineSpec, mode: str, single_width: int = 0) -> nn.Module:
+def build_model(spec: EngineSpec, mode: str, single_width: int = 0,
+                arch: str = "engine") -> nn.Module:
     """Float network trained by ``mode``: a DualStageSR, or one EngineNet for single-stage.
 
     Net1 starts as the identity (:func:`zero_last_conv`), every ×3 net as bicubic
-    upscaling (:func:`bicubic_init`).
+    upscaling (:func:`bicubic_init`). ``arch`` other than ``"engine"``: the float
+    reference of :func:`build_float_arch` (``spec`` and ``single_width`` unused).
     """
+    if arch != "engine":
+        return build_float_arch(arch, mode)
     if mode in ("dual", "dual-id"):
         dual = build_dual(spec)
         if dual.net1.spec.residual:
@@ -142,3 +151,98 @@ def build_model(spec: EngineSpec, mode: str, single_width: int = 0) -> nn.Module
     if mode in ("baseline", "hd2uhd"):
         return bicubic_init(EngineNet(single_spec(spec, single_width)))
     raise ValueError(f"unknown mode {mode!r}")
+
+
+# -- the paper's float references, at the size one CPU core trains in minutes ----------------
+# SRCNN: the base network of Dong et al. (ECCV 2014), 9-1-5 with 64 and 32 channels (20,099
+# parameters); its 9-5-5 successor costs 2.4x the time a step for the same ladder.
+SRCNN_KERNELS = (9, 1, 5)
+SRCNN_FEAT = (64, 32)
+# RCAN at 32 channels, 2 residual groups of 2 RCABs, attention bottleneck 32/8 (187k
+# parameters) instead of the published 64 channels, 10 groups of 20 (15.6M parameters).
+RCAN_FEAT, RCAN_GROUPS, RCAN_BLOCKS, RCAN_REDUCTION = 32, 2, 2, 8
+FLOAT_ARCHS = ("srcnn", "rcan")
+
+
+class BicubicResidual(nn.Module):
+    """``net(x) + bicubic ×r of x``, the network's last conv zeroed: it starts at bicubic.
+
+    The engine's stages start at (nearly) bicubic too (:func:`bicubic_init`); SRCNN and RCAN
+    as published learn the whole image, which a budget of a few thousand steps never
+    recovers from (their first steps are far below bicubic). The global skip is VDSR's.
+    """
+
+    def __init__(self, net: nn.Module, upscale: int) -> None:
+        super().__init__()
+        self.net = net
+        self.upscale = upscale
+        last = [m for m in net.modules() if isinstance(m, nn.Conv2d)][-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            if last.bias is not None:
+                last.bias.zero_()
+
+    def base(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upscale == 1:
+            return x
+        h, w = x.shape[-2:]
+        return imresize_torch(x, (h * self.upscale, w * self.upscale))
+
+    def forward(
+        self, x: torch.Tensor, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        if return_features:
+            out, feats = self.net(x, return_features=True)
+            return out + self.base(x), feats
+        return self.net(x) + self.base(x)
+
+
+def _srcnn(upscale: int, feat: tuple[int, int]) -> nn.Module:
+    return BicubicResidual(SRCNN(upscale=upscale, kernels=SRCNN_KERNELS, num_feat=feat), upscale)
+
+
+def _rcan(upscale: int, groups: int) -> nn.Module:
+    net = RCAN(num_feat=RCAN_FEAT, num_group=groups, num_block=RCAN_BLOCKS,
+               reduction=RCAN_REDUCTION, upscale=upscale)
+    return BicubicResidual(net, upscale)
+
+
+def _params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def srcnn_stage_feat() -> tuple[int, int]:
+    """Hidden widths (f, f/2) of each SRCNN stage whose pair has the single net's parameters.
+
+    >>> srcnn_stage_feat()
+    (34, 17)
+    """
+    target = _params(_srcnn(3, SRCNN_FEAT))
+    widths = range(2, SRCNN_FEAT[0] + 1)
+    f = min(widths, key=lambda w: abs(_params(_srcnn(1, (w, w // 2)))
+                                      + _params(_srcnn(3, (w, w // 2))) - target))
+    return f, f // 2
+
+
+def build_float_arch(arch: str, mode: str) -> nn.Module:
+    """SRCNN or RCAN for ``mode``, the dual pair with (about) the single net's parameters.
+
+    Single-stage: one ×3 net. Dual: Net1 is the same family at r = 1 (no resize, no
+    upsampler), Net2 at r = 3; the paper's halving (RCAN: 10 groups single, 5 per stage):
+    RCAN stages get half the groups, SRCNN stages the widths of :func:`srcnn_stage_feat`.
+    Every net starts at bicubic (:class:`BicubicResidual`).
+    """
+    if arch not in FLOAT_ARCHS:
+        raise ValueError(f"unknown float architecture {arch!r} (known: {FLOAT_ARCHS})")
+    dual = mode in ("dual", "dual-id")
+    if mode not in ("baseline", "hd2uhd", "dual", "dual-id"):
+        raise ValueError(f"unknown mode {mode!r}")
+    if arch == "srcnn":
+        if not dual:
+            return _srcnn(3, SRCNN_FEAT)
+        feat = srcnn_stage_feat()
+        return DualStageSR(_srcnn(1, feat), _srcnn(3, feat))
+    if not dual:
+        return _rcan(3, RCAN_GROUPS)
+    half = max(RCAN_GROUPS // 2, 1)
+    return DualStageSR(_rcan(1, half), _rcan(3, half))

@@ -1,7 +1,8 @@
 """Resumable training state on disk: one safetensors file, written atomically.
 
 ``ckpt.safetensors`` holds the model's state dict (``model.*``), Adam's per-parameter
-state (``optim.<index>.<name>``), the torch RNG states (``rng.*``) and, as JSON metadata,
+state (``optim.<index>.<name>``), the torch RNG states (``rng.*``), the loss's own state
+(``loss.*``: the EMA teacher of input distillation, when used) and, as JSON metadata,
 the step, the phase (``float`` or ``qat``), Adam's param groups and the run's config. No
 pickle. A kill at any moment leaves either the previous checkpoint or the new one.
 """
@@ -44,10 +45,12 @@ def _rng_tensors() -> dict[str, torch.Tensor]:
 
 
 def save_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-               meta: TrainMeta) -> None:
-    """Write model, optimizer and RNG state with ``meta`` atomically to ``path``."""
+               meta: TrainMeta, loss_state: dict[str, torch.Tensor] | None = None) -> None:
+    """Write model, optimizer, RNG and loss state with ``meta`` atomically to ``path``."""
     tensors = {f"model.{k}": v.detach().contiguous().cpu()
                for k, v in model.state_dict().items()}
+    tensors.update({f"loss.{k}": v.detach().contiguous().cpu()
+                    for k, v in (loss_state or {}).items()})
     opt_state = optimizer.state_dict()
     tensors.update(state_to_tensors(opt_state["state"], "optim."))
     tensors.update(_rng_tensors())
@@ -109,3 +112,9 @@ def load_state(path: Path, model: nn.Module,
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
     return read_meta(path), optimizer
+
+
+def load_loss_state(path: Path) -> dict[str, torch.Tensor]:
+    """The loss's own state saved by :func:`save_state` (empty when it had none)."""
+    return {k.removeprefix("loss."): v for k, v in load_file(str(path)).items()
+            if k.startswith("loss.")}

@@ -36,7 +36,14 @@ from hwsr.train.batches import PatchBatches, val_frames
 from hwsr.train.config import TrainConfig, with_defaults
 from hwsr.train.losses import DualLoss, SingleLoss
 from hwsr.train.nets import build_model
-from hwsr.train.state import CKPT_FILE, TrainMeta, load_state, read_meta, save_state
+from hwsr.train.state import (
+    CKPT_FILE,
+    TrainMeta,
+    load_loss_state,
+    load_state,
+    read_meta,
+    save_state,
+)
 from hwsr.train.validate import bicubic_floor, validate
 from hwsr.zoo import FLOAT_FILE, PROGRAM_FILE, QUANT_FILE, load_engine
 
@@ -71,7 +78,8 @@ def loss_module(model: nn.Module, cfg: TrainConfig) -> nn.Module:
     if cfg.run.dual:
         lam_id = loss.lambda_id if mode == "dual-id" else 0.0
         return DualLoss(model, loss.lambda_net1, loss.lambda_net2, lam_id, loss.id_route,
-                        loss.pixel, loss.id_features, loss.id_distance, loss.id_warmup_steps)
+                        loss.pixel, loss.id_features, loss.id_distance, loss.id_warmup_steps,
+                        loss.id_teacher_ema)
     return SingleLoss(model, "dhr" if mode == "baseline" else "lr", loss.pixel)
 
 
@@ -105,7 +113,8 @@ class Trainer:
         torch.set_num_threads(cfg.schedule.threads)
         self.spec = load_engine(cfg.run.model).spec
         self.batches = PatchBatches(cfg.data.dir, cfg.data.batch_size, cfg.data.crop_lr_px,
-                                    cfg.run.seed, self.info.rank, self.info.world)
+                                    cfg.run.seed, self.info.rank, self.info.world,
+                                    mix=cfg.data.mix)
         self.val = val_frames(cfg.data.dir, cfg.data.val_frames, cfg.data.val_crop_lr_px)
         self.floor_db = bicubic_floor(self.val) if self.info.is_main else math.nan
         self.step, self.phase, self.elapsed_s = 0, "float", 0.0
@@ -113,6 +122,7 @@ class Trainer:
         self.model: nn.Module = nn.Identity()
         self.optimizer: torch.optim.Optimizer | None = None
         self.wrapped: nn.Module = nn.Identity()
+        self.loss: nn.Module = nn.Identity()
 
     # -- set-up -----------------------------------------------------------------------------
     def _set_model(self, model: nn.Module, lr: float, load_from: Path | None = None) -> None:
@@ -129,11 +139,15 @@ class Trainer:
             self.optimizer = make(self.model)
         else:
             _, self.optimizer = load_state(load_from, self.model, make)
-        self.wrapped = ddp.wrap(loss_module(self.model, self.cfg), self.info, self.device)
+        self.loss = loss_module(self.model, self.cfg)
+        if load_from is not None and isinstance(self.loss, DualLoss):
+            self.loss.load_loss_state(load_loss_state(load_from))
+        self.wrapped = ddp.wrap(self.loss, self.info, self.device)
 
     def _float_model(self) -> nn.Module:
         torch.manual_seed(self.cfg.run.seed)
-        return build_model(self.spec, self.cfg.run.mode, self.cfg.run.single_width)
+        run = self.cfg.run
+        return build_model(self.spec, run.mode, run.single_width, run.arch)
 
     def resume_or_init(self) -> None:
         """Load ``ckpt.safetensors`` of ``run.out_dir`` if there is one, else initialise."""
@@ -213,13 +227,15 @@ class Trainer:
         if self.info.is_main:
             assert self.optimizer is not None
             meta = TrainMeta(self.step, self.phase, self.elapsed_s, self.cfg.to_dict())
-            save_state(self.out / CKPT_FILE, self.model, self.optimizer, meta)
+            extra = self.loss.loss_state() if isinstance(self.loss, DualLoss) else None
+            save_state(self.out / CKPT_FILE, self.model, self.optimizer, meta, extra)
         ddp.barrier(self.info)
 
     # -- phases -----------------------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
         trained = getattr(self.model, "spec", None) or self.spec
-        return {"mode": self.cfg.run.mode, "spec": spec_to_dict(trained),
+        return {"mode": self.cfg.run.mode, "arch": self.cfg.run.arch,
+                "spec": spec_to_dict(trained),
                 "steps": self.step, "elapsed_s": round(self.elapsed_s, 1),
                 "val_psnr_db": self.last_val_db, "val_bicubic_db": self.floor_db,
                 "config": self.cfg.to_dict()}
@@ -228,8 +244,11 @@ class Trainer:
         if self.info.is_main:
             save_weights(self.model, self.out / FLOAT_FILE, self._metadata())
             trained = getattr(self.model, "spec", None) or self.spec
-            artifacts.write_text(self.out / "engine.toml", artifacts.spec_toml(
-                trained, f"spec trained by run {self.cfg.run.name} ({self.cfg.run.mode})"))
+            what = (f"spec trained by run {self.cfg.run.name} ({self.cfg.run.mode})"
+                    if self.cfg.run.arch == "engine" else
+                    f"engine spec named by run {self.cfg.run.name}, which trained the float "
+                    f"reference {self.cfg.run.arch!r} ({self.cfg.run.mode}), not this network")
+            artifacts.write_text(self.out / "engine.toml", artifacts.spec_toml(trained, what))
 
     def _start_qat(self) -> None:
         """Float weights → Brevitas engine, scales calibrated on fixed training batches."""
