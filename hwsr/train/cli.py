@@ -1,4 +1,5 @@
-"""``hwsr train``, ``hwsr eval`` and ``hwsr quantize``: parse, call one function, report."""
+"""``hwsr train``, ``eval``, ``sweep``, ``quantize`` and ``ladder``: parse, call one function,
+report."""
 
 from __future__ import annotations
 
@@ -36,6 +37,28 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from hwsr.atomic import check_output, json_text, write_text
+    from hwsr.train.sweep import format_sweep, run_sweep
+
+    if args.label and len(args.label) != len(args.model):
+        raise ValueError(f"--label: {len(args.label)} labels for {len(args.model)} models")
+    for path, flag in ((args.out, "--out"), (args.json, "--json")):
+        if path is not None:
+            check_output(path, flag)
+    points = run_sweep(args.model, args.data, frames=args.frames, crop_lr_px=args.crop_lr,
+                       int8=not args.no_int8, work=args.work)
+    table = format_sweep(points, args.model, args.label or None)
+    print(table)
+    if args.out is not None:
+        write_text(args.out, table + "\n")
+    if args.json is not None:
+        from dataclasses import asdict
+
+        write_text(args.json, json_text([asdict(p) for p in points], indent=2))
+    return 0
+
+
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from hwsr.train.quantize import quantize_model
 
@@ -55,7 +78,7 @@ def _progress_flags(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train``, ``eval``, ``quantize`` and ``ladder`` to the ``hwsr`` command."""
+    """Add ``train``, ``eval``, ``sweep``, ``quantize`` and ``ladder`` to ``hwsr``."""
     p = subparsers.add_parser("train", help="train a model (float phase, then QAT) from a config",
                               description="Train or resume the run of a TOML config; under "
                               "torchrun, every process runs this command.")
@@ -75,6 +98,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-int8", action="store_true", help="skip the integer-program rows")
     p.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
     p.set_defaults(func=_cmd_eval)
+
+    p = subparsers.add_parser("sweep", help="gain over bicubic across codecs and rate factors",
+                              description="Score models on the held-out frames of datasets "
+                              "that differ in codec and CRF (read from each manifest): gain "
+                              "over bicubic, int8 and float, one row per dataset. Resumable: "
+                              "each dataset's scores are cached in --work.")
+    p.add_argument("--model", nargs="+", required=True, help="run folders or zoo models")
+    p.add_argument("--label", nargs="+", default=[], help="column names of the models")
+    p.add_argument("--data", nargs="+", required=True, type=Path, help="dataset folders")
+    p.add_argument("--frames", type=int, default=0, help="first N validation frames (0: all)")
+    p.add_argument("--crop-lr", type=int, default=0, metavar="PX",
+                   help="centre crop of each frame, LR pixels (0: whole frames)")
+    p.add_argument("--no-int8", action="store_true", help="skip the integer-program rows")
+    p.add_argument("--work", type=Path, default=Path("runs/sweep"),
+                   help="cache of each dataset's scores (default runs/sweep)")
+    p.add_argument("--out", type=Path, help="also write the markdown table to this file")
+    p.add_argument("--json", type=Path, help="also write every row as JSON to this file")
+    p.set_defaults(func=_cmd_sweep)
 
     p = subparsers.add_parser("quantize", help="calibrate + QAT fine-tune + freeze a float model",
                               description="From a model folder's float.safetensors: Brevitas "
