@@ -65,7 +65,8 @@ def test_sweep_tabulates_by_codec_and_crf_and_resumes_from_its_cache(swept, tmp_
     assert [p["crf"] for p in points] == [30.0, 20.0]
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["x264-30.json", "x265-20.json"]
     # a rerun scores nothing: every point comes from the cache
-    monkeypatch.setattr("hwsr.train.sweep.evaluate", lambda *a, **k: pytest.fail("rescored"))
+    monkeypatch.setattr("hwsr.train.sweep._model_rows", lambda *a, **k: pytest.fail("rescored"))
+    monkeypatch.setattr("hwsr.train.sweep.score", lambda *a, **k: pytest.fail("rescored"))
     (tmp_path / "s.md").unlink()
     assert main(args) == 0
     assert (tmp_path / "s.md").read_text(encoding="utf-8") == table
@@ -76,3 +77,28 @@ def test_sweep_refuses_labels_that_do_not_match_the_models(swept, capsys):
                  "--data", str(swept["x264"])]) == 1
     err = capsys.readouterr().err.strip()
     assert "--label" in err and "\n" not in err
+
+
+def test_sweep_scores_only_models_it_has_not_scored_with_these_weights(swept, tmp_path,
+                                                                       monkeypatch):
+    import shutil
+
+    from hwsr.train import sweep
+
+    other = tmp_path / "other"
+    shutil.copytree(swept["run"], other)
+    scored: list[str] = []
+    real = sweep._model_rows
+    monkeypatch.setattr(sweep, "_model_rows",
+                        lambda m, *a, **k: scored.append(m.name) or real(m, *a, **k))
+    work = tmp_path / "w"
+    sweep.run_sweep([str(swept["run"])], [swept["x264"]], work=work)
+    first = sweep.run_sweep([str(swept["run"]), str(other)], [swept["x264"]], work=work)
+    assert scored == [str(swept["run"]), str(other)]
+    # the same weights under two names score the same; new weights are scored again
+    rows = {r.model: r.psnr_db for r in first[0].rows if r.weights == "int8"}
+    assert rows[str(swept["run"])] == rows[str(other)]
+    with open(other / "program.npz", "ab") as fh:
+        fh.write(b"\0")  # any change of the files makes the cached score stale
+    sweep.run_sweep([str(swept["run"]), str(other)], [swept["x264"]], work=work)
+    assert scored == [str(swept["run"]), str(other), str(other)]

@@ -8,12 +8,14 @@ the true dHR on those frames). One row per dataset, one column pair per model::
 
     | codec | CRF | codec damage | bicubic | <model> int8 | <model> float | ...
 
-Every dataset's rows are cached as JSON in ``work`` (atomically, keyed by the models, the
-frames and the crop), so a killed sweep resumes where it stopped.
+Every dataset's scores are cached as JSON in ``work`` (atomically, per model, keyed by the
+frames, the crop and a hash of the model's weights and program), so a killed sweep resumes
+where it stopped and a model added later is the only one scored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -24,7 +26,10 @@ from typing import Any
 from hwsr.atomic import json_text, write_text
 from hwsr.data.manifest import Manifest
 from hwsr.metrics import psnr_y
-from hwsr.train.evaluate import Row, evaluate, load_frames
+from hwsr.resize import imresize
+from hwsr.train.batches import SCALE
+from hwsr.train.evaluate import Row, _model_rows, load_frames, load_model, score
+from hwsr.zoo import FLOAT_FILE, load_engine
 
 
 @dataclass(frozen=True)
@@ -45,30 +50,51 @@ def dataset_codec(data: Path | str) -> tuple[str, float | None]:
     return str(cfg.get("codec", "?")), None if crf is None else float(crf)
 
 
-def _key(models: Sequence[str], frames: int, crop_lr_px: int, int8: bool) -> dict[str, Any]:
-    return {"models": list(models), "frames": frames, "crop_lr_px": crop_lr_px, "int8": int8}
+def _weights_id(model: str) -> str:
+    """SHA-256 of the model's float weights and integer program: a cached score is reused
+    only for the same files."""
+    bundle = load_engine(model)
+    h = hashlib.sha256()
+    for path in (bundle.folder / FLOAT_FILE if bundle.folder else None, bundle.program_path):
+        if path is not None and path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def sweep_point(models: Sequence[str], data: Path | str, frames: int = 0,
                 crop_lr_px: int = 0, int8: bool = True, work: Path | None = None) -> SweepPoint:
-    """Score ``models`` on one dataset (or read the cached score from ``work``)."""
+    """Score ``models`` on one dataset; scores cached in ``work`` are reused per model
+    (same frames, crop, int8 setting and weights), so adding a model scores only it."""
     codec, crf = dataset_codec(data)
-    key = _key(models, frames, crop_lr_px, int8)
+    key = {"frames": frames, "crop_lr_px": crop_lr_px}
     cache = None if work is None else Path(work) / f"{Path(data).name}.json"
+    doc: dict[str, Any] = {}
     if cache is not None and cache.is_file():
         doc = json.loads(cache.read_text(encoding="utf-8"))
-        if doc.get("key") == key:
-            return SweepPoint(str(data), codec, crf, doc["damage_db"],
-                              tuple(Row(**r) for r in doc["rows"]))
-    eval_frames = load_frames(data, frames, crop_lr_px)
-    damage = sum(psnr_y(f.lr, f.dhr, 0) for f in eval_frames) / len(eval_frames)
-    rows = evaluate(models, data, frames=frames, crop_lr_px=crop_lr_px, int8=int8, tables=(1,))
-    point = SweepPoint(str(data), codec, crf, damage, tuple(rows))
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        write_text(cache, json_text({"key": key, "damage_db": damage,
-                                     "rows": [asdict(r) for r in rows]}, indent=2))
-    return point
+        if doc.get("key") != key:
+            doc = {}
+    eval_frames = None
+    if not doc:
+        eval_frames = load_frames(data, frames, crop_lr_px)
+        damage = sum(psnr_y(f.lr, f.dhr, 0) for f in eval_frames) / len(eval_frames)
+        up = lambda f: imresize(f, SCALE)  # noqa: E731
+        floor = Row(1, "bicubic", "-", "-", *score(up, eval_frames, "lr"), len(eval_frames))
+        doc = {"key": key, "damage_db": damage, "bicubic": asdict(floor), "models": {}}
+    rows = [Row(**doc["bicubic"])]
+    for name in models:
+        wid = {"weights": _weights_id(name), "int8": int8}
+        entry = doc["models"].get(name)
+        if entry is None or entry["id"] != wid:
+            if eval_frames is None:
+                eval_frames = load_frames(data, frames, crop_lr_px)
+            mine = _model_rows(load_model(name), eval_frames, int8, tables=(1,))
+            entry = {"id": wid, "rows": [asdict(r) for r in mine]}
+            doc["models"][name] = entry
+            if cache is not None:  # after every model: a kill loses one model's scoring
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                write_text(cache, json_text(doc, indent=2))
+        rows += [Row(**r) for r in entry["rows"]]
+    return SweepPoint(str(data), codec, crf, float(doc["damage_db"]), tuple(rows))
 
 
 def run_sweep(models: Sequence[str], datas: Sequence[Path | str], frames: int = 0,
