@@ -1,26 +1,33 @@
-"""The shipped default engine: trained weights, exact across Brevitas, reference, simulator."""
+"""The shipped engines: trained weights, exact across Brevitas, reference, simulator."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from hwsr.reference import run_program
 from hwsr.sim import simulate, test_pattern
-from hwsr.zoo import DEFAULT_MODEL, load_engine
+from hwsr.zoo import DEFAULT_MODEL, list_models, load_engine
 from tests.strategies import EXACT_CASES
 
 
-def test_shipped_engine_is_complete() -> None:
-    bundle = load_engine(DEFAULT_MODEL)
+def test_the_default_engine_is_shipped() -> None:
+    assert DEFAULT_MODEL in list_models()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_shipped_engine_is_complete(name: str) -> None:
+    bundle = load_engine(name)
     assert bundle.has("float") and bundle.has("quant")
     program = bundle.program()
     assert program.net1 is not None and program.net1.spec == bundle.spec.net1()
 
 
-def test_trained_brevitas_model_equals_program_and_simulator() -> None:
+@pytest.mark.parametrize("name", list_models())
+def test_trained_brevitas_model_equals_program_and_simulator(name: str) -> None:
     """Trained weights (not random ones): every executor agrees on real-looking frames."""
-    bundle = load_engine(DEFAULT_MODEL)
+    bundle = load_engine(name)
     program = bundle.program()
     qdual = bundle.quant_dual().double()
     rng = np.random.default_rng(0)

@@ -65,6 +65,11 @@ class PatchBatches:
         self.batch_size, self.crop, self.patch = batch_size, crop_lr_px, patch
         self.seed, self.rank, self.world = seed, rank, world
 
+    @staticmethod
+    def patch_size(root: Path | str) -> int:
+        """LR side of the dataset's stored patches (the largest crop it allows)."""
+        return int(TripletDataset(root, augment=False)[0].lr.shape[-1])
+
     def full_batch(self, step: int) -> Batch:
         """All items of global batch ``step`` (every rank gets the same: calibration)."""
         return self._items(step, 0, 1)

@@ -60,7 +60,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
-    from hwsr.train.quantize import quantize_model
+    from hwsr.train.quantize import quantize_model, refine_model
+
+    if args.refine_only:
+        changes = refine_model(args.model, args.data, batches=args.refine_batches,
+                               batch_size=args.batch_size, out_dir=args.out, seed=args.seed)
+        moves = ", ".join(f"{c.stage} layer {c.layer} {c.log2_step:+g}" for c in changes)
+        print(f"{args.out or args.model}: {len(changes)} activation scales moved by a power "
+              f"of two ({moves or 'none'}); quant.safetensors and program.npz rewritten")
+        return 0
 
     result = quantize_model(
         args.model, args.data, steps=args.steps, lr=args.lr, calib_batches=args.calib_batches,
@@ -130,6 +138,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", type=Path, help="checkpoint folder (default runs/quantize-NAME)")
     p.add_argument("--out", type=Path, help="where to write the int8 files (default: model)")
+    p.add_argument("--refine-only", action="store_true",
+                   help="only refine the activation scales of the model's int8 engine (one "
+                   "power of two where it lowers the error against its float model)")
+    p.add_argument("--refine-batches", type=int, default=8,
+                   help="training batches the refinement measures on (default 8)")
     _progress_flags(p)
     p.set_defaults(func=_cmd_quantize)
 

@@ -4,19 +4,25 @@ The QAT phase of `hwsr.train.trainer` run alone: ``optim.steps = 0`` and the flo
 taken from the model folder. The loss settings and crop size of the float run are reused
 from the metadata of its ``float.safetensors`` when present. The run's checkpoints live in
 a work folder (resumable like any run); the model folder receives only
-``quant.safetensors`` and ``program.npz``.
+``quant.safetensors`` and ``program.npz``. :func:`refine_model` (``--refine-only``) refines
+the activation scales of an int8 engine that exists, without calibrating or training.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from safetensors import safe_open
 
 from hwsr.atomic import atomic_paths, check_output
+from hwsr.quant.calibrate import export_engine
+from hwsr.quant.refine import ScaleChange, float_targets, refine_scales
+from hwsr.train.batches import PatchBatches
 from hwsr.train.config import (
     DataConfig,
     LossConfig,
@@ -86,3 +92,35 @@ def quantize_model(model: str, data_dir: Path | str, steps: int = 500, lr: float
     _publish_pair(Path(work), dest)
     result.out_dir = str(dest)
     return result
+
+
+REFINE_STEP0 = 2_000_000  # batch index of the first refinement batch (apart from training's)
+
+
+def refine_model(model: str, data_dir: Path | str, batches: int = 8, batch_size: int = 16,
+                 out_dir: Path | None = None, seed: int = 0) -> list[ScaleChange]:
+    """Refine the activation scales of ``model``'s int8 engine (:mod:`hwsr.quant.refine`)
+    on ``batches`` training batches of ``data_dir`` (whole stored patches), matching its
+    float model; write the new ``quant.safetensors`` and ``program.npz`` pair atomically
+    into ``out_dir`` (default: the model folder). Returns the moves kept (maybe none: the
+    files are then rewritten unchanged)."""
+    bundle = load_engine(model)
+    if bundle.folder is None:
+        raise ModelError(f"{model}: scale refinement needs a model folder, not a program file")
+    dest = Path(out_dir) if out_dir is not None else bundle.folder
+    check_output(dest, "--out", is_dir=True)
+    if batches < 1:
+        raise ValueError(f"--refine-batches must be >= 1, got {batches}")
+    qdual, fdual = bundle.quant_dual(), bundle.float_dual()
+    pool = PatchBatches(data_dir, batch_size, PatchBatches.patch_size(data_dir), seed)
+    lrs = [pool.full_batch(REFINE_STEP0 + i).lr for i in range(batches)]
+    changes = refine_scales(qdual, float_targets(fdual, lrs))
+    with safe_open(str(bundle.folder / QUANT_FILE), framework="pt") as f:
+        meta = json.loads((f.metadata() or {}).get("hwsr", "{}"))
+    meta["refined_scales"] = {"data": str(data_dir), "batches": batches, "seed": seed,
+                              "moves": [asdict(c) for c in changes]}
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest) as work:
+        export_engine(qdual, work, meta)
+        _publish_pair(Path(work), dest)
+    return changes

@@ -1,0 +1,97 @@
+"""Activation-scale refinement: kept moves lower the error, the result stays exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hwsr.cli import main
+from hwsr.quant.lower import lower_dual
+from hwsr.quant.refine import activation_thresholds, engine_mse, float_targets, refine_scales
+from hwsr.reference import run_program
+from hwsr.sim import simulate
+from hwsr.spec import spec_from_dict
+from hwsr.train import artifacts
+from hwsr.train.batches import PatchBatches
+from hwsr.train.trainer import train
+from hwsr.zoo import load_engine
+from tests.test_train_losses import TINY
+from tests.test_train_trainer import tiny_config
+from tests.toy_data import make_toy_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("refine")
+    spec_file = root / "tiny" / "engine.toml"
+    spec_file.parent.mkdir()
+    spec_file.write_text(artifacts.spec_toml(spec_from_dict(TINY)), encoding="utf-8")
+    toy = {"data": make_toy_dataset(root / "data", patches=24, patch_lr_px=12), "spec": spec_file}
+    run = root / "run"
+    train(tiny_config(toy, run, optim={"steps": 20}, qat={"steps": 4}), progress=False)
+    return {"run": run, "data": toy["data"]}
+
+
+def _batches(data, n=3):
+    pool = PatchBatches(data, 4, PatchBatches.patch_size(data), seed=0)
+    return [pool.full_batch(100 + i).lr for i in range(n)]
+
+
+def test_a_spoiled_scale_is_moved_back_and_every_kept_move_lowers_the_error(tiny_run):
+    bundle = load_engine(str(tiny_run["run"]))
+    qdual, fdual = bundle.quant_dual(), bundle.float_dual()
+    pairs = float_targets(fdual, _batches(tiny_run["data"]))
+    def spoiled_by(p: torch.nn.Parameter) -> float:
+        with torch.no_grad():
+            p.add_(3.0)  # eight times too coarse: resolution thrown away
+            mse = engine_mse(qdual, pairs)
+            p.sub_(3.0)
+        return mse
+
+    # the activation whose spoiling costs most (the toy net barely uses some of them)
+    stage, layer, p = max(activation_thresholds(qdual), key=lambda t: spoiled_by(t[2]))
+    with torch.no_grad():
+        p.add_(3.0)
+    spoiled = engine_mse(qdual, pairs)
+    changes = refine_scales(qdual, pairs, rounds=4)
+    mine = [c for c in changes if (c.stage, c.layer) == (stage, layer)]
+    assert mine and all(c.log2_step == -1.0 for c in mine)
+    assert all(c.mse_after < c.mse_before for c in changes)
+    assert changes[0].mse_before == spoiled and engine_mse(qdual, pairs) == changes[-1].mse_after
+    with pytest.raises(ValueError, match="at least one batch"):
+        refine_scales(qdual, [])
+
+
+def test_refine_only_rewrites_an_exact_engine_pair(tiny_run, tmp_path, capsys):
+    out = tmp_path / "refined"
+    assert main(["quantize", "--model", str(tiny_run["run"]), "--data", str(tiny_run["data"]),
+                 "--refine-only", "--refine-batches", "2", "--batch-size", "4",
+                 "--out", str(out)]) == 0
+    assert "activation scales moved" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["program.npz", "quant.safetensors"]
+    # the written program is the lowering of the written Brevitas state, and both execute
+    # the same integers (Brevitas in float64, the reference, the simulator)
+    (out / "engine.toml").write_text((tiny_run["run"] / "engine.toml").read_text())
+    bundle = load_engine(str(out))
+    qdual = bundle.quant_dual()
+    program = bundle.program()
+    relowered = lower_dual(qdual.net1, qdual.net2)
+    for a, b in zip(program.stages("dual"), relowered.stages("dual"), strict=True):
+        for la, lb in zip(a.layers, b.layers, strict=True):
+            assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.shift, lb.shift)
+            assert la.out_type == lb.out_type
+    frame = np.random.default_rng(3).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    ref, _ = run_program(program, frame, "dual")
+    x = torch.from_numpy(frame).permute(2, 0, 1)[None].double() / 256
+    with torch.no_grad():
+        y = qdual.double()(x)[1][0].permute(1, 2, 0).numpy() * 256
+    assert np.array_equal(y.astype(np.int64), ref.astype(np.int64))
+    assert np.array_equal(simulate(program, frame, "dual").frame, ref)
+
+
+def test_refine_only_refuses_zero_batches_in_one_line(tiny_run, capsys):
+    assert main(["quantize", "--model", str(tiny_run["run"]), "--data", str(tiny_run["data"]),
+                 "--refine-only", "--refine-batches", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--refine-batches" in err and "\n" not in err
