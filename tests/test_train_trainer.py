@@ -387,3 +387,24 @@ def test_resume_with_an_ema_teacher_continues_the_same_average(toy, tmp_path, st
 
 
 FLOAT = "float.safetensors"
+
+
+def test_qat_can_end_with_refined_scales_and_the_engine_stays_exact(toy, tmp_path):
+    import numpy as np
+    from safetensors import safe_open
+
+    from hwsr.reference import run_program
+
+    train(tiny_config(toy, tmp_path / "r", qat={"steps": 4, "refine_batches": 2}),
+          progress=False)
+    with safe_open(str(tmp_path / "r" / "quant.safetensors"), framework="pt") as f:
+        meta = json.loads(f.metadata()["hwsr"])
+    assert isinstance(meta["refined_scales"], list)
+    assert all(m["mse_after"] < m["mse_before"] for m in meta["refined_scales"])
+    bundle = load_engine(str(tmp_path / "r"))
+    frame = np.random.default_rng(5).integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    ref, _ = run_program(bundle.program(), frame, "dual")
+    x = torch.from_numpy(frame).permute(2, 0, 1)[None].double() / 256
+    with torch.no_grad():
+        y = bundle.quant_dual().double()(x)[1][0].permute(1, 2, 0).numpy() * 256
+    assert np.array_equal(y.astype(np.int64), ref.astype(np.int64))

@@ -8,7 +8,7 @@ A config file has six tables; every key is optional except ``run.mode`` and ``da
     [loss]    lambda_net1, lambda_net2, lambda_id, id_route, pixel, id_features, id_distance,
               id_warmup_steps, id_teacher_ema
     [schedule] log_every_steps, val_every_steps, ckpt_every_steps, threads
-    [qat]     steps, lr, calib_batches
+    [qat]     steps, lr, calib_batches, refine_batches
 
 Raw dicts stop in :func:`config_from_dict`; everything after it reads typed fields.
 Relative paths in a file are resolved against the current directory (the repository root
@@ -118,6 +118,10 @@ class QatConfig:
     steps: int = 0  # QAT fine-tuning steps; 0: no QAT phase (float model only)
     lr: float = 1e-4  # constant Adam learning rate of the fine-tuning
     calib_batches: int = 16  # training batches the activation scales are calibrated on
+    # Before the export, refine the activation scales on this many training batches
+    # (hwsr.quant.refine: a power of two finer or coarser where the error against the
+    # float model drops); 0: export the QAT scales as they are.
+    refine_batches: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,7 @@ _NON_NEGATIVE = {
     "data": ("val_frames", "val_crop_lr_px"),
     "optim": ("steps", "min_lr", "warmup_steps", "grad_clip_norm"),
     "loss": ("lambda_net1", "lambda_net2", "lambda_id", "id_warmup_steps"),
-    "qat": ("steps",),
+    "qat": ("steps", "refine_batches"),
 }
 
 

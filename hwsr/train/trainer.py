@@ -15,6 +15,7 @@ the same command resumes from it and reaches the same weights as an uninterrupte
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import sys
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from hwsr.atomic import json_text
 from hwsr.checkpoint import CheckpointError, load_weights, save_weights
 from hwsr.quant.calibrate import calibrate, export_engine, quant_from_float
+from hwsr.quant.refine import float_targets, refine_scales
 from hwsr.spec import spec_to_dict
 from hwsr.train import artifacts, ddp
 from hwsr.train.batches import PatchBatches, val_frames
@@ -50,6 +52,7 @@ from hwsr.zoo import FLOAT_FILE, PROGRAM_FILE, QUANT_FILE, load_engine
 log = logging.getLogger(__name__)
 
 CALIB_STEP0 = 1 << 40  # batch ids of calibration: far from every training step
+REFINE_STEP0 = CALIB_STEP0 + (1 << 20)  # batch ids of the scale refinement
 _RESUME_SECTIONS = ("run", "data", "optim", "loss", "qat")  # must match to resume
 
 
@@ -289,8 +292,26 @@ class Trainer:
                 # export at the end, and also on a rerun of a run killed after its last
                 # checkpoint but before (or while) the engine was written
                 if self.info.is_main and (ran or not self._exported()):
-                    export_engine(self.model, self.out, self._metadata())
+                    meta = self._metadata()
+                    moves = self._refine_scales()
+                    if moves is not None:
+                        meta["refined_scales"] = moves
+                    export_engine(self.model, self.out, meta)
         return self._result()
+
+    def _refine_scales(self) -> list[dict[str, Any]] | None:
+        """``qat.refine_batches`` > 0: move activation scales where the frozen engine gets
+        closer to the float model (:mod:`hwsr.quant.refine`); the moves kept, else None."""
+        n = self.cfg.qat.refine_batches
+        if n == 0:
+            return None
+        float_model = self._float_model()
+        saved = self.out / FLOAT_FILE
+        load_weights(float_model, saved if saved.is_file() else self.cfg.run.init_weights)
+        lrs = [self.batches.full_batch(REFINE_STEP0 + i).lr.to(self.device) for i in range(n)]
+        changes = refine_scales(self.model, float_targets(float_model.to(self.device), lrs))
+        log.info("refined %d activation scales on %d batches", len(changes), n)
+        return [dataclasses.asdict(c) for c in changes]
 
     def _exported(self) -> bool:
         return all((self.out / name).is_file() for name in (QUANT_FILE, PROGRAM_FILE))
