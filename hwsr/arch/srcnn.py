@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hwsr.resize import imresize_torch
+from hwsr.resize import upscale_torch
 
 
 class SRCNN(nn.Module):
@@ -69,10 +69,7 @@ class SRCNN(nn.Module):
 
     def upsample(self, x: torch.Tensor) -> torch.Tensor:
         """Bicubic LR → HR grid (identity for ``upscale == 1``)."""
-        if self.upscale == 1:
-            return x
-        h, w = x.shape[-2:]
-        return imresize_torch(x, (h * self.upscale, w * self.upscale))
+        return upscale_torch(x, self.upscale)
 
     def forward(
         self, x: torch.Tensor, return_features: bool = False

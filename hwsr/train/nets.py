@@ -22,7 +22,7 @@ from torch import nn
 from hwsr.arch.engine_net import DualStageSR, EngineNet, build_dual
 from hwsr.arch.rcan import RCAN
 from hwsr.arch.srcnn import SRCNN
-from hwsr.resize import cubic, imresize_torch
+from hwsr.resize import cubic, upscale_torch
 from hwsr.spec import EngineSpec, LayerSpec
 
 
@@ -182,19 +182,13 @@ class BicubicResidual(nn.Module):
             if last.bias is not None:
                 last.bias.zero_()
 
-    def base(self, x: torch.Tensor) -> torch.Tensor:
-        if self.upscale == 1:
-            return x
-        h, w = x.shape[-2:]
-        return imresize_torch(x, (h * self.upscale, w * self.upscale))
-
     def forward(
         self, x: torch.Tensor, return_features: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         if return_features:
             out, feats = self.net(x, return_features=True)
-            return out + self.base(x), feats
-        return self.net(x) + self.base(x)
+            return out + upscale_torch(x, self.upscale), feats
+        return self.net(x) + upscale_torch(x, self.upscale)
 
 
 def _srcnn(upscale: int, feat: tuple[int, int]) -> nn.Module:
