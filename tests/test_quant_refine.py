@@ -11,23 +11,18 @@ from hwsr.quant.lower import lower_dual
 from hwsr.quant.refine import activation_thresholds, engine_mse, float_targets, refine_scales
 from hwsr.reference import run_program
 from hwsr.sim import simulate
-from hwsr.spec import spec_from_dict
-from hwsr.train import artifacts
 from hwsr.train.batches import PatchBatches
 from hwsr.train.trainer import train
 from hwsr.zoo import load_engine
-from tests.test_train_losses import TINY
-from tests.test_train_trainer import tiny_config
+from tests.test_train_trainer import tiny_config, tiny_spec_file
 from tests.toy_data import make_toy_dataset
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("refine")
-    spec_file = root / "tiny" / "engine.toml"
-    spec_file.parent.mkdir()
-    spec_file.write_text(artifacts.spec_toml(spec_from_dict(TINY)), encoding="utf-8")
-    toy = {"data": make_toy_dataset(root / "data", patches=24, patch_lr_px=12), "spec": spec_file}
+    toy = {"data": make_toy_dataset(root / "data", patches=24, patch_lr_px=12),
+           "spec": tiny_spec_file(root)}
     run = root / "run"
     train(tiny_config(toy, run, optim={"steps": 20}, qat={"steps": 4}), progress=False)
     return {"run": run, "data": toy["data"]}

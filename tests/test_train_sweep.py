@@ -11,12 +11,9 @@ import pytest
 
 from hwsr.cli import main
 from hwsr.data.manifest import Manifest
-from hwsr.spec import spec_from_dict
-from hwsr.train import artifacts
 from hwsr.train import evaluate as ev
 from hwsr.train.trainer import train
-from tests.test_train_losses import TINY
-from tests.test_train_trainer import tiny_config
+from tests.test_train_trainer import tiny_config, tiny_spec_file
 from tests.toy_data import make_toy_dataset
 
 
@@ -31,10 +28,7 @@ def _coded(root: Path, codec: str, crf: float, seed: int) -> Path:
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sweep")
-    spec_file = root / "tiny" / "engine.toml"
-    spec_file.parent.mkdir()
-    spec_file.write_text(artifacts.spec_toml(spec_from_dict(TINY)), encoding="utf-8")
-    toy = {"data": _coded(root / "x265-20", "libx265", 20.0, 1), "spec": spec_file}
+    toy = {"data": _coded(root / "x265-20", "libx265", 20.0, 1), "spec": tiny_spec_file(root)}
     run = root / "run"
     train(tiny_config(toy, run, optim={"steps": 6}, qat={"steps": 2}), progress=False)
     return {"run": run, "x265": toy["data"], "x264": _coded(root / "x264-30", "libx264", 30.0, 2)}

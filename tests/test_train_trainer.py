@@ -31,11 +31,16 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("toy")
+    return {"data": make_toy_dataset(root / "data", patches=24, patch_lr_px=12),
+            "spec": tiny_spec_file(root)}
+
+
+def tiny_spec_file(root: Path) -> Path:
+    """``root/tiny/engine.toml``: the TINY engine of the loss tests, loadable as a model."""
     spec_file = root / "tiny" / "engine.toml"
     spec_file.parent.mkdir()
     spec_file.write_text(artifacts.spec_toml(spec_from_dict(TINY)), encoding="utf-8")
-    return {"data": make_toy_dataset(root / "data", patches=24, patch_lr_px=12),
-            "spec": spec_file}
+    return spec_file
 
 
 def tiny_config(toy: dict[str, Path], out: Path, **over) -> TrainConfig:
