@@ -35,7 +35,8 @@ from hwsr.train.trainer import TrainResult, train
 from hwsr.zoo import FLOAT_FILE, PROGRAM_FILE, QUANT_FILE, ModelError, load_engine
 
 
-def _float_meta(path: Path) -> dict[str, Any]:
+def _hwsr_meta(path: Path) -> dict[str, Any]:
+    """The ``hwsr`` metadata of a weights file (float or quant) written by save_weights."""
     with safe_open(str(path), framework="pt") as f:
         return json.loads((f.metadata() or {}).get("hwsr", "{}"))
 
@@ -47,7 +48,7 @@ def quant_config(model: str, data_dir: Path | str, steps: int, lr: float, calib_
     if bundle.folder is None or not (bundle.folder / FLOAT_FILE).is_file():
         raise ModelError(f"{model}: no float weights ({FLOAT_FILE}) to quantize")
     float_path = bundle.folder / FLOAT_FILE
-    meta = _float_meta(float_path)
+    meta = _hwsr_meta(float_path)
     mode = meta.get("mode", "dual-id")
     if mode not in ("dual", "dual-id"):
         raise ModelError(f"{model}: a {mode} model is one network; the engine runs dual pairs")
@@ -115,8 +116,7 @@ def refine_model(model: str, data_dir: Path | str, batches: int = 8, batch_size:
     pool = PatchBatches(data_dir, batch_size, PatchBatches.patch_size(data_dir), seed)
     lrs = [pool.full_batch(REFINE_STEP0 + i).lr for i in range(batches)]
     changes = refine_scales(qdual, float_targets(fdual, lrs))
-    with safe_open(str(bundle.folder / QUANT_FILE), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("hwsr", "{}"))
+    meta = _hwsr_meta(bundle.folder / QUANT_FILE)
     meta["refined_scales"] = {"data": str(data_dir), "batches": batches, "seed": seed,
                               "moves": [asdict(c) for c in changes]}
     dest.mkdir(parents=True, exist_ok=True)
