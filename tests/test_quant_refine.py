@@ -1,4 +1,5 @@
-"""Activation-scale refinement: kept moves lower the error, the result stays exact."""
+"""Finishing an int8 engine against its float model (activation scales, distilled weights):
+what is kept lowers the error, what is not is undone, and the result stays exact."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import pytest
 import torch
 
 from hwsr.cli import main
+from hwsr.quant.distill import conv_parameters, distill_weights
 from hwsr.quant.lower import lower_dual
 from hwsr.quant.refine import activation_thresholds, engine_mse, float_targets, refine_scales
 from hwsr.reference import run_program
 from hwsr.sim import simulate
 from hwsr.train.batches import PatchBatches
+from hwsr.train.quantize import _hwsr_meta
 from hwsr.train.trainer import train
 from hwsr.zoo import load_engine
 from tests.test_train_trainer import tiny_config, tiny_spec_file
@@ -58,12 +61,58 @@ def test_a_spoiled_scale_is_moved_back_and_every_kept_move_lowers_the_error(tiny
         refine_scales(qdual, [])
 
 
-def test_refine_only_rewrites_an_exact_engine_pair(tiny_run, tmp_path, capsys):
+def _inputs(data):
+    pool = PatchBatches(data, 4, PatchBatches.patch_size(data), seed=1)
+    return lambda step: pool.full_batch(step).lr
+
+
+def test_distillation_pulls_spoiled_weights_back_towards_the_float_model(tiny_run):
+    bundle = load_engine(str(tiny_run["run"]))
+    qdual, fdual = bundle.quant_dual(), bundle.float_dual()
+    pairs = float_targets(fdual, _batches(tiny_run["data"]))
+    with torch.no_grad():
+        qdual.net2.convs[-1].bias.add_(0.05)  # every output pixel 13 LSB too bright
+    spoiled = engine_mse(qdual, pairs)
+    thresholds = [p.detach().clone() for _, _, p in activation_thresholds(qdual)]
+    result = distill_weights(qdual, fdual, _inputs(tiny_run["data"]), 60, pairs, lr=2e-3,
+                             ema_decay=0.8)
+    assert result.kept and result.mse_before == spoiled
+    assert result.mse_after < 0.5 * spoiled and engine_mse(qdual, pairs) == result.mse_after
+    # the scales belong to the refinement: distillation leaves them, and their grad flag
+    for (_, _, p), before in zip(activation_thresholds(qdual), thresholds, strict=True):
+        assert torch.equal(p, before) and p.requires_grad
+    assert not qdual.training
+
+
+def test_distillation_that_cannot_help_is_undone_bit_for_bit(tiny_run):
+    bundle = load_engine(str(tiny_run["run"]))
+    qdual, fdual = bundle.quant_dual(), bundle.float_dual()
+    lrs = _batches(tiny_run["data"])
+    with torch.no_grad():
+        own = [(x, qdual.eval()(x)[1]) for x in lrs]  # the engine's own output: error 0
+    start = [p.detach().clone() for p in conv_parameters(qdual)]
+    result = distill_weights(qdual, fdual, _inputs(tiny_run["data"]), 5, own, lr=1e-3)
+    assert result.mse_before == 0.0 and not result.kept
+    for p, s in zip(conv_parameters(qdual), start, strict=True):
+        assert torch.equal(p, s)
+    for bad in ({"steps": 0}, {"check": []}, {"lr": 0.0}, {"ema_decay": 1.0}):
+        args = {"steps": 2, "check": own, **bad}
+        with pytest.raises(ValueError, match="distillation needs"):
+            distill_weights(qdual, fdual, _inputs(tiny_run["data"]), **args)
+
+
+@pytest.mark.parametrize("distill", [0, 3])
+def test_refine_only_rewrites_an_exact_engine_pair(tiny_run, tmp_path, capsys, distill):
     out = tmp_path / "refined"
     assert main(["quantize", "--model", str(tiny_run["run"]), "--data", str(tiny_run["data"]),
                  "--refine-only", "--refine-batches", "2", "--batch-size", "4",
+                 "--distill-steps", str(distill), "--distill-batch-size", "4",
                  "--out", str(out)]) == 0
-    assert "activation scales moved" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "activation scales moved" in printed
+    assert ("distillation (3 steps)" in printed) == bool(distill)
+    meta = _hwsr_meta(out / "quant.safetensors")
+    assert ("distilled" in meta) == bool(distill) and "moves" in meta["refined_scales"]
     assert sorted(p.name for p in out.iterdir()) == ["program.npz", "quant.safetensors"]
     # the written program is the lowering of the written Brevitas state, and both execute
     # the same integers (Brevitas in float64, the reference, the simulator)
@@ -85,8 +134,13 @@ def test_refine_only_rewrites_an_exact_engine_pair(tiny_run, tmp_path, capsys):
     assert np.array_equal(simulate(program, frame, "dual").frame, ref)
 
 
-def test_refine_only_refuses_zero_batches_in_one_line(tiny_run, capsys):
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--refine-only", "--refine-batches", "0"], "--refine-batches"),
+    (["--refine-only", "--distill-steps", "-1"], "--distill-steps"),
+    (["--distill-steps", "5"], "--refine-only"),
+])
+def test_refine_only_refuses_bad_counts_in_one_line(tiny_run, capsys, flags, named):
     assert main(["quantize", "--model", str(tiny_run["run"]), "--data", str(tiny_run["data"]),
-                 "--refine-only", "--refine-batches", "0"]) == 1
+                 *flags]) == 1
     err = capsys.readouterr().err.strip()
-    assert "--refine-batches" in err and "\n" not in err
+    assert named in err and "\n" not in err

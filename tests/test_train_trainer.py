@@ -83,6 +83,7 @@ def test_shipped_configs_load():
     ({"loss": {"id_route": "teacher"}}, "loss.id_route"),
     ({"loss": {"pixel": "l3"}}, "loss.pixel"),
     ({"run": {"mode": "baseline"}, "qat": {"steps": 5}}, "qat.steps"),
+    ({"qat": {"steps": 5, "distill_steps": 10}}, "qat.distill_steps: needs qat.refine_batches"),
     ({"train": {}}, "unknown table"),
 ])
 def test_bad_configs_are_refused_naming_the_key(tables, fragment):
@@ -394,16 +395,17 @@ def test_resume_with_an_ema_teacher_continues_the_same_average(toy, tmp_path, st
 FLOAT = "float.safetensors"
 
 
-def test_qat_can_end_with_refined_scales_and_the_engine_stays_exact(toy, tmp_path):
+def test_qat_can_end_with_distilled_weights_refined_scales_and_stays_exact(toy, tmp_path):
     import numpy as np
     from safetensors import safe_open
 
     from hwsr.reference import run_program
 
-    train(tiny_config(toy, tmp_path / "r", qat={"steps": 4, "refine_batches": 2}),
-          progress=False)
+    train(tiny_config(toy, tmp_path / "r", qat={"steps": 4, "refine_batches": 2,
+                                                "distill_steps": 3}), progress=False)
     with safe_open(str(tmp_path / "r" / "quant.safetensors"), framework="pt") as f:
         meta = json.loads(f.metadata()["hwsr"])
+    assert meta["distilled"]["steps"] == 3 and isinstance(meta["distilled"]["kept"], bool)
     assert isinstance(meta["refined_scales"], list)
     assert all(m["mse_after"] < m["mse_before"] for m in meta["refined_scales"])
     bundle = load_engine(str(tmp_path / "r"))

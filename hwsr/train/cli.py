@@ -62,9 +62,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from hwsr.train.quantize import quantize_model, refine_model
 
+    if args.distill_steps and not args.refine_only:
+        raise ValueError("--distill-steps works with --refine-only (an int8 engine that exists)")
     if args.refine_only:
-        changes = refine_model(args.model, args.data, batches=args.refine_batches,
-                               batch_size=args.batch_size, out_dir=args.out, seed=args.seed)
+        distilled, changes = refine_model(
+            args.model, args.data, batches=args.refine_batches, batch_size=args.batch_size,
+            out_dir=args.out, seed=args.seed, distill_steps=args.distill_steps,
+            distill_batch_size=args.distill_batch_size)
+        if distilled is not None:
+            print(f"{args.out or args.model}: distillation ({distilled.steps} steps) "
+                  f"{'kept' if distilled.kept else 'discarded'}: MSE against the float model "
+                  f"{distilled.mse_before:.3e} -> {distilled.mse_after:.3e}")
         moves = ", ".join(f"{c.stage} layer {c.layer} {c.log2_step:+g}" for c in changes)
         print(f"{args.out or args.model}: {len(changes)} activation scales moved by a power "
               f"of two ({moves or 'none'}); quant.safetensors and program.npz rewritten")
@@ -143,6 +151,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "power of two where it lowers the error against its float model)")
     p.add_argument("--refine-batches", type=int, default=8,
                    help="training batches the refinement measures on (default 8)")
+    p.add_argument("--distill-steps", type=int, default=0,
+                   help="with --refine-only: first train the int8 weights this many steps "
+                   "towards the float model's output, kept only if that "
+                   "lowers the error (default 0: off)")
+    p.add_argument("--distill-batch-size", type=int, default=32,
+                   help="triples per distillation step (default 32)")
     _progress_flags(p)
     p.set_defaults(func=_cmd_quantize)
 

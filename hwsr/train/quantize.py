@@ -4,8 +4,9 @@ The QAT phase of `hwsr.train.trainer` run alone: ``optim.steps = 0`` and the flo
 taken from the model folder. The loss settings and crop size of the float run are reused
 from the metadata of its ``float.safetensors`` when present. The run's checkpoints live in
 a work folder (resumable like any run); the model folder receives only
-``quant.safetensors`` and ``program.npz``. :func:`refine_model` (``--refine-only``) refines
-the activation scales of an int8 engine that exists, without calibrating or training.
+``quant.safetensors`` and ``program.npz``. :func:`refine_model` (``--refine-only``) brings
+an int8 engine that exists closer to its float model, without calibrating: its activation
+scales, and with ``--distill-steps`` first its weights.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import safe_open
 
 from hwsr.atomic import atomic_paths, check_output
 from hwsr.quant.calibrate import export_engine
-from hwsr.quant.refine import ScaleChange, float_targets, refine_scales
+from hwsr.quant.distill import DistillResult
+from hwsr.quant.finish import DISTILL_STEP0, finish_engine
+from hwsr.quant.refine import ScaleChange
 from hwsr.train.batches import PatchBatches
 from hwsr.train.config import (
     DataConfig,
@@ -99,28 +102,44 @@ REFINE_STEP0 = 2_000_000  # batch index of the first refinement batch (apart fro
 
 
 def refine_model(model: str, data_dir: Path | str, batches: int = 8, batch_size: int = 16,
-                 out_dir: Path | None = None, seed: int = 0) -> list[ScaleChange]:
-    """Refine the activation scales of ``model``'s int8 engine (:mod:`hwsr.quant.refine`)
-    on ``batches`` training batches of ``data_dir`` (whole stored patches), matching its
-    float model; write the new ``quant.safetensors`` and ``program.npz`` pair atomically
-    into ``out_dir`` (default: the model folder). Returns the moves kept (maybe none: the
-    files are then rewritten unchanged)."""
+                 out_dir: Path | None = None, seed: int = 0, distill_steps: int = 0,
+                 distill_batch_size: int = 32
+                 ) -> tuple[DistillResult | None, list[ScaleChange]]:
+    """Refine ``model``'s int8 engine against its float model: first, with ``distill_steps``
+    > 0, distil its weights (:mod:`hwsr.quant.distill`), then move its activation scales
+    (:mod:`hwsr.quant.refine`); both decide on ``batches`` training batches of ``data_dir``
+    (whole stored patches). The new ``quant.safetensors`` and ``program.npz`` pair is
+    written atomically into ``out_dir`` (default: the model folder), the same pair again
+    when nothing helped. Returns the distillation (None when not asked) and the moves kept."""
     bundle = load_engine(model)
     if bundle.folder is None:
-        raise ModelError(f"{model}: scale refinement needs a model folder, not a program file")
+        raise ModelError(f"{model}: refinement needs a model folder, not a program file")
     dest = Path(out_dir) if out_dir is not None else bundle.folder
     check_output(dest, "--out", is_dir=True)
     if batches < 1:
         raise ValueError(f"--refine-batches must be >= 1, got {batches}")
+    if distill_steps < 0:
+        raise ValueError(f"--distill-steps must be >= 0, got {distill_steps}")
     qdual, fdual = bundle.quant_dual(), bundle.float_dual()
-    pool = PatchBatches(data_dir, batch_size, PatchBatches.patch_size(data_dir), seed)
-    lrs = [pool.full_batch(REFINE_STEP0 + i).lr for i in range(batches)]
-    changes = refine_scales(qdual, float_targets(fdual, lrs))
+    patch = PatchBatches.patch_size(data_dir)
+    pool = PatchBatches(data_dir, batch_size, patch, seed)
     meta = _hwsr_meta(bundle.folder / QUANT_FILE)
-    meta["refined_scales"] = {"data": str(data_dir), "batches": batches, "seed": seed,
-                              "moves": [asdict(c) for c in changes]}
+    earlier = {k: meta.pop(k) for k in ("distilled", "refined_scales") if k in meta}
+    if earlier:  # a refinement of a refined engine: the record keeps every pass, oldest first
+        meta["earlier_refinements"] = [*meta.get("earlier_refinements", []), earlier]
+    def inputs(step: int) -> torch.Tensor:
+        return train_pool.full_batch(DISTILL_STEP0 + step).lr
+
+    train_pool = PatchBatches(data_dir, distill_batch_size, patch, seed) if distill_steps else pool
+    distilled, changes, record = finish_engine(
+        qdual, fdual, [pool.full_batch(REFINE_STEP0 + i).lr for i in range(batches)],
+        distill_steps, inputs)
+    where = {"data": str(data_dir), "batches": batches, "seed": seed}
+    if distilled is not None:
+        meta["distilled"] = {**where, "batch_size": distill_batch_size, **record["distilled"]}
+    meta["refined_scales"] = {**where, "moves": record["refined_scales"]}
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest) as work:
         export_engine(qdual, work, meta)
         _publish_pair(Path(work), dest)
-    return changes
+    return distilled, changes

@@ -15,7 +15,6 @@ the same command resumes from it and reaches the same weights as an uninterrupte
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import sys
@@ -31,7 +30,7 @@ from tqdm import tqdm
 from hwsr.atomic import json_text
 from hwsr.checkpoint import CheckpointError, load_weights, save_weights
 from hwsr.quant.calibrate import calibrate, export_engine, quant_from_float
-from hwsr.quant.refine import float_targets, refine_scales
+from hwsr.quant.finish import DISTILL_STEP0, finish_engine
 from hwsr.spec import spec_to_dict
 from hwsr.train import artifacts, ddp
 from hwsr.train.batches import PatchBatches, val_frames
@@ -293,25 +292,26 @@ class Trainer:
                 # checkpoint but before (or while) the engine was written
                 if self.info.is_main and (ran or not self._exported()):
                     meta = self._metadata()
-                    moves = self._refine_scales()
-                    if moves is not None:
-                        meta["refined_scales"] = moves
+                    meta.update(self._finish_engine())
                     export_engine(self.model, self.out, meta)
         return self._result()
 
-    def _refine_scales(self) -> list[dict[str, Any]] | None:
-        """``qat.refine_batches`` > 0: move activation scales where the frozen engine gets
-        closer to the float model (:mod:`hwsr.quant.refine`); the moves kept, else None."""
+    def _finish_engine(self) -> dict[str, Any]:
+        """``qat.refine_batches`` > 0: bring the frozen engine closer to the float model
+        (:mod:`hwsr.quant.finish`: ``qat.distill_steps`` of distillation, then the activation
+        scales); the metadata record of what was kept, else {}."""
         n = self.cfg.qat.refine_batches
         if n == 0:
-            return None
+            return {}
         float_model = self._float_model()
         saved = self.out / FLOAT_FILE
         load_weights(float_model, saved if saved.is_file() else self.cfg.run.init_weights)
         lrs = [self.batches.full_batch(REFINE_STEP0 + i).lr.to(self.device) for i in range(n)]
-        changes = refine_scales(self.model, float_targets(float_model.to(self.device), lrs))
+        _, changes, record = finish_engine(
+            self.model, float_model.to(self.device), lrs, self.cfg.qat.distill_steps,
+            lambda step: self.batches.full_batch(DISTILL_STEP0 + step).lr.to(self.device))
         log.info("refined %d activation scales on %d batches", len(changes), n)
-        return [dataclasses.asdict(c) for c in changes]
+        return record
 
     def _exported(self) -> bool:
         return all((self.out / name).is_file() for name in (QUANT_FILE, PROGRAM_FILE))
