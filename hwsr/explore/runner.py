@@ -30,7 +30,7 @@ from hwsr.reference import run_program
 from hwsr.sim import simulate
 from hwsr.spec import EngineSpec, SpecError, load_spec
 from hwsr.train.artifacts import spec_toml
-from hwsr.train.config import TrainConfig, load_config
+from hwsr.train.config import TrainConfig, load_config, with_defaults
 from hwsr.train.evaluate import evaluate, load_frames
 from hwsr.train.trainer import train
 from hwsr.zoo import PROGRAM_FILE, SPEC_FILE, load_engine
@@ -168,10 +168,19 @@ def _preflight(cfg: ExploreConfig) -> tuple[EngineSpec, list[Variant], dict[str,
     return base, grid, settings
 
 
+def _same_settings(recorded: dict[str, Any] | None, settings: dict[str, Any]) -> bool:
+    """Whether a row was written under ``settings``; a training key added to hwsr after the
+    row was written counts at its default (the row's run trained exactly that way)."""
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("recipe"), dict):
+        return False
+    return ({**recorded, "recipe": with_defaults(recorded["recipe"])}
+            == {**settings, "recipe": with_defaults(settings["recipe"])})
+
+
 def _kept_rows(cfg: ExploreConfig, settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     rows = {r["id"]: r for r in read_rows(cfg.out_dir)}
     for rid, row in rows.items():
-        if row.get("settings") != settings:
+        if not _same_settings(row.get("settings"), settings):
             raise ExploreError(f"{cfg.out_dir}: row {rid} was written with other settings "
                                "(budget, training or datasets); choose another explore.out_dir")
     return rows
