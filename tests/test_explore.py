@@ -272,6 +272,18 @@ def test_the_shipped_grid_loads_and_every_variant_is_an_engine_spec() -> None:
     assert {r["id"].rsplit("-", 1)[1] for r in rows} == {"a6", "a8", "a10"}
 
 
+def test_every_shipped_slice_is_within_the_budget_and_part_of_the_grid() -> None:
+    full = {r["id"] for r in plan(load_explore_config(REPO / "configs" / "explore" /
+                                                      "grid.toml"))}
+    slices = sorted(p for p in (REPO / "configs" / "explore").glob("*.toml")
+                    if p.name != "grid.toml")
+    assert slices
+    for path in slices:
+        rows = plan(load_explore_config(path))
+        assert rows and all(not r["reason"] for r in rows), path.name
+        assert {r["id"] for r in rows} <= full, path.name
+
+
 @pytest.mark.parametrize(("change", "fragment"), [
     ({"axes": {"kernel_mixes": [[3, 5]]}}, "axes.kernel_mixes: kernels must be 1 or 3"),
     ({"axes": {"channels": []}}, "axes.channels: must list"),
