@@ -127,10 +127,11 @@ def refine_model(model: str, data_dir: Path | str, batches: int = 8, batch_size:
     earlier = {k: meta.pop(k) for k in ("distilled", "refined_scales") if k in meta}
     if earlier:  # a refinement of a refined engine: the record keeps every pass, oldest first
         meta["earlier_refinements"] = [*meta.get("earlier_refinements", []), earlier]
-    def inputs(step: int) -> torch.Tensor:
+    train_pool = PatchBatches(data_dir, distill_batch_size, patch, seed) if distill_steps else pool
+
+    def inputs(step: int) -> torch.Tensor:  # distillation batch ``step``
         return train_pool.full_batch(DISTILL_STEP0 + step).lr
 
-    train_pool = PatchBatches(data_dir, distill_batch_size, patch, seed) if distill_steps else pool
     distilled, changes, record = finish_engine(
         qdual, fdual, [pool.full_batch(REFINE_STEP0 + i).lr for i in range(batches)],
         distill_steps, inputs)
