@@ -138,10 +138,6 @@ def test_same_seed_gives_identical_hr_dhr_and_patch_layout(twin_builds: Path) ->
     assert c.train_patches == a.train_patches
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, cause not found: the video-LR of a still source differed between two "
-    "same-seed builds in about 1 of 10 runs on a loaded CPU (2026-12-03); x264, its decoder "
-    "and swscale repeat bit for bit in isolation. HR and dHR are always identical (test above)"))
 def test_same_seed_gives_byte_identical_shards(twin_builds: Path) -> None:
     for rel, _ in Manifest.load(twin_builds / "a").shards:
         assert (twin_builds / "a" / rel).read_bytes() == (twin_builds / "b" / rel).read_bytes()

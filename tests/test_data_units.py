@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import zipfile
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from hwsr.data import BuildConfig, DataError, Manifest
+from hwsr.data import BuildConfig, DataError, Manifest, codec
 from hwsr.data.build import plan_sources
 from hwsr.data.camera import camera_path, still_clip, still_frame_size
 from hwsr.data.cli import config_from_args, register_cli
-from hwsr.data.codec import LrEncoder, decode_lr, to_rgb, to_yuv420
+from hwsr.data.codec import X264_CPU_AVX2, LrEncoder, decode_lr, to_rgb, to_yuv420
 from hwsr.data.shards import open_npz, write_npz
 from hwsr.data.sources import crop_hr, expand_sources, name_sources
 from hwsr.data.triples import draw_positions, val_indices
@@ -132,6 +134,37 @@ def test_decode_refuses_dropped_frames(tmp_path: Path) -> None:
         list(decode_lr(tmp_path / "lr.mkv", 4, Fraction(24), "t"))
     with pytest.raises(DataError, match="frame order broken"):
         list(decode_lr(tmp_path / "lr.mkv", 3, Fraction(12), "t"))  # wrong clock: pts skip
+
+
+def test_x264_codes_one_clip_to_one_stream_every_time(tmp_path: Path) -> None:
+    """400 codings of one 8-frame clip in one process give one bitstream. x264's AVX-512
+    paths gave about 1 stream in 300 different (``X264_CPU_AVX2``), so on an AVX-512 CPU
+    this fails in 3 runs of 4 without the pin."""
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(0, 256, (40, 64, 3), dtype=np.uint8)
+    still = np.kron(blocks, np.ones((3, 3, 1), np.uint8))[:110, :170]
+    clip = [np.ascontiguousarray(np.roll(still, i, axis=1)) for i in range(8)]
+    config = small_config([Path("x.png")], tmp_path)
+    streams = set()
+    for _ in range(400):
+        enc = LrEncoder(tmp_path / "lr.mkv", (110, 170), Fraction(25), config)
+        for frame in clip:
+            enc.encode(frame)
+        enc.close()
+        with av.open(str(tmp_path / "lr.mkv")) as c:
+            streams.add(hashlib.sha1(b"".join(bytes(p) for p in c.demux(video=0))).digest())
+    assert len(streams) == 1
+
+
+@pytest.mark.parametrize("avx512", [True, False])
+def test_x264_is_kept_off_avx512_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch,
+                                                           avx512: bool) -> None:
+    monkeypatch.setattr(codec, "cpu_has_avx512", lambda: avx512)
+    x264 = codec.encoder_options(cfg())
+    assert x264.get("x264-params") == (f"asm={X264_CPU_AVX2}" if avx512 else None)
+    assert "AVX512" not in X264_CPU_AVX2 and "AVX2" in X264_CPU_AVX2.split(",")
+    x265 = codec.encoder_options(cfg(codec="libx265", crf=28.0))
+    assert "asm" not in x265["x265-params"]
 
 
 def test_patch_positions_and_val_frames() -> None:
