@@ -50,7 +50,8 @@ _SWS = (
 # which every AVX-512 CPU also has, 3,000 of 3,000 were identical, under CPU load too. So
 # where x264 would use AVX-512, the builder names its instruction sets instead; the stream
 # then differs from the AVX-512 one (x264's SIMD paths need not agree bit for bit), and
-# should be the one x264 picks by itself on an AVX2 machine (not checked: none here).
+# looks like the one x264 picks by itself on an AVX2 machine: hwsr-s's dataset, first built
+# elsewhere, reports the codec damage of a pinned rebuild here (docs/data.md).
 X264_CPU_AVX2 = "MMX2,SSE,SSE2,SSE2Fast,LZCNT,SSSE3,SSE4.1,SSE4.2,AVX,FMA3,BMI1,BMI2,AVX2,Cache64"
 
 
