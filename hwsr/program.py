@@ -55,13 +55,37 @@ class ProgramError(ValueError):
 class LayerProgram:
     """Integer weights and formats of one conv layer."""
 
-    weight: I64  # (c_out, c_in, k, k) signed codes of weight_bits
+    weight: I64  # (c_out, c_in / groups, k, k) signed codes of weight_bits
     bias: I64  # (c_out,) signed codes of bias_bits, at the accumulator's frac
     in_frac: int  # frac bits of the layer's input codes
     weight_frac: I64  # (c_out,) frac bits of each output channel's weights
     out_frac: int  # frac bits of the output codes
     out_type: FixedType  # format of the output codes (width, frac, signed)
     relu: bool  # ReLU before the requantization
+    groups: int = 1  # channel groups (the spec's); output channel o reads group o // (c_out/g)
+    dilation: int = 1  # tap spacing (the spec's)
+
+    @property
+    def c_in(self) -> int:
+        """Input channels of the layer (all groups)."""
+        return int(self.weight.shape[1]) * self.groups
+
+    def dense_weight(self) -> I64:
+        """The same layer as one dense, undilated window: (c_out, c_in, span, span) with the
+        taps at multiples of ``dilation`` and zeros off each output channel's group. Every
+        sum it makes equals the layer's own, bit for bit (a zero weight adds nothing, so
+        even a wrapping accumulator sees the same value); the line-buffer simulator runs it.
+        """
+        c_out, gc, k, _ = self.weight.shape
+        if self.groups == 1 and self.dilation == 1:
+            return self.weight
+        span = self.dilation * (k - 1) + 1
+        dense = np.zeros((c_out, gc * self.groups, span, span), np.int64)
+        go = c_out // self.groups
+        for o in range(c_out):
+            g = o // go
+            dense[o, g * gc:(g + 1) * gc, ::self.dilation, ::self.dilation] = self.weight[o]
+        return dense
 
     @property
     def shift(self) -> I64:
@@ -141,9 +165,12 @@ def check_stage(stage: StageProgram, where: str = "program") -> None:
     frac = INPUT_FRAC_BITS
     for i, (lp, ls) in enumerate(zip(stage.layers, spec.layers, strict=True)):
         name = f"{where}: layer {i}"
-        want = (ls.c_out, ls.c_in, ls.kernel, ls.kernel)
+        want = (ls.c_out, ls.group_c_in, ls.kernel, ls.kernel)
         if lp.weight.shape != want:
             raise ProgramError(f"{name}: weight shape {lp.weight.shape} != spec {want}")
+        if (lp.groups, lp.dilation) != (ls.groups, ls.dilation):
+            raise ProgramError(f"{name}: groups/dilation {lp.groups}/{lp.dilation} != spec "
+                               f"{ls.groups}/{ls.dilation}")
         for arr, n in ((lp.weight, "weight"), (lp.bias, "bias"), (lp.weight_frac, "weight_frac")):
             if arr.dtype != np.int64:
                 raise ProgramError(f"{name}: {n} must be int64, got {arr.dtype}")
@@ -261,12 +288,14 @@ def _stage_from(name: str, meta: dict[str, Any], data: dict[str, Any], src: str)
     layers = []
     for i, m in enumerate(meta["layers"]):
         arr = {k: data[f"{name}.{i}.{k}"] for k in ("weight", "bias", "weight_frac")}
+        ls = spec.layers[i] if i < len(spec.layers) else None
         layers.append(
             LayerProgram(
                 weight=arr["weight"], bias=arr["bias"], in_frac=int(m["in_frac"]),
                 weight_frac=arr["weight_frac"], out_frac=int(m["out_frac"]),
                 out_type=FixedType(int(m["out_bits"]), int(m["out_frac"]), bool(m["out_signed"])),
-                relu=bool(m["relu"]),
+                relu=bool(m["relu"]), groups=ls.groups if ls else 1,
+                dilation=ls.dilation if ls else 1,
             )
         )
     stage = StageProgram(spec=spec, layers=tuple(layers))

@@ -34,37 +34,46 @@ class StageStats:
     output_saturations: int = 0  # pixels clamped to 0..255 after the residual add
 
 
-def conv2d_int(x: I64, w: I64) -> I64:
-    """Exact 'same' convolution (cross-correlation, zero padding k//2) of int codes.
+def conv2d_int(x: I64, w: I64, groups: int = 1, dilation: int = 1) -> I64:
+    """Exact 'same' convolution (cross-correlation, zero padding) of int codes.
 
-    ``x`` is (C, H, W), ``w`` is (O, C, k, k); returns (O, H, W) int64.
+    ``x`` is (C, H, W), ``w`` is (O, C / groups, k, k); returns (O, H, W) int64. Output
+    channel ``o`` reads the input channels of its group ``o // (O / groups)``; tap (dy, dx)
+    reads the pixel ``dilation·(dy − k//2)`` rows and ``dilation·(dx − k//2)`` columns away.
 
     >>> conv2d_int(np.ones((1, 2, 2), np.int64), np.ones((1, 1, 3, 3), np.int64))[0].tolist()
     [[4, 4], [4, 4]]
+    >>> conv2d_int(np.ones((2, 3, 3), np.int64), np.ones((2, 1, 3, 3), np.int64), 2, 2)[1].tolist()
+    [[4, 2, 4], [2, 1, 2], [4, 2, 4]]
     """
     c, h, wd = x.shape
-    o, _, k, _ = w.shape
-    p = k // 2
+    o, gc, k, _ = w.shape
+    go = o // groups
+    p = dilation * (k // 2)
     xp = np.zeros((c, h + 2 * p, wd + 2 * p), dtype=np.int64)
     xp[:, p : p + h, p : p + wd] = x
     bound = int(np.abs(w).sum(axis=(1, 2, 3)).max(initial=0)) * int(np.abs(x).max(initial=0))
-    taps = [(dy, dx) for dy in range(k) for dx in range(k)]
-    if bound < _F64_EXACT:  # every partial sum is an integer below 2**53: float64 is exact
-        acc_f = np.zeros((o, h * wd), dtype=np.float64)
-        for dy, dx in taps:
-            win = xp[:, dy : dy + h, dx : dx + wd].reshape(c, -1).astype(np.float64)
-            acc_f += w[:, :, dy, dx].astype(np.float64) @ win
-        return acc_f.astype(np.int64).reshape(o, h, wd)
-    acc = np.zeros((o, h * wd), dtype=np.int64)
-    for dy, dx in taps:
-        acc += w[:, :, dy, dx] @ xp[:, dy : dy + h, dx : dx + wd].reshape(c, -1)
-    return acc.reshape(o, h, wd)
+    exact_f64 = bound < _F64_EXACT  # every partial sum is an integer below 2**53
+    acc = np.zeros((o, h * wd), dtype=np.float64 if exact_f64 else np.int64)
+    for g in range(groups):
+        outs, ins = slice(g * go, (g + 1) * go), slice(g * gc, (g + 1) * gc)
+        for dy in range(k):
+            for dx in range(k):
+                y0, x0 = dy * dilation, dx * dilation
+                win = xp[ins, y0 : y0 + h, x0 : x0 + wd].reshape(gc, -1)
+                acc[outs] += w[outs, :, dy, dx].astype(acc.dtype) @ win.astype(acc.dtype)
+    return acc.astype(np.int64).reshape(o, h, wd)
+
+
+def layer_sums(x: I64, lp: LayerProgram) -> I64:
+    """The exact accumulator of a layer before the overflow rule: its convolution plus bias."""
+    return conv2d_int(x, lp.weight, lp.groups, lp.dilation) + lp.bias[:, None, None]
 
 
 def run_layer(x: I64, lp: LayerProgram, stage: StageProgram, stats: LayerStats) -> I64:
     """One conv layer: accumulate, fit the accumulator, ReLU, requantize."""
     dp = stage.spec.datapath
-    acc = conv2d_int(x, lp.weight) + lp.bias[:, None, None]
+    acc = layer_sums(x, lp)
     stats.acc_peak = max(stats.acc_peak, int(np.abs(acc).max(initial=0)))
     stats.acc_overflows += count_saturations(acc, dp.acc_bits, signed=True)
     acc = fit_accumulator(acc, dp.acc_bits, dp.acc_overflow)

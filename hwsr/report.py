@@ -125,12 +125,12 @@ class LayerReport(ReportNode):
     c_in: int  # input channels
     c_out: int  # output channels
     in_bits: int  # width of one input sample held in the line buffer
-    params: int  # k·k·c_in·c_out weights + c_out biases
-    macs_per_pixel: int  # k·k·c_in·c_out per LR pixel
+    params: int  # k·k·(c_in/groups)·c_out weights + c_out biases
+    macs_per_pixel: int  # k·k·(c_in/groups)·c_out per LR pixel
     macs_per_frame: int  # macs_per_pixel × width × height
-    linebuffer_rows: int  # k − 1 rows of the layer's input
+    linebuffer_rows: int  # span − 1 rows of the layer's input (span = dilation·(k−1)+1)
     linebuffer_bits: int  # linebuffer_rows × width × c_in × in_bits
-    latency_rows: int  # k // 2
+    latency_rows: int  # span // 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,7 +213,7 @@ def _layer_reports(spec: EngineSpec, width: int, height: int) -> tuple[LayerRepo
     out = []
     for i, ly in enumerate(spec.layers):
         in_bits = spec.datapath.pixel_type.width if i == 0 else spec.datapath.act_bits
-        rows = ly.kernel - 1
+        rows = ly.linebuffer_rows
         out.append(LayerReport(
             index=i, kernel=ly.kernel, c_in=ly.c_in, c_out=ly.c_out, in_bits=in_bits,
             params=ly.params, macs_per_pixel=ly.macs_per_pixel,

@@ -37,7 +37,10 @@ stage key              meaning
 ``layers``             one dict per layer, below
 =====================  =====================================================================
 
-Per layer: ``kernel``, ``c_in``, ``c_out``, ``relu`` (ReLU after the accumulator fit, before
+Per layer: ``kernel``, ``c_in``, ``c_out``, ``groups`` and ``dilation`` (present only
+where not 1: output channel ``o`` reads the ``c_in/groups`` inputs of its group
+``o // (c_out/groups)``, taps ``dilation`` pixels apart; the weight ROM's ``ci`` then counts
+within the group), ``relu`` (ReLU after the accumulator fit, before
 the shift), ``in_bits``/``in_signed``/``in_frac`` (input codes), ``out_bits``/``out_signed``/
 ``out_frac`` (output codes), ``weight``/``bias``/``shift`` (the ROM file of each). One output
 code of the layer is then::
@@ -147,10 +150,11 @@ def rom_images(program: EngineProgram) -> dict[str, str]:
 def _file_entries(name: str, i: int, lp: LayerProgram, sp: StageProgram) -> dict[str, Any]:
     dp, p = sp.spec.datapath, _paths(name, i)
     c_out, c_in, k, _ = lp.weight.shape
+    c_in_name = "c_in" if lp.groups == 1 else "(c_in/groups)"  # inputs of one group
     return {
         p["weight"]: {"word_bits": dp.weight_bits, "signed": True, "words": lp.weight.size,
                       "order": WEIGHT_ORDER, "shape": [c_out, c_in, k, k],
-                      "formula": "W[o,ci,ky,kx] = sext(word[((o*c_in+ci)*k+ky)*k+kx], "
+                      "formula": f"W[o,ci,ky,kx] = sext(word[((o*{c_in_name}+ci)*k+ky)*k+kx], "
                                  "word_bits)"},
         p["bias"]: {"word_bits": dp.bias_bits, "signed": True, "words": c_out,
                     "order": CHANNEL_ORDER, "shape": [c_out],
@@ -163,9 +167,11 @@ def _file_entries(name: str, i: int, lp: LayerProgram, sp: StageProgram) -> dict
 
 
 def _layer_scalars(name: str, i: int, lp: LayerProgram, sp: StageProgram) -> dict[str, Any]:
-    c_out, c_in, k, _ = lp.weight.shape
+    c_out, _, k, _ = lp.weight.shape
     t_in = sp.in_type(i)
-    return {"kernel": k, "c_in": c_in, "c_out": c_out, "relu": lp.relu,
+    # groups and dilation only where they are not 1: a plain layer's entry is as it was
+    shape = {key: getattr(lp, key) for key in ("groups", "dilation") if getattr(lp, key) != 1}
+    return {"kernel": k, "c_in": lp.c_in, "c_out": c_out, **shape, "relu": lp.relu,
             "in_bits": t_in.width, "in_signed": t_in.signed, "in_frac": lp.in_frac,
             "out_bits": lp.out_type.width, "out_signed": lp.out_type.signed,
             "out_frac": lp.out_frac, **_paths(name, i)}
@@ -236,7 +242,8 @@ def _layer_from(folder: Path, m: dict[str, Any], files: dict[str, Any]) -> Layer
     out_type = FixedType(int(m["out_bits"]), out_frac, bool(m["out_signed"]))
     return LayerProgram(weight=weight, bias=bias, in_frac=in_frac,
                         weight_frac=(shift - in_frac + out_frac).astype(np.int64),
-                        out_frac=out_frac, out_type=out_type, relu=bool(m["relu"]))
+                        out_frac=out_frac, out_type=out_type, relu=bool(m["relu"]),
+                        groups=int(m.get("groups", 1)), dilation=int(m.get("dilation", 1)))
 
 
 def program_from_roms(folder: Path, rom_manifest: dict[str, Any]) -> EngineProgram:

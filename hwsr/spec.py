@@ -59,21 +59,50 @@ class WeightGranularity(enum.Enum):
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One k×k convolution of the engine, with its activation."""
+    """One k×k convolution of the engine, with its activation.
+
+    ``groups`` splits the channels into that many independent convolutions (output channel
+    ``o`` reads input channels ``g·c_in/groups ..`` of its group ``g = o // (c_out/groups)``);
+    ``groups == c_in == c_out`` is a depthwise layer. ``dilation`` spreads the k×k taps
+    ``dilation`` pixels apart: the window spans ``dilation·(k−1)+1`` pixels and rows, so the
+    line buffer holds that many rows less one, while the MACs stay k·k per input of a group.
+    """
 
     kernel: int  # k: odd kernel size, 1 (pointwise) or more
     c_in: int  # input channels
     c_out: int  # output channels
     activation: Activation = Activation.RELU  # applied before the requantization
+    groups: int = 1  # channel groups: 1 dense, c_in (= c_out) depthwise
+    dilation: int = 1  # tap spacing in pixels (1: a plain k×k window)
+
+    @property
+    def span(self) -> int:
+        """Pixels (and rows) the window covers: dilation·(k−1)+1 (k for a plain window)."""
+        return self.dilation * (self.kernel - 1) + 1
 
     @property
     def halo_rows(self) -> int:
-        """Rows of context above and below an output row: k // 2 (its latency in rows)."""
-        return self.kernel // 2
+        """Rows of context above and below an output row: span // 2 (its latency in rows)."""
+        return self.span // 2
+
+    @property
+    def linebuffer_rows(self) -> int:
+        """Rows of this layer's input its line buffer keeps: span − 1."""
+        return self.span - 1
+
+    @property
+    def depthwise(self) -> bool:
+        """One k×k filter per channel: groups = c_in = c_out (> 1)."""
+        return self.groups > 1 and self.groups == self.c_in == self.c_out
+
+    @property
+    def group_c_in(self) -> int:
+        """Input channels each output channel reads: c_in / groups."""
+        return self.c_in // self.groups
 
     @property
     def macs_per_pixel(self) -> int:
-        return self.kernel * self.kernel * self.c_in * self.c_out
+        return self.kernel * self.kernel * self.group_c_in * self.c_out
 
     @property
     def params(self) -> int:
@@ -149,7 +178,7 @@ class EngineSpec:
 
 _TOP_KEYS = {"engine", "datapath", "layers"}
 _ENGINE_KEYS = {"name", "upscale", "residual", "description"}
-_LAYER_KEYS = {"kernel", "c_in", "c_out", "activation"}
+_LAYER_KEYS = {"kernel", "c_in", "c_out", "activation", "groups", "dilation"}
 _DATAPATH_FIELDS = {f.name: f for f in dataclasses.fields(Datapath)}
 _ENUMS: dict[str, type[enum.Enum]] = {
     "weight_granularity": WeightGranularity,
@@ -207,7 +236,10 @@ def _parse_layers(raw: Any, source: str) -> tuple[LayerSpec, ...]:
         c_in = _int(d.get("c_in", c_prev), source, where + "c_in")
         c_out = _int(d["c_out"], source, where + "c_out")
         act = _enum(Activation, d.get("activation", "relu"), source, where + "activation")
-        layers.append(LayerSpec(kernel=kernel, c_in=c_in, c_out=c_out, activation=act))
+        groups = _int(d.get("groups", 1), source, where + "groups")
+        dilation = _int(d.get("dilation", 1), source, where + "dilation")
+        layers.append(LayerSpec(kernel=kernel, c_in=c_in, c_out=c_out, activation=act,
+                                groups=groups, dilation=dilation))
         c_prev = c_out
     return tuple(layers)
 
@@ -256,11 +288,17 @@ def spec_to_dict(spec: EngineSpec) -> dict[str, Any]:
     return {
         "engine": {"name": spec.name, "upscale": spec.upscale, "residual": spec.residual},
         "datapath": dp,
-        "layers": [
-            {"kernel": ly.kernel, "c_in": ly.c_in, "c_out": ly.c_out, "activation": ly.activation.value}
-            for ly in spec.layers
-        ],
+        "layers": [_layer_dict(ly) for ly in spec.layers],
     }
+
+
+def _layer_dict(ly: LayerSpec) -> dict[str, Any]:
+    """A layer's TOML table; ``groups`` and ``dilation`` only where they are not 1, so a
+    plain layer's table (and every file that embeds it) is as it always was."""
+    d: dict[str, Any] = {"kernel": ly.kernel, "c_in": ly.c_in, "c_out": ly.c_out,
+                         "activation": ly.activation.value}
+    d.update({k: getattr(ly, k) for k in ("groups", "dilation") if getattr(ly, k) != 1})
+    return d
 
 
 def _validate(spec: EngineSpec, source: str) -> None:
@@ -283,9 +321,19 @@ def _validate(spec: EngineSpec, source: str) -> None:
         for ch in ("c_in", "c_out"):
             if getattr(layer, ch) < 1:
                 raise _fail(source, where + ch, f"channels must be >= 1, got {getattr(layer, ch)}")
+        g = layer.groups
+        if g < 1 or layer.c_in % g or layer.c_out % g:
+            raise _fail(source, where + "groups", f"must be >= 1 and divide c_in ({layer.c_in}) "
+                        f"and c_out ({layer.c_out}), got {g}")
+        if layer.dilation < 1 or (layer.dilation > 1 and layer.kernel == 1):
+            raise _fail(source, where + "dilation", f"must be >= 1, and 1 for a 1x1 kernel, got "
+                        f"{layer.dilation}")
         if layer.c_in != c_prev:
             raise _fail(source, where + "c_in", f"must equal the previous layer's c_out ({c_prev})")
         c_prev = layer.c_out
+    if spec.layers[-1].groups != 1:
+        raise _fail(source, f"layers[{len(spec.layers) - 1}].groups",
+                    "the last layer must be dense (groups = 1): Net1 derives it with 3 outputs")
     want = IMAGE_CHANNELS * spec.upscale**2
     if spec.layers[-1].c_out != want:
         raise _fail(

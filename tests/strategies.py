@@ -39,8 +39,11 @@ def engine_specs(
     max_channels: int = 32,
     upscales: tuple[int, ...] = (1, 2, 3),
     acc_bits: st.SearchStrategy[int] | None = None,
+    grouped: bool = False,
 ) -> EngineSpec:
-    """Random engine specs: kernel 1/3/5, 1–6 layers, 1–32 channels, r = 1..3."""
+    """Random engine specs: kernel 1/3/5, 1–6 layers, 1–32 channels, r = 1..3; with
+    ``grouped``, also channel groups (any common divisor of c_in and c_out, depthwise
+    included) and dilations 1–3."""
     n = draw(st.integers(1, max_layers))
     r = draw(st.sampled_from(upscales))
     layers = []
@@ -49,7 +52,14 @@ def engine_specs(
         last = i == n - 1
         c_out = 3 * r * r if last else draw(st.integers(1, max_channels))
         act = Activation.NONE if last else draw(st.sampled_from([Activation.RELU, Activation.NONE]))
-        layers.append(LayerSpec(draw(st.sampled_from(kernels)), c_in, c_out, act))
+        k = draw(st.sampled_from(kernels))
+        groups = dilation = 1
+        if grouped and not last:
+            divisors = [g for g in range(1, min(c_in, c_out) + 1) if c_in % g == 0 == c_out % g]
+            groups = draw(st.sampled_from(divisors))
+        if grouped:
+            dilation = draw(st.integers(1, 3)) if k > 1 else 1
+        layers.append(LayerSpec(k, c_in, c_out, act, groups=groups, dilation=dilation))
         c_in = c_out
     dp = Datapath(
         act_bits=draw(st.sampled_from([4, 6, 8])),
@@ -72,7 +82,7 @@ def random_stage(spec: EngineSpec, rng: np.random.Generator, extreme: bool = Fal
     layers = []
     in_frac = 8
     for i, ls in enumerate(spec.layers):
-        shape = (ls.c_out, ls.c_in, ls.kernel, ls.kernel)
+        shape = (ls.c_out, ls.group_c_in, ls.kernel, ls.kernel)
         if extreme:
             w = rng.choice(np.array([wlo, whi], dtype=np.int64), size=shape)
         else:
@@ -85,7 +95,8 @@ def random_stage(spec: EngineSpec, rng: np.random.Generator, extreme: bool = Fal
         # choose out_frac so that the shift is mostly positive with some 0 and negative shifts
         out_frac = int(in_frac + int(w_frac.min()) - rng.integers(-1, 8))
         layers.append(LayerProgram(w, b, in_frac, w_frac, out_frac,
-                                   FixedType(bits, out_frac, signed=not relu), relu))
+                                   FixedType(bits, out_frac, signed=not relu), relu,
+                                   groups=ls.groups, dilation=ls.dilation))
         in_frac = out_frac
     return StageProgram(spec=spec, layers=tuple(layers))
 
@@ -128,13 +139,13 @@ def frames(draw: st.DrawFn, max_h: int = 12, max_w: int = 12) -> np.ndarray:
 
 @st.composite
 def narrow_engine_specs(draw: st.DrawFn, max_layers: int = 6, max_channels: int = 32,
-                        acc_bits: tuple[int, int] = (12, 20)) -> EngineSpec:
+                        acc_bits: tuple[int, int] = (12, 20), grouped: bool = False) -> EngineSpec:
     """:func:`engine_specs` with a narrow accumulator (and biases no wider), so it overflows.
 
     Wrap and saturate, every rounding mode; ``bias_bits`` is lowered to ``acc_bits`` where
     the spec's 16 would not fit (a spec requires ``bias_bits <= acc_bits``).
     """
-    spec = draw(engine_specs(max_layers=max_layers, max_channels=max_channels))
+    spec = draw(engine_specs(max_layers=max_layers, max_channels=max_channels, grouped=grouped))
     bits = draw(st.integers(*acc_bits))
     bias_bits = min(spec.datapath.bias_bits, bits)
     dp = dataclasses.replace(spec.datapath, acc_bits=bits, bias_bits=bias_bits)

@@ -24,13 +24,16 @@ from hwsr.explore.cli import register
 from hwsr.explore.config import (
     ExploreConfig,
     ExploreError,
+    LayerShape,
     explore_config_from_dict,
+    layer_shape,
     load_explore_config,
 )
 from hwsr.explore.rows import DONE, ROWS_FILE, SKIPPED, read_rows
 from hwsr.explore.runner import explore, plan
 from hwsr.explore.summary import PLOT_FILE, REPORT_FILE, write_report
 from hwsr.quant.lower import lower_dual
+from hwsr.report import engine_report
 from hwsr.spec import STAGES
 from hwsr.train.artifacts import read_metrics
 from hwsr.train.evaluate import load_frames
@@ -199,6 +202,44 @@ def test_every_trained_row_lowers_to_a_program_the_simulator_runs_bit_exactly(
         assert row["sim"] == {"frames": 2, "mismatched_codes": 0}
 
 
+def test_depthwise_and_dilated_variants_train_lower_and_simulate_exactly(
+        toy: dict[str, Path], tmp_path: Path) -> None:
+    """A grid with a depthwise and a dilated layer: trained, lowered with its groups and
+    dilation, costed as the engine report costs it, and bit-exact in the simulator. A
+    pattern whose last layer would be depthwise is left out of the grid."""
+    d = grid_dict(toy, tmp_path)
+    d["axes"] = {"channels": [4], "depth": [3], "act_bits": [8],
+                 "kernel_mixes": [[3, "dw3", "3d2"], ["3d2", 1, "dw3"]]}
+    d["budget"]["max_macs_per_lr_px"] = 2000
+    cfg = explore_config_from_dict(d, source="shapes.toml")
+    assert [v.id for v in grid.variants(cfg.axes)] == ["c4-k3_dw3_3d2-a8"]
+    result = explore(cfg, progress=False)
+    assert result.trained == ["c4-k3_dw3_3d2-a8"]
+    (row,) = read_rows(cfg.out_dir)
+    assert row["kernels"] == [3, "dw3", "3d2"] and row["sim"]["mismatched_codes"] == 0
+    program = load_engine(row["run_dir"]).program()
+    assert [(lp.groups, lp.dilation) for lp in program.net2.layers] == [(1, 1), (4, 1), (1, 2)]
+    report = engine_report(program.net2.spec, width=1280)
+    assert row["macs_per_lr_px"] == report.macs_per_pixel == 108 + 36 + 108 + 108 + 36 + 972
+    assert row["linebuffer_kib"]["1280"] == report.linebuffer_kib
+    noise = np.random.default_rng(6).integers(0, 256, (9, 8, 3), dtype=np.uint8)
+    for stage in STAGES:
+        assert_sim_equals_reference(program, noise, stage)
+
+
+def test_kernel_mix_tokens() -> None:
+    assert [layer_shape(t) for t in (1, "3", "dw3", "3d2", "dw3d3")] == [
+        LayerShape(1), LayerShape(3), LayerShape(3, True), LayerShape(3, False, 2),
+        LayerShape(3, True, 3)]
+    assert [layer_shape(t).token for t in (3, "3", "dw3d2")] == [3, 3, "dw3d2"]
+    for bad in ("dw1", "3d9", "1d2", "5", True, "x3"):
+        with pytest.raises(ExploreError, match=f"got {bad!r}"):
+            layer_shape(bad)
+    spec = grid.Variant(8, ("3d2", 1, "dw3", 3), 8).spec(load_engine("hwsr-s").spec)
+    assert [(ly.kernel, ly.groups, ly.dilation) for ly in spec.layers] == [
+        (3, 1, 2), (1, 1, 1), (3, 8, 1), (3, 1, 1)]
+
+
 def test_a_trained_row_holds_costs_and_gains(clean: ExploreConfig) -> None:
     row = next(r for r in read_rows(clean.out_dir) if r["status"] == DONE)
     spec = grid.Variant(4, (3, 1), 6).spec(load_engine("hwsr-s").spec)
@@ -267,7 +308,7 @@ def test_pareto_front_keeps_only_undominated_points() -> None:
 def test_the_shipped_grid_loads_and_every_variant_is_an_engine_spec() -> None:
     cfg = load_explore_config(REPO / "configs" / "explore" / "grid.toml")
     rows = plan(cfg)
-    assert len(rows) == 108 and any(r["id"] == "c20-k31313-a8" and not r["reason"]
+    assert len(rows) == 168 and any(r["id"] == "c20-k31313-a8" and not r["reason"]
                                     for r in rows)  # hwsr-s's own shape is in the grid
     assert {r["id"].rsplit("-", 1)[1] for r in rows} == {"a6", "a8", "a10"}
 
@@ -285,7 +326,10 @@ def test_every_shipped_slice_is_within_the_budget_and_part_of_the_grid() -> None
 
 
 @pytest.mark.parametrize(("change", "fragment"), [
-    ({"axes": {"kernel_mixes": [[3, 5]]}}, "axes.kernel_mixes: kernels must be 1 or 3"),
+    ({"axes": {"kernel_mixes": [[3, 5]]}}, "axes.kernel_mixes: a layer is a kernel 1 or 3"),
+    ({"axes": {"kernel_mixes": [[3, "dw1"]]}}, "axes.kernel_mixes: a layer is a kernel 1 or 3, "
+                                               "or a string 'dw3'"),
+    ({"axes": {"kernel_mixes": [["3d9"]]}}, "axes.kernel_mixes: a layer is"),
     ({"axes": {"channels": []}}, "axes.channels: must list"),
     ({"axes": {"depthwise": [1]}}, "axes.depthwise: unknown key"),
     ({"budget": {"budget_width_px": 720}}, "budget.budget_width_px: must be one of"),

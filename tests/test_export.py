@@ -201,6 +201,26 @@ def test_random_program_qcdq_as_written_is_the_half_even_twin() -> None:
     assert np.array_equal(got, want)
 
 
+def test_grouped_dilated_program_exports_exactly() -> None:
+    """Depthwise, grouped and dilated layers carry their ``group``/``dilations``/``pads``:
+    qonnx's executor equals the reference, and so does onnxruntime on the QCDQ graph of the
+    half-even twin (the QCDQ graph rounds half to even, as written)."""
+    dp = Datapath(act_bits=6, out_bits=12, rounding=Rounding.HALF_EVEN)
+    layers = (LayerSpec(3, 3, 6, groups=3, dilation=2), LayerSpec(3, 6, 6, groups=6),
+              LayerSpec(1, 6, 4, groups=2), LayerSpec(3, 4, 12, Activation.NONE, dilation=3))
+    program = random_program(EngineSpec("grouped", layers, upscale=2, datapath=dp),
+                             np.random.default_rng(0))  # a seed inside the float32 bound
+    frame = np.random.default_rng(5).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    want, _ = run_program(program, frame, "dual")
+    got, non_codes = codes_of(hwc(run_qonnx(qonnx_model(stage_programs(program, "dual"), {}),
+                                            frame)))
+    assert non_codes == 0 and np.array_equal(got, want)
+    qcdq = qcdq_model(stage_programs(program, "dual"), {})
+    assert np.array_equal(hwc(run_ort(ort_session(qcdq, optimize=False), frame, np.uint8)[0]),
+                          want)
+    EXACT_CASES["export: qonnx and qcdq vs reference, grouped and dilated"] += 2 * want.size
+
+
 # ---- the float32 bound and refusals --------------------------------------------------------------
 
 

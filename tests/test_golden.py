@@ -101,10 +101,12 @@ def test_extreme_saturates_both_ways_at_the_output() -> None:
 
 
 @settings(max_examples=25)
-@given(spec=narrow_engine_specs(max_layers=3, max_channels=8), frame=frames(max_h=9, max_w=7),
+@given(spec=narrow_engine_specs(max_layers=3, max_channels=8, grouped=True),
+       frame=frames(max_h=9, max_w=7),
        seed=st.integers(0, 2**32 - 1), block_rows=st.sampled_from([None, 1, 2, 5]))
 def test_simulator_taps_equal_reference_taps(spec, frame, seed, block_rows) -> None:  # type: ignore[no-untyped-def]
-    """Every tap, accumulators included, wrap and saturate, any block height."""
+    """Every tap, accumulators included, wrap and saturate, any block height; grouped and
+    dilated layers among them."""
     program = random_program(spec, np.random.default_rng(seed))
     halo = max(ly.halo_rows for ly in spec.layers)
     rows = None if block_rows is None else max(block_rows, halo)

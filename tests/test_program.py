@@ -76,6 +76,60 @@ def test_conv2d_int_exact_beyond_float64() -> None:
     assert int(conv2d_int(x, w)[0, 0, 0]) == 2**60 + 2**40
 
 
+GROUPED = EngineSpec(
+    name="grouped", upscale=3, datapath=Datapath(acc_bits=24),
+    layers=(LayerSpec(3, 3, 6, groups=3, dilation=2), LayerSpec(3, 6, 6, groups=6),
+            LayerSpec(1, 6, 4, groups=2), LayerSpec(3, 4, 27, Activation.NONE, dilation=3)))
+
+
+@pytest.mark.parametrize(("groups", "dilation"), [(1, 2), (3, 1), (6, 3), (2, 2)])
+def test_conv2d_int_grouped_dilated_equals_torch(groups: int, dilation: int) -> None:
+    """Group by group, taps ``dilation`` apart, zero padding: torch's conv2d on the same
+    small integers in float64 (every sum exact there) gives the same numbers."""
+    import torch
+
+    rng = np.random.default_rng(groups * 10 + dilation)
+    x = rng.integers(-255, 256, (6, 7, 9), dtype=np.int64)
+    w = rng.integers(-128, 128, (12, 6 // groups, 3, 3), dtype=np.int64)
+    want = torch.nn.functional.conv2d(torch.from_numpy(x)[None].double(),
+                                      torch.from_numpy(w).double(), padding=dilation,
+                                      dilation=dilation, groups=groups)[0]
+    assert np.array_equal(conv2d_int(x, w, groups, dilation), want.numpy().astype(np.int64))
+
+
+def test_dense_weight_is_the_same_layer() -> None:
+    """A grouped, dilated layer and its dense span×span equivalent make the same sums."""
+    rng = np.random.default_rng(3)
+    stage = random_program(GROUPED, rng, extreme=True).net2
+    x = rng.integers(0, 256, (3, 11, 10), dtype=np.int64)
+    for lp in stage.layers:
+        dense = lp.dense_weight()
+        span = lp.dilation * (lp.weight.shape[2] - 1) + 1
+        assert dense.shape == (lp.weight.shape[0], lp.c_in, span, span)
+        assert int(np.count_nonzero(dense)) == int(np.count_nonzero(lp.weight))
+        assert np.array_equal(conv2d_int(x, dense), conv2d_int(x, lp.weight, lp.groups,
+                                                                lp.dilation))
+        x = rng.integers(0, 256, (lp.weight.shape[0], 11, 10), dtype=np.int64)
+
+
+def test_grouped_program_round_trip_and_refusals(tmp_path: Path) -> None:
+    prog = random_program(GROUPED, np.random.default_rng(4))
+    save_program(prog, tmp_path / "g.npz")
+    back = load_program(tmp_path / "g.npz")
+    assert [(lp.groups, lp.dilation) for lp in back.net2.layers] == [(3, 2), (6, 1), (2, 1),
+                                                                     (1, 3)]
+    frame = np.random.default_rng(5).integers(0, 256, (7, 8, 3), dtype=np.uint8)
+    assert np.array_equal(run_program(prog, frame)[0], run_program(back, frame)[0])
+    lp = prog.net2.layers[1]
+    wrong = dataclasses.replace(lp, weight=lp.dense_weight(), groups=1)  # dense in its place
+    with pytest.raises(ProgramError, match=r"weight shape \(6, 6, 3, 3\) != spec \(6, 1, 3, 3\)"):
+        check_stage(dataclasses.replace(prog.net2, layers=(prog.net2.layers[0], wrong,
+                                                           *prog.net2.layers[2:])))
+    undilated = dataclasses.replace(prog.net2.layers[0], dilation=1)
+    with pytest.raises(ProgramError, match="groups/dilation 3/1 != spec 3/2"):
+        check_stage(dataclasses.replace(prog.net2, layers=(undilated, *prog.net2.layers[1:])))
+
+
 def test_pixel_shuffle_layout() -> None:
     """Channel c·r² + i·r + j lands at (y·r + i, x·r + j) of colour c, as torch's PixelShuffle."""
     import torch

@@ -73,6 +73,22 @@ def test_brevitas_equals_integer_reference(
     EXACT_CASES["brevitas model == integer reference"] += 1
 
 
+@given(spec=engine_specs(max_layers=4, max_channels=12, grouped=True),
+       frame=frames(max_h=9, max_w=9), seed=st.integers(0, 2**31 - 1), extreme=st.booleans())
+@settings(max_examples=30)
+def test_grouped_dilated_brevitas_equals_integer_reference(spec: EngineSpec, frame: np.ndarray,
+                                                           seed: int, extreme: bool) -> None:
+    """Grouped (depthwise) and dilated QuantConv2d layers lower to the program's layers."""
+    net = calibrated_net(spec, seed, extreme)
+    program = lower_stage(net)
+    assert [(lp.groups, lp.dilation) for lp in program.layers] == [
+        (ly.groups, ly.dilation) for ly in spec.layers]
+    ref, _ = run_stage(program, frame)
+    mismatches = int(np.count_nonzero(brevitas_codes(net, frame) != ref))
+    assert mismatches == 0, f"{mismatches} pixel codes differ"
+    EXACT_CASES["brevitas model == integer reference (grouped, dilated)"] += 1
+
+
 def tie_spec(rounding: Rounding) -> EngineSpec:
     dp = Datapath(rounding=rounding, weight_granularity=WeightGranularity.PER_TENSOR)
     layers = (

@@ -31,8 +31,8 @@ def assert_same_program(a: EngineProgram, b: EngineProgram) -> None:
             for key in ("weight", "bias", "weight_frac"):
                 x, y = getattr(la, key), getattr(lb, key)
                 assert x.dtype == y.dtype == np.int64 and np.array_equal(x, y), key
-            assert (la.in_frac, la.out_frac, la.out_type, la.relu) == \
-                (lb.in_frac, lb.out_frac, lb.out_type, lb.relu)
+            assert (la.in_frac, la.out_frac, la.out_type, la.relu, la.groups, la.dilation) == \
+                (lb.in_frac, lb.out_frac, lb.out_type, lb.relu, lb.groups, lb.dilation)
 
 
 @pytest.mark.parametrize("set_dir", COMMITTED, ids=[p.name for p in COMMITTED])
@@ -68,7 +68,8 @@ def test_rom_words_follow_the_documented_order(set_dir: Path) -> None:
             assert wf == lp.weight_frac.tolist()  # the manifest's formula
 
 
-@given(spec=engine_specs(max_layers=3, max_channels=8), seed=st.integers(0, 2**32 - 1))
+@given(spec=engine_specs(max_layers=3, max_channels=8, grouped=True),
+       seed=st.integers(0, 2**32 - 1))
 def test_random_programs_round_trip_through_roms(spec, seed, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     program = random_program(spec, np.random.default_rng(seed))
     folder = tmp_path_factory.mktemp("rom")

@@ -107,6 +107,19 @@ def test_refusals_write_nothing(change: dict, message: str, tmp_path: Path) -> N
     assert not (tmp_path / "rtl").exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("groups", "dilation"), [(4, 1), (1, 2)])
+def test_grouped_or_dilated_layers_are_refused(groups: int, dilation: int,
+                                               tmp_path: Path) -> None:
+    """hwsr_conv is a dense, undilated window: such a program is refused, nothing written."""
+    layers = (LayerSpec(3, 3, 4), LayerSpec(3, 4, 4, groups=groups, dilation=dilation),
+              LayerSpec(3, 4, 27, Activation.NONE))
+    spec = EngineSpec("g", layers, upscale=3, datapath=Datapath(rounding=Rounding.HALF_UP))
+    prog = random_program(spec, np.random.default_rng(0))
+    with pytest.raises(RtlError, match=f"layer 1: groups {groups}, dilation {dilation}"):
+        emit_rtl(prog, tmp_path / "rtl", max_width=16)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_refusal_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from hwsr.program import save_program
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hwsr.report import engine_report
 from hwsr.sim import EngineSim, SimReport, simulate, test_pattern, vnni
 from hwsr.sim.layer import plan_f32_chunks, storage_dtype
-from hwsr.spec import STAGES, EngineSpec, LayerSpec, load_spec, stage_names
+from hwsr.spec import STAGES, Activation, Datapath, EngineSpec, LayerSpec, load_spec, stage_names
 from tests.strategies import EXACT_CASES, engine_specs, frames, random_program
 
 DEFAULT_SPEC = Path(__file__).resolve().parents[1] / "models" / "hwsr-s" / "engine.toml"
@@ -74,10 +74,29 @@ def test_row_chunking_does_not_matter(spec: EngineSpec, frame: np.ndarray, seed:
 @pytest.mark.parametrize(("width", "height", "ppc"), [(32, 9, 1), (17, 4, 3), (5, 1, 2)])
 def test_linebuffer_bits_equal_engine_report(hwsr_s_program, stage: str, width: int,  # type: ignore[no-untyped-def]
                                              height: int, ppc: int) -> None:
+    assert_report_is_the_budget(hwsr_s_program, stage, width, height, ppc)
+
+
+GROUPED_SPEC = EngineSpec(
+    name="grouped", upscale=3, datapath=Datapath(acc_bits=24),
+    layers=(LayerSpec(3, 3, 6, dilation=2), LayerSpec(3, 6, 6, groups=6),
+            LayerSpec(1, 6, 6, groups=3), LayerSpec(3, 6, 27, Activation.NONE, dilation=2)))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_grouped_dilated_simulation_reports_the_engine_costs(stage: str) -> None:
+    """The simulator multiplies the zero taps of a grouped or dilated layer's dense
+    equivalent, but reports the engine's MACs, line-buffer rows and latency (the budget's)."""
+    program = random_program(GROUPED_SPEC, np.random.default_rng(2))
+    assert_report_is_the_budget(program, stage, 13, 11, 1)
+
+
+def assert_report_is_the_budget(program, stage: str, width: int, height: int,  # type: ignore[no-untyped-def]
+                                ppc: int) -> None:
     frame = np.random.default_rng(1).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    got = simulate(hwsr_s_program, frame, stage, pixels_per_clock=ppc, fps=30.0,
+    got = simulate(program, frame, stage, pixels_per_clock=ppc, fps=30.0,
                    clock_mhz=500.0).report
-    want = engine_report(hwsr_s_program.net2.spec, stage=stage, width=width, height=height,
+    want = engine_report(program.net2.spec, stage=stage, width=width, height=height,
                          fps=30.0, clock_mhz=500.0, pixels_per_clock=ppc)
     assert len(got.stages) == len(want.stages)
     for gs, ws in zip(got.stages, want.stages, strict=True):
@@ -88,7 +107,7 @@ def test_linebuffer_bits_equal_engine_report(hwsr_s_program, stage: str, width: 
         assert (gs.residual_rows, gs.residual_bits) == (ws.residual_rows, ws.residual_bits)
         assert (gs.linebuffer_bits, gs.macs_per_pixel) == (ws.linebuffer_bits, ws.macs_per_pixel)
         assert (gs.latency_cycles, gs.mac_rate_gmacs) == (ws.latency_cycles, ws.mac_rate_gmacs)
-    if height > total_halo(hwsr_s_program, stage):  # latency is measured while streaming
+    if height > total_halo(program, stage):  # latency is measured while streaming
         assert got.latency_rows == want.latency_rows
     for name in ("linebuffer_bits", "linebuffer_kib", "macs_per_frame", "latency_out_rows",
                  "latency_cycles", "mac_rate_gmacs"):

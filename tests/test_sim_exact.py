@@ -68,6 +68,16 @@ def test_random_engines_match_reference(spec: EngineSpec, frame: np.ndarray, see
     assert_sim_equals_reference(program, frame, stage)
 
 
+@given(spec=engine_specs(grouped=True), frame=frames(), seed=st.integers(0, 2**32 - 1),
+       extreme=st.booleans(), stage=st.sampled_from(STAGES))
+def test_grouped_dilated_engines_match_reference(spec: EngineSpec, frame: np.ndarray, seed: int,
+                                                 extreme: bool, stage: str) -> None:
+    """Grouped (depthwise included) and dilated layers: the simulator runs their dense
+    equivalent, the reference convolves group by group with spaced taps; same codes."""
+    program = random_program(spec, np.random.default_rng(seed), extreme)
+    assert_sim_equals_reference(program, frame, stage)
+
+
 @given(spec=narrow_engine_specs(), frame=frames(), seed=st.integers(0, 2**32 - 1),
        extreme=st.booleans(), stage=st.sampled_from(STAGES))
 def test_narrow_accumulators_match_reference(spec: EngineSpec, frame: np.ndarray, seed: int,

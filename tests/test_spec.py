@@ -73,6 +73,11 @@ def test_round_trip_dict(tmp_path: Path) -> None:
         ('name = "t"', "name = 3", "engine.name", "non-empty string"),
         ("c_out = 8", "c_out = 8\nc_in = 4", "layers[0].c_in", "previous"),
         ("kernel = 3\nc_out = 8", 'kernel = "3"\nc_out = 8', "layers[0].kernel", "integer"),
+        ("c_out = 8", "c_out = 8\ngroups = 2", "layers[0].groups", "divide c_in (3)"),
+        ("c_out = 8", "c_out = 8\ngroups = 0", "layers[0].groups", ">= 1"),
+        ("c_out = 8", "c_out = 8\ndilation = 0", "layers[0].dilation", ">= 1"),
+        ("kernel = 3\nc_out = 8", "kernel = 1\nc_out = 8\ndilation = 2", "layers[0].dilation",
+         "1 for a 1x1 kernel"),
     ],
 )
 def test_bad_spec_refused_with_one_line(tmp_path: Path, old: str, new: str, key: str, rule: str) -> None:
@@ -83,6 +88,29 @@ def test_bad_spec_refused_with_one_line(tmp_path: Path, old: str, new: str, key:
     msg = str(e.value)
     assert "\n" not in msg
     assert str(p) in msg and key in msg and rule in msg
+
+
+def test_depthwise_and_dilated_layers(tmp_path: Path) -> None:
+    """groups and dilation: read, written only where not 1, and costed by hand."""
+    text = GOOD.replace("c_out = 8", "c_out = 8\ndilation = 2", 1).replace(
+        "[[layers]]\nkernel = 3\nc_out = 27",
+        "[[layers]]\nkernel = 3\nc_out = 8\ngroups = 8\n\n[[layers]]\nkernel = 3\nc_out = 27")
+    spec = load_spec(write(tmp_path, text))
+    dil, dw, last = spec.layers
+    assert (dil.dilation, dil.span, dil.halo_rows, dil.linebuffer_rows) == (2, 5, 2, 4)
+    assert dil.macs_per_pixel == 9 * 3 * 8 and not dil.depthwise
+    assert dw.depthwise and dw.group_c_in == 1 and dw.macs_per_pixel == 9 * 8
+    assert dw.params == 9 * 8 + 8 and dw.linebuffer_rows == 2
+    assert spec.latency_rows == 2 + 1 + 1
+    d = spec_to_dict(spec)
+    assert [set(ly) - {"kernel", "c_in", "c_out", "activation"} for ly in d["layers"]] == [
+        {"dilation"}, {"groups"}, set()]
+    assert spec_from_dict(d) == spec
+    assert spec.net1().layers[1].groups == 8  # Net1 keeps every hidden layer as written
+    d["layers"][1].update(c_out=9, groups=1)
+    d["layers"][2].update(c_in=9, groups=9)  # 9 divides 9 and 27
+    with pytest.raises(SpecError, match=r"layers\[2\].groups: the last layer must be dense"):
+        spec_from_dict(d)
 
 
 def test_unreadable_spec_files(tmp_path: Path) -> None:

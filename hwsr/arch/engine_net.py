@@ -46,7 +46,8 @@ class EngineNet(nn.Module):
         return nn.Identity()
 
     def _make_conv(self, index: int, layer: LayerSpec) -> nn.Module:
-        return nn.Conv2d(layer.c_in, layer.c_out, layer.kernel, padding=layer.kernel // 2)
+        return nn.Conv2d(layer.c_in, layer.c_out, layer.kernel, padding=layer.halo_rows,
+                         dilation=layer.dilation, groups=layer.groups)
 
     def _make_act(self, index: int, layer: LayerSpec) -> nn.Module:
         return nn.ReLU() if layer.activation is Activation.RELU else nn.Identity()

@@ -21,9 +21,51 @@ from typing import Any
 
 from hwsr.validate import check_keys, read_toml, require
 
-# Kernel sizes a variant may use: what the spec, the line-buffer simulator and the RTL
-# build. Depthwise and dilated convolutions are no layer of the engine (docs/explore.md).
+# Kernel sizes a variant's layers may use. A layer of a kernel mix is one token: an integer k
+# (a dense k×k layer) or a string "dw3" (depthwise 3×3), "3d2" (3×3 dilated by 2) or "dw3d2"
+# (both). The RTL generator builds dense, undilated layers only (docs/explore.md).
 KERNELS = (1, 3)
+DILATIONS = (2, 3, 4)
+_TOKEN = re.compile(r"(dw)?([0-9]+)(?:d([0-9]+))?")
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """What one token of a kernel mix asks for."""
+
+    kernel: int
+    depthwise: bool = False  # groups = c_in (the layer must keep its channel count)
+    dilation: int = 1
+
+    @property
+    def token(self) -> str | int:
+        """The token back: an int for a dense undilated layer (as grids have always written)."""
+        if not self.depthwise and self.dilation == 1:
+            return self.kernel
+        return f"{'dw' if self.depthwise else ''}{self.kernel}" + (
+            f"d{self.dilation}" if self.dilation > 1 else "")
+
+
+def layer_shape(token: int | str, where: str = "axes.kernel_mixes") -> LayerShape:
+    """Parse one token of a kernel mix (see ``KERNELS``); refusals are one line.
+
+    >>> layer_shape(3), layer_shape("dw3d2").token
+    (LayerShape(kernel=3, depthwise=False, dilation=1), 'dw3d2')
+    """
+    m = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+    if isinstance(token, int) and not isinstance(token, bool):
+        shape = LayerShape(token)
+    elif m is not None:
+        shape = LayerShape(int(m[2]), m[1] is not None, int(m[3] or 1))
+    else:
+        shape = LayerShape(0)
+    ok = shape.kernel in KERNELS and (shape.dilation == 1 or (
+        shape.dilation in DILATIONS and shape.kernel > 1)) and not (
+        shape.depthwise and shape.kernel == 1)
+    require(ok, where, f"a layer is a kernel {' or '.join(map(str, KERNELS))}, or a string "
+            f"'dw3' (depthwise), '3d2' (dilation {'/'.join(map(str, DILATIONS))}) or 'dw3d2'; "
+            f"got {token!r}", ExploreError)
+    return shape
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # an evaluation set's name: a JSON key, a column
 
 
@@ -37,7 +79,7 @@ class AxesConfig:
 
     channels: tuple[int, ...] = (20,)  # hidden width: c_out of every layer but the last
     depth: tuple[int, ...] = (5,)  # conv layers per stage
-    kernel_mixes: tuple[tuple[int, ...], ...] = ((3, 1),)  # k of each layer, cycled to depth
+    kernel_mixes: tuple[tuple[int | str, ...], ...] = ((3, 1),)  # layer tokens, cycled to depth
     act_bits: tuple[int, ...] = (8,)  # width of every activation code between layers
 
 
@@ -101,9 +143,10 @@ def _validate(cfg: ExploreConfig) -> None:
     require(bool(ax.kernel_mixes), "axes.kernel_mixes", "must list at least one pattern",
             ExploreError)
     for mix in ax.kernel_mixes:
-        require(bool(mix) and set(mix) <= set(KERNELS), "axes.kernel_mixes",
-                f"kernels must be {' or '.join(map(str, KERNELS))} (the engine has no "
-                f"depthwise or dilated layer), got {list(mix)}", ExploreError)
+        require(bool(mix), "axes.kernel_mixes", "a pattern must list at least one layer",
+                ExploreError)
+        for token in mix:
+            layer_shape(token)
     require(b.max_macs_per_lr_px > 0, "budget.max_macs_per_lr_px", "must be > 0", ExploreError)
     require(b.max_linebuffer_kib > 0, "budget.max_linebuffer_kib", "must be > 0", ExploreError)
     require(b.budget_width_px > 0 and bool(b.widths_px) and min(b.widths_px) > 0,
@@ -145,7 +188,8 @@ def _scalar(value: Any, key: str, kind: type) -> Any:
 
 def _table(d: dict[str, Any], name: str, kinds: dict[str, Any]) -> dict[str, Any]:
     """Typed keyword arguments of one table; ``kinds`` maps each key to its type (int,
-    float, str, Path) or to a shape: "ints", "mixes" (arrays of ints), "strs", "dirs"."""
+    float, str, Path) or to a shape: "ints", "mixes" (arrays of layer tokens), "strs",
+    "dirs"."""
     raw = d.get(name, {})
     require(isinstance(raw, dict), name, "must be a table", ExploreError)
     check_keys(raw, sorted(kinds), f"{name}.", ExploreError)
@@ -155,8 +199,9 @@ def _table(d: dict[str, Any], name: str, kinds: dict[str, Any]) -> dict[str, Any
         if kind == "ints":
             out[key] = _ints(value, where)
         elif kind == "mixes":
-            require(isinstance(value, list), where, "must be an array of arrays", ExploreError)
-            out[key] = tuple(_ints(v, where) for v in value)
+            require(isinstance(value, list) and all(isinstance(v, list) for v in value), where,
+                    "must be an array of arrays of layer tokens", ExploreError)
+            out[key] = tuple(tuple(layer_shape(t, where).token for t in v) for v in value)
         elif kind == "strs":
             require(isinstance(value, list) and all(isinstance(v, str) for v in value), where,
                     "must be an array of strings", ExploreError)

@@ -92,10 +92,13 @@ class GraphBuilder:
                                            **attrs))
         return output
 
-    def conv(self, x: str, w: str, b: str, k: int, name: str) -> str:
-        """A k×k 'same' convolution (zero padding k//2), every attribute explicit for tools."""
-        return self.node("Conv", [x, w, b], name, kernel_shape=[k, k], pads=[k // 2] * 4,
-                         strides=[1, 1], dilations=[1, 1], group=1)
+    def conv(self, x: str, w: str, b: str, k: int, name: str, groups: int = 1,
+             dilation: int = 1) -> str:
+        """A k×k 'same' convolution (zero padding dilation·(k//2)), every attribute explicit
+        for tools; ``groups`` and ``dilation`` as the layer's spec."""
+        return self.node("Conv", [x, w, b], name, kernel_shape=[k, k],
+                         pads=[dilation * (k // 2)] * 4, strides=[1, 1],
+                         dilations=[dilation, dilation], group=groups)
 
     def nearest_up(self, x: str, r: int, name: str) -> str:
         """Nearest-neighbour ×r upsampling (the engine's residual path): out[i] = in[i // r]."""

@@ -79,7 +79,7 @@ def _conv(g: GraphBuilder, x: str, lp: LayerProgram, sp: StageProgram, n: str,
     b_s = g.const(f"{n}.b.scale", pixel_scale(lp.acc_frac))
     b_z = g.const(f"{n}.b.zero", np.zeros(c_out, np.int32))
     b = g.node("DequantizeLinear", [b_q, b_s, b_z], f"{n}.b", axis=0)
-    h = g.conv(x, w, b, k, f"{n}.conv")
+    h = g.conv(x, w, b, k, f"{n}.conv", lp.groups, lp.dilation)
     if lp.relu:
         h = g.node("Relu", [h], f"{n}.relu")
     return _qcdq(g, h, f"{n}.act", lp.out_type, n, dequantize)
@@ -121,7 +121,7 @@ def layer_model(sp: StageProgram, index: int) -> onnx.ModelProto:
     out = _conv(g, x, lp, sp, f"layer{index}", dequantize=False)
     out_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(code_dtype(lp.out_type, "out")))
     in_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(code_dtype(t_in, "input")))
-    c_in, c_out = lp.weight.shape[1], lp.weight.shape[0]
+    c_in, c_out = lp.c_in, lp.weight.shape[0]
     graph = onnx.helper.make_graph(
         g.nodes, "hwsr_qcdq_layer",
         [onnx.helper.make_tensor_value_info(INPUT_NAME, in_type, [1, c_in, None, None])],

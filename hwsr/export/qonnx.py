@@ -79,7 +79,7 @@ def _conv(g: GraphBuilder, x: str, lp: LayerProgram, sp: StageProgram, n: str) -
     b_scale = pixel_scale(lp.acc_frac)
     b_val = g.const(f"{n}.b.value", lp.bias.astype(np.float32) * b_scale)
     b = _quant(g, b_val, f"{n}.b", b_scale, dp.bias_bits, True, "ROUND")
-    h = g.conv(x, w, b, k, f"{n}.conv")
+    h = g.conv(x, w, b, k, f"{n}.conv", lp.groups, lp.dilation)
     if lp.relu:
         h = g.node("Relu", [h], f"{n}.relu")
     t = lp.out_type

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from hwsr.fixed import fit_accumulator
 from hwsr.golden.hexfmt import WordFormat
 from hwsr.program import EngineProgram, StageProgram
-from hwsr.reference import conv2d_int, run_stage
+from hwsr.reference import layer_sums, run_stage
 from hwsr.sim import EngineSim
 from hwsr.spec import IMAGE_CHANNELS, stage_names
 
@@ -136,8 +136,7 @@ def reference_taps(program: EngineProgram, stage: str, frame_u8_hwc: npt.NDArray
             taps[f"{name}.layer{i}"] = codes
             if f"{name}.layer{i}.acc" in wanted:
                 dp = sp.spec.datapath
-                acc = fit_accumulator(conv2d_int(layer_in[i], lp.weight) + lp.bias[:, None, None],
-                                      dp.acc_bits, dp.acc_overflow)
+                acc = fit_accumulator(layer_sums(layer_in[i], lp), dp.acc_bits, dp.acc_overflow)
                 taps[f"{name}.layer{i}.acc"] = np.maximum(acc, 0) if lp.relu else acc
         taps[f"{name}.out"] = out.transpose(2, 0, 1).astype(np.int64)
         x = out

@@ -105,7 +105,8 @@ def lower_conv(net: QuantEngineNet, index: int, probe: ConvProbe) -> LayerProgra
     bits = int(probe.out.bit_width.item())
     relu = layer.activation is Activation.RELU
     out_type = FixedType(bits, out_frac, signed=bool(probe.out.signed))
-    return LayerProgram(weight, bias, in_frac, w_frac, out_frac, out_type, relu)
+    return LayerProgram(weight, bias, in_frac, w_frac, out_frac, out_type, relu,
+                        groups=layer.groups, dilation=layer.dilation)
 
 
 def assemble(net: QuantEngineNet, layers: list[LayerProgram]) -> StageProgram:

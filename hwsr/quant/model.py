@@ -25,7 +25,8 @@ class QuantEngineNet(EngineNet):
     def _make_conv(self, index: int, layer: LayerSpec) -> nn.Module:
         dp = self.spec.datapath
         return QuantConv2d(
-            layer.c_in, layer.c_out, layer.kernel, padding=layer.kernel // 2, bias=True,
+            layer.c_in, layer.c_out, layer.kernel, padding=layer.halo_rows,
+            dilation=layer.dilation, groups=layer.groups, bias=True,
             weight_quant=weight_quant(dp), bias_quant=bias_quant(dp), return_quant_tensor=False,
         )
 

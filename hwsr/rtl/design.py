@@ -7,7 +7,8 @@ structure implies (line-buffer bits, delay-line depth, latency in cycles) is com
 from the design, so the report can be held to it.
 
 Limits of the generator (a program past them is refused with one line, nothing written):
-odd kernels 1..``MAX_KERNEL``; code widths (activations, stage outputs, weights) up to
+dense, undilated odd kernels 1..``MAX_KERNEL`` (grouped and dilated layers are
+simulated and costed, not generated); code widths (activations, stage outputs, weights) up to
 ``MAX_CODE_BITS``; accumulator and bias up to 32 bits (the spec's own limit); rounding
 ``half_up`` or ``half_even``; zero padding; frames up to ``MAX_WIDTH`` wide.
 """
@@ -159,6 +160,10 @@ def _check_stage(name: str, stage: StageProgram) -> None:
                            f"maximum of {MAX_KERNEL}")
         if max(ls.c_in, ls.c_out) > MAX_CHANNELS:
             raise RtlError(f"{name}: layer {i}: over {MAX_CHANNELS} channels")
+        if (ls.groups, ls.dilation) != (1, 1):
+            raise RtlError(f"{name}: layer {i}: groups {ls.groups}, dilation {ls.dilation}: the "
+                           "RTL generator's hwsr_conv is a dense, undilated k x k window "
+                           "(the simulator and hwsr report cover such layers)")
 
 
 def stage_design(name: str, stage: StageProgram) -> StageDesign:

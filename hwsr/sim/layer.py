@@ -176,8 +176,14 @@ class ConvUnit:
                  width: int, in_buf: np.ndarray, out_buf: np.ndarray, workspace: Workspace,
                  *, mac_path: str = "auto", requant_path: str = "auto",
                  f32_limit: int = F32_EXACT, lanes: int = 1) -> None:
-        c_out, c_in, k, _ = lp.weight.shape
+        # a grouped or dilated layer runs as its dense span×span equivalent (same sums, bit
+        # for bit; LayerProgram.dense_weight): its ring holds span−1 rows of all c_in
+        # channels as the silicon's does, its MAC array also multiplies the zero taps
+        dense = lp.dense_weight()
+        c_out, c_in, k, _ = dense.shape
         self.index, self.kernel, self.c_in, self.c_out = index, k, c_in, c_out
+        self.taps_kernel, self.groups, self.dilation = lp.weight.shape[2], lp.groups, lp.dilation
+        self.true_macs = int(lp.weight[0].size) * c_out  # per pixel: k·k·c_in/groups·c_out
         self.in_type, self.out_type, self.datapath = in_type, lp.out_type, datapath
         self.width, self.halo = width, k // 2
         self.in_buf, self.out_buf, self.ws = in_buf, out_buf, workspace
@@ -186,7 +192,7 @@ class ConvUnit:
         self.relu = lp.relu
         self.acc_bound = int(lp.worst_case_acc(in_type).max(initial=0))
         # weight matrix in im2col order: row o holds taps (c, dy, dx) of output channel o
-        self.weight = np.ascontiguousarray(lp.weight, dtype=np.int64)
+        self.weight = np.ascontiguousarray(dense, dtype=np.int64)
         w_mat = self.weight.reshape(c_out, c_in * k * k)
         x_max = max(abs(in_type.min_code), abs(in_type.max_code))
         self.chunks = self._choose_path(mac_path, w_mat.T, x_max, f32_limit)
@@ -295,9 +301,9 @@ class ConvUnit:
 
     def report(self, frames: int) -> LayerSimReport:
         """This layer as allocated and measured; MACs are per frame over ``frames`` (>= 1)."""
-        macs_per_pixel = self.kernel * self.kernel * self.c_in * self.c_out
+        macs_per_pixel = self.true_macs
         return LayerSimReport(
-            index=self.index, kernel=self.kernel, c_in=self.c_in, c_out=self.c_out,
+            index=self.index, kernel=self.taps_kernel, c_in=self.c_in, c_out=self.c_out,
             in_bits=self.in_type.width, linebuffer_rows=self.ring.shape[0],
             linebuffer_bits=self.linebuffer_bits, latency_rows=self.halo,
             macs_per_pixel=macs_per_pixel,

@@ -29,11 +29,11 @@ class LayerSimReport(ReportNode):
     c_in: int  # input channels
     c_out: int  # output channels
     in_bits: int  # width of one input code held in the line buffer
-    linebuffer_rows: int  # rows the ring holds: k - 1
+    linebuffer_rows: int  # rows the ring holds: span - 1 (k - 1 undilated)
     linebuffer_bits: int  # rows × width × c_in × in_bits, as allocated
-    latency_rows: int  # k // 2: rows below an output row that must arrive before it leaves
-    macs_per_pixel: int  # k·k·c_in·c_out per LR pixel
-    macs_per_frame: int  # products executed per frame
+    latency_rows: int  # span // 2: rows below an output row that must arrive before it leaves
+    macs_per_pixel: int  # k·k·(c_in/groups)·c_out per LR pixel: the engine's MACs
+    macs_per_frame: int  # the engine's products per frame
     mac_path: str  # host datapath: float32 (proven exact), float32xN (chunked) or int64
     acc_bound: int  # worst-case |accumulator| over every input, from the integer weights
     acc_peak: int  # largest |accumulator| seen, before the overflow rule

@@ -32,7 +32,8 @@ def dual_params(spec: EngineSpec) -> int:
 
 
 def widened_spec(spec: EngineSpec, width: int) -> EngineSpec:
-    """``spec`` with every hidden channel count set to ``width`` (image channels kept)."""
+    """``spec`` with every hidden channel count set to ``width`` (image channels kept); a
+    depthwise layer stays depthwise, another grouped layer keeps its group count."""
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     layers: list[LayerSpec] = []
@@ -40,7 +41,8 @@ def widened_spec(spec: EngineSpec, width: int) -> EngineSpec:
     for i, layer in enumerate(spec.layers):
         c_in = layer.c_in if i == 0 else width
         c_out = layer.c_out if i == last else width
-        layers.append(dataclasses.replace(layer, c_in=c_in, c_out=c_out))
+        groups = width if layer.depthwise else layer.groups
+        layers.append(dataclasses.replace(layer, c_in=c_in, c_out=c_out, groups=groups))
     return dataclasses.replace(spec, name=f"{spec.name}-single-w{width}", layers=tuple(layers))
 
 
@@ -52,7 +54,8 @@ def matched_width(spec: EngineSpec) -> int:
     27
     """
     target = dual_params(spec)
-    widths = range(1, 4 * max(ly.c_out for ly in spec.layers) + 2)
+    widths = [w for w in range(1, 4 * max(ly.c_out for ly in spec.layers) + 2)
+              if all(w % ly.groups == 0 for ly in spec.layers[1:-1] if not ly.depthwise)]
     return min(widths, key=lambda w: abs(widened_spec(spec, w).params - target))
 
 
@@ -94,6 +97,13 @@ def _cubic_taps(phase: int, r: int) -> torch.Tensor:
     return taps[phase]
 
 
+def _passes_through(layer: LayerSpec, c: int) -> bool:
+    """Whether channels 0..c-1 of ``layer``'s output can each read the same input channel
+    (its group holds it): always for a dense layer, and for a grouped one of c_in = c_out."""
+    go = layer.c_out // layer.groups
+    return all(ch // go == ch // layer.group_c_in for ch in range(c))
+
+
 def bicubic_init(net: EngineNet) -> EngineNet:
     """Start a ×3 residual stage at (nearly) bicubic upscaling instead of nearest.
 
@@ -109,7 +119,8 @@ def bicubic_init(net: EngineNet) -> EngineNet:
     layers = spec.layers
     c = 3  # image channels
     if (spec.upscale != 3 or not spec.residual or layers[-1].kernel < 3
-            or any(ly.c_out < c for ly in layers[:-1])):
+            or (layers[-1].groups, layers[-1].dilation) != (1, 1)
+            or any(ly.c_out < c or not _passes_through(ly, c) for ly in layers[:-1])):
         return zero_last_conv(net)
     r = spec.upscale
     with torch.no_grad():
@@ -118,7 +129,7 @@ def bicubic_init(net: EngineNet) -> EngineNet:
             conv.weight[:c].zero_()
             conv.bias[:c].zero_()
             for ch in range(c):
-                conv.weight[ch, ch, k, k] = 1.0
+                conv.weight[ch, ch % layer.group_c_in, k, k] = 1.0
         last = net.convs[-1]
         last.weight.zero_()
         last.bias.zero_()
