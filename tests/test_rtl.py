@@ -44,8 +44,17 @@ def mixed_program(kernels: tuple[int, ...], seed: int, **datapath: object) -> En
     return random_program(spec, np.random.default_rng(seed))
 
 
+def shaped_program(seed: int) -> EngineProgram:
+    """A small random dual program with a dilated, a depthwise and a grouped layer."""
+    layers = (LayerSpec(3, 3, 6, dilation=2), LayerSpec(3, 6, 6, groups=6),
+              LayerSpec(1, 6, 4, groups=2), LayerSpec(3, 4, 27, Activation.NONE, dilation=3))
+    spec = EngineSpec("shaped", layers, upscale=3, datapath=Datapath(rounding=Rounding.HALF_UP))
+    return random_program(spec, np.random.default_rng(seed))
+
+
 OTHER_PROGRAMS = {
     "k5-1-3": lambda: mixed_program((5, 1, 3), 1),
+    "k3d2-dw3-1g2-3d3": lambda: shaped_program(3),
     "k3-3-1-7-even-sat": lambda: mixed_program((3, 3, 1, 7), 2, rounding=Rounding.HALF_EVEN,
                                                acc_overflow=Overflow.SATURATE),
 }
@@ -107,15 +116,12 @@ def test_refusals_write_nothing(change: dict, message: str, tmp_path: Path) -> N
     assert not (tmp_path / "rtl").exists() and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("groups", "dilation"), [(4, 1), (1, 2)])
-def test_grouped_or_dilated_layers_are_refused(groups: int, dilation: int,
-                                               tmp_path: Path) -> None:
-    """hwsr_conv is a dense, undilated window: such a program is refused, nothing written."""
-    layers = (LayerSpec(3, 3, 4), LayerSpec(3, 4, 4, groups=groups, dilation=dilation),
+def test_a_dilated_window_over_the_maximum_span_is_refused(tmp_path: Path) -> None:
+    layers = (LayerSpec(3, 3, 4), LayerSpec(3, 4, 4, groups=4, dilation=4),
               LayerSpec(3, 4, 27, Activation.NONE))
     spec = EngineSpec("g", layers, upscale=3, datapath=Datapath(rounding=Rounding.HALF_UP))
     prog = random_program(spec, np.random.default_rng(0))
-    with pytest.raises(RtlError, match=f"layer 1: groups {groups}, dilation {dilation}"):
+    with pytest.raises(RtlError, match="layer 1: kernel 3 dilated by 4 \\(span 9\\) is over"):
         emit_rtl(prog, tmp_path / "rtl", max_width=16)
     assert list(tmp_path.iterdir()) == []
 

@@ -23,7 +23,7 @@ from hwsr.validate import check_keys, read_toml, require
 
 # Kernel sizes a variant's layers may use. A layer of a kernel mix is one token: an integer k
 # (a dense k×k layer) or a string "dw3" (depthwise 3×3), "3d2" (3×3 dilated by 2) or "dw3d2"
-# (both). The RTL generator builds dense, undilated layers only (docs/explore.md).
+# (both); docs/explore.md says what each costs.
 KERNELS = (1, 3)
 DILATIONS = (2, 3, 4)
 _TOKEN = re.compile(r"(dw)?([0-9]+)(?:d([0-9]+))?")

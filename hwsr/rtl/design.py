@@ -7,8 +7,8 @@ structure implies (line-buffer bits, delay-line depth, latency in cycles) is com
 from the design, so the report can be held to it.
 
 Limits of the generator (a program past them is refused with one line, nothing written):
-dense, undilated odd kernels 1..``MAX_KERNEL`` (grouped and dilated layers are
-simulated and costed, not generated); code widths (activations, stage outputs, weights) up to
+odd kernels whose window (dilation included) spans 1..``MAX_KERNEL`` pixels, any channel
+groups; code widths (activations, stage outputs, weights) up to
 ``MAX_CODE_BITS``; accumulator and bias up to 32 bits (the spec's own limit); rounding
 ``half_up`` or ``half_even``; zero padding; frames up to ``MAX_WIDTH`` wide.
 """
@@ -46,6 +46,8 @@ class ConvDesign:
     kernel: int  # k
     c_in: int  # input channels
     c_out: int  # output channels
+    groups: int  # channel groups (GROUPS)
+    dilation: int  # tap spacing (DIL)
     in_bits: int  # input code width
     in_signed: bool  # input codes are two's complement
     out_bits: int  # output code width
@@ -64,12 +66,17 @@ class ConvDesign:
         return f"{self.stage}.layer{self.index}"
 
     @property
+    def span(self) -> int:
+        """Rows and columns the window covers: dilation·(k−1)+1."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
     def halo(self) -> int:
-        return self.kernel // 2
+        return self.span // 2
 
     def linebuffer_bits(self, max_width: int) -> int:
-        """Bits of the k−1 line-buffer memories: (k−1) × MAXW × c_in × in_bits."""
-        return (self.kernel - 1) * max_width * self.c_in * self.in_bits
+        """Bits of the span−1 line-buffer memories: (span−1) × MAXW × c_in × in_bits."""
+        return (self.span - 1) * max_width * self.c_in * self.in_bits
 
     def lag_cycles(self, width: int) -> int:
         """Slots between an input pixel and the output centred P rows and P pixels above it."""
@@ -106,6 +113,20 @@ class StageDesign:
         return sum(ly.lag_cycles(width) + CONV_REGISTERS for ly in self.layers) + TAIL_REGISTERS
 
 
+def conv_parameters(ly: ConvDesign, st: StageDesign) -> dict[str, int]:
+    """The numeric ``hwsr_conv`` parameters of one layer (MAXW and the ROM files aside);
+    GROUPS and DIL only where not 1, the module's defaults, so a plain layer's instance
+    reads as it always did."""
+    return {
+        "K": ly.kernel, "CIN": ly.c_in, "COUT": ly.c_out, "IN_BITS": ly.in_bits,
+        "IN_SIGNED": int(ly.in_signed), "OUT_BITS": ly.out_bits,
+        "OUT_SIGNED": int(ly.out_signed), "RELU": int(ly.relu), "W_BITS": st.weight_bits,
+        "B_BITS": st.bias_bits, "ACC_BITS": st.acc_bits, "SUM_BITS": ly.sum_bits,
+        "ACC_SAT": int(st.acc_saturate), "ROUND": st.round_code,
+        **{k: v for k, v in (("GROUPS", ly.groups), ("DIL", ly.dilation)) if v != 1},
+    }
+
+
 @dataclass(frozen=True)
 class EngineDesign:
     """The whole engine: stages in stream order (Net1 first)."""
@@ -135,7 +156,7 @@ def _sum_bits(stage: StageProgram, index: int) -> int:
     """Signed width holding every partial sum of layer ``index`` exactly (bias included)."""
     dp, ls = stage.spec.datapath, stage.spec.layers[index]
     t_in = stage.in_type(index)
-    terms = ls.kernel * ls.kernel * ls.c_in
+    terms = ls.kernel * ls.kernel * ls.group_c_in
     product = dp.weight_bits + t_in.width + 1  # signed weight × zero/sign-extended code
     return max(product + math.ceil(math.log2(terms + 1)), dp.bias_bits, dp.acc_bits) + 2
 
@@ -155,15 +176,13 @@ def _check_stage(name: str, stage: StageProgram) -> None:
     if dp.acc_bits > MAX_ACC_BITS or dp.bias_bits > MAX_ACC_BITS:
         raise RtlError(f"{name}: accumulator/bias over {MAX_ACC_BITS} bits")
     for i, ls in enumerate(stage.spec.layers):
-        if ls.kernel > MAX_KERNEL:
-            raise RtlError(f"{name}: layer {i}: kernel {ls.kernel} is over the RTL generator's "
+        if ls.span > MAX_KERNEL:
+            what = f"kernel {ls.kernel}" + (f" dilated by {ls.dilation} (span {ls.span})"
+                                            if ls.dilation > 1 else "")
+            raise RtlError(f"{name}: layer {i}: {what} is over the RTL generator's "
                            f"maximum of {MAX_KERNEL}")
         if max(ls.c_in, ls.c_out) > MAX_CHANNELS:
             raise RtlError(f"{name}: layer {i}: over {MAX_CHANNELS} channels")
-        if (ls.groups, ls.dilation) != (1, 1):
-            raise RtlError(f"{name}: layer {i}: groups {ls.groups}, dilation {ls.dilation}: the "
-                           "RTL generator's hwsr_conv is a dense, undilated k x k window "
-                           "(the simulator and hwsr report cover such layers)")
 
 
 def stage_design(name: str, stage: StageProgram) -> StageDesign:
@@ -175,6 +194,7 @@ def stage_design(name: str, stage: StageProgram) -> StageDesign:
         ls, t_in = stage.spec.layers[i], stage.in_type(i)
         layers.append(ConvDesign(
             stage=name, index=i, kernel=ls.kernel, c_in=ls.c_in, c_out=ls.c_out,
+            groups=ls.groups, dilation=ls.dilation,
             in_bits=t_in.width, in_signed=t_in.signed, out_bits=lp.out_type.width,
             out_signed=lp.out_type.signed, relu=lp.relu, sum_bits=_sum_bits(stage, i)))
     return StageDesign(

@@ -29,7 +29,8 @@ def memory_bits_from_verilog(top_text: str, max_width: int) -> dict[str, int]:
         p = {k: v for k, v in _PARAM.findall(params)}
         if kind == "hwsr_conv":
             k, cin, in_bits = int(p["K"]), int(p["CIN"]), int(p["IN_BITS"])
-            bits[name] = (k - 1) * max_width * cin * in_bits
+            span = int(p.get("DIL", 1)) * (k - 1) + 1
+            bits[name] = (span - 1) * max_width * cin * in_bits
         elif int(p["RESIDUAL"]):
             bits[name] = int(p["DEPTH"]) * 3 * 8
     return bits

@@ -19,25 +19,22 @@ A transfer happens on a rising clock edge where valid and ready are both high.
 
 from __future__ import annotations
 
-from hwsr.rtl.design import ConvDesign, EngineDesign, StageDesign
+from hwsr.rtl.design import ConvDesign, EngineDesign, StageDesign, conv_parameters
 
 
 def _conv_instance(ly: ConvDesign, st: StageDesign, src: str) -> list[str]:
     rom = f"{ly.stage}.layer{ly.index}"
-    params = {
-        "K": ly.kernel, "CIN": ly.c_in, "COUT": ly.c_out, "IN_BITS": ly.in_bits,
-        "IN_SIGNED": int(ly.in_signed), "OUT_BITS": ly.out_bits,
-        "OUT_SIGNED": int(ly.out_signed), "RELU": int(ly.relu), "W_BITS": st.weight_bits,
-        "B_BITS": st.bias_bits, "ACC_BITS": st.acc_bits, "SUM_BITS": ly.sum_bits,
-        "ACC_SAT": int(st.acc_saturate), "ROUND": st.round_code,
-    }
+    params = conv_parameters(ly, st)
     plist = [f".{k}({v})" for k, v in params.items()] + ["MAXW"]
     plist[-1] = ".MAXW(MAXW)"
     plist += [f'.{k}_FILE({{ROM_DIR, "{rom}.{k.lower()}.hex"}})'
               for k in ("WEIGHT", "BIAS", "SHIFT")]
     n = ly.name
     return [
-        f"    // {ly.tap}: {ly.kernel}x{ly.kernel} {ly.c_in}->{ly.c_out}, "
+        f"    // {ly.tap}: {ly.kernel}x{ly.kernel}"
+        + (f" groups {ly.groups}" if ly.groups > 1 else "")
+        + (f" dilation {ly.dilation}" if ly.dilation > 1 else "")
+        + f" {ly.c_in}->{ly.c_out}, "
         f"{'relu' if ly.relu else 'no relu'}, out {ly.out_bits}-bit "
         f"{'signed' if ly.out_signed else 'unsigned'}",
         f"    wire {n}_m_valid, {n}_m_ready;",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
-from hwsr.rtl.design import RtlError, engine_design
+from hwsr.rtl.design import RtlError, conv_parameters, engine_design
 from hwsr.rtl.emit import leaf_source
 
 
@@ -69,11 +69,7 @@ def layer_synthesis(program: EngineProgram, stage: str, index: int, width: int =
     if ly is None:
         raise RtlError(f"no layer {stage}.layer{index} in this program")
     st = next(s for s in design.stages if s.name == stage)
-    params = {"K": ly.kernel, "CIN": ly.c_in, "COUT": ly.c_out, "IN_BITS": ly.in_bits,
-              "IN_SIGNED": int(ly.in_signed), "OUT_BITS": ly.out_bits,
-              "OUT_SIGNED": int(ly.out_signed), "RELU": int(ly.relu), "W_BITS": st.weight_bits,
-              "B_BITS": st.bias_bits, "ACC_BITS": st.acc_bits, "SUM_BITS": ly.sum_bits,
-              "ACC_SAT": int(st.acc_saturate), "ROUND": st.round_code, "MAXW": width,
+    params = {**conv_parameters(ly, st), "MAXW": width,
               **{f"{k.upper()}_FILE": f'"rom/{ly.tap}.{k}.hex"' for k in ("weight", "bias", "shift")}}
     with tempfile.TemporaryDirectory(prefix="hwsr-yosys-") as tmp:
         folder = Path(tmp)

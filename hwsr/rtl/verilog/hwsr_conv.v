@@ -1,27 +1,32 @@
 // hwsr_conv: one streaming k x k convolution layer of the hwsr engine.
 //
 // Pixels arrive one per handshake in raster order (all CIN channels of one pixel per word,
-// channel 0 in the low bits). K-1 line buffers of MAXW words hold the rows above; a K x K
-// window register holds the newest K columns. Each accepted input advances one "slot" of the
-// linear raster stream; the window of slot n is centred on the output pixel n - D, with
-// D = P*W + P (P = K/2): the layer lags its input by P rows and P pixels. After the frame's
+// channel 0 in the low bits). The K x K taps lie DIL pixels apart, so the window spans
+// S = DIL*(K-1)+1 rows and columns: S-1 line buffers of MAXW words hold the rows above, and
+// a window register holds the newest S columns of the K tapped rows. Each accepted input
+// advances one "slot" of the linear raster stream; the window of slot n is centred on the
+// output pixel n - D, with D = P*W + P (P = S/2): the layer lags its input by P rows and P
+// pixels. GROUPS splits the channels: output channel co reads the CIN/GROUPS inputs of its
+// group co / (COUT/GROUPS) (GROUPS = CIN = COUT: depthwise). After the frame's
 // last pixel the layer runs D more slots without input (the bottom halo; s_ready is low).
 // Window taps outside the frame read 0: zero padding at all four borders, decided from the
 // output position, so widths and heights below K work.
 //
 // Datapath of one output channel co (the integer program's arithmetic, bit for bit):
-//   sum = bias[co] + sum(w * x)            exact, SUM_BITS wide
+//   sum = bias[co] + sum(w * x)            exact, SUM_BITS wide, over co's group and the taps
 //   acc = wrap or saturate(sum, ACC_BITS)   ACC_SAT = 0 wrap, 1 saturate
 //   acc = max(acc, 0)                       RELU = 1 only
 //   y   = sat(round_shift(acc, shift[co]))  ROUND = 0 half-up, 1 half-even; shift < 0: left
 // Two pipeline registers: the window (slot) and the output word, with valid/ready between.
 // m_acc (a probe, unused by the engine: synthesis drops it) holds the fitted, ReLU'd sums.
-// Weights (order c_out, c_in, ky, kx), biases and shifts are ROMs read with $readmemh.
+// Weights (order c_out, c_in/GROUPS, ky, kx), biases and shifts are ROMs read with $readmemh.
 `default_nettype none
 module hwsr_conv #(
     parameter integer K = 3,            // kernel size (odd)
     parameter integer CIN = 3,          // input channels
     parameter integer COUT = 20,        // output channels
+    parameter integer GROUPS = 1,       // channel groups (divides CIN and COUT)
+    parameter integer DIL = 1,          // tap spacing in pixels
     parameter integer IN_BITS = 8,      // input code width
     parameter integer IN_SIGNED = 0,    // input codes are two's complement
     parameter integer OUT_BITS = 8,     // output code width
@@ -50,15 +55,18 @@ module hwsr_conv #(
     output reg  [COUT*OUT_BITS-1:0] m_data,
     output reg  [COUT*ACC_BITS-1:0] m_acc   // probe: the accumulators m_data came from
 );
-    localparam integer P = K / 2;
+    localparam integer S = DIL * (K - 1) + 1;  // window span: rows and columns
+    localparam integer P = S / 2;
+    localparam integer GC = CIN / GROUPS;     // inputs of one group
+    localparam integer GO = COUT / GROUPS;    // outputs of one group
     localparam integer PIX = CIN * IN_BITS;
-    localparam integer LBN = (K > 1) ? K - 1 : 1;
+    localparam integer LBN = (S > 1) ? S - 1 : 1;
     localparam integer XB = (MAXW > 1) ? $clog2(MAXW) : 1;
     localparam integer VW = ACC_BITS + OUT_BITS + 2;  // rounding and left-shift headroom
     localparam integer RSW = VW;
 `include "hwsr_round_shift.vh"
 
-    reg [W_BITS-1:0] wrom [0:COUT*CIN*K*K-1];
+    reg [W_BITS-1:0] wrom [0:COUT*GC*K*K-1];
     reg [B_BITS-1:0] brom [0:COUT-1];
     reg [7:0]        srom [0:COUT-1];
     initial begin
@@ -73,8 +81,9 @@ module hwsr_conv #(
 `ifdef HWSR_PACKED_MAC
     // Simulation speed-up (Icarus): the COUT weights of one window tap packed into lanes of
     // SUM_BITS, so one wide multiply-add per tap forms every channel's sum at once; the lanes
-    // are unpacked exactly (each lane's sum fits SUM_BITS). Same sums as the MAC loop below.
-    reg signed [SUM_BITS*COUT-1:0] wpk [0:CIN*K*K-1];
+    // are unpacked exactly (each lane's sum fits SUM_BITS). Same sums as the MAC loop below;
+    // a channel outside an output's group gets a zero weight in that output's lane.
+    reg signed [SUM_BITS*COUT-1:0] wpk [0:CIN*K*K-1];  // tap t, input channel c: t*CIN + c
     reg signed [SUM_BITS*COUT-1:0] pk, pk_w;
     reg signed [SUM_BITS-1:0]      lane;
     integer pj, pc;
@@ -82,10 +91,11 @@ module hwsr_conv #(
         begin
             for (pj = 0; pj < CIN*K*K; pj = pj + 1) begin
                 wpk[pj] = 0;
-                for (pc = 0; pc < COUT; pc = pc + 1) begin
-                    pk_w = $signed(wrom[(pc*CIN + pj % CIN)*K*K + pj / CIN]);
-                    wpk[pj] = wpk[pj] + (pk_w <<< (SUM_BITS*pc));
-                end
+                for (pc = 0; pc < COUT; pc = pc + 1)
+                    if ((pj % CIN) / GC == pc / GO) begin
+                        pk_w = $signed(wrom[(pc*GC + (pj % CIN) % GC)*K*K + pj / CIN]);
+                        wpk[pj] = wpk[pj] + (pk_w <<< (SUM_BITS*pc));
+                    end
             end
         end
     endtask
@@ -98,7 +108,7 @@ module hwsr_conv #(
     reg  [15:0] out_x, out_y;  // position of the next output pixel
     reg         s1_valid;      // the window holds an output pixel's neighbourhood
     reg  [15:0] s1_x, s1_y;    // that output pixel's position
-    reg  [IN_BITS-1:0] win [0:K*K*CIN-1];  // (ky*K + kx)*CIN + c
+    reg  [IN_BITS-1:0] win [0:K*S*CIN-1];  // tapped row ky, column sx: (ky*S + sx)*CIN + c
 
     wire [31:0] lag_d = P * cfg_width + P;
     wire s1_move = s1_valid && (!m_valid || m_ready);
@@ -112,10 +122,10 @@ module hwsr_conv #(
     wire [LBN*PIX-1:0] lb_rd;
     genvar j;
     generate
-        if (K == 1) begin : g_nolb
+        if (S == 1) begin : g_nolb
             assign lb_rd = {PIX{1'b0}};
         end
-        for (j = 0; j < K - 1; j = j + 1) begin : g_lb
+        for (j = 0; j < S - 1; j = j + 1) begin : g_lb
             reg [PIX-1:0] mem [0:MAXW-1];
             assign lb_rd[j*PIX +: PIX] = mem[xi[XB-1:0]];
             if (j == 0) begin : g_first
@@ -126,18 +136,21 @@ module hwsr_conv #(
         end
     endgenerate
 
+    // Tapped row ky is span row ky*DIL: the newest row (S-1) is the input, row r < S-1 is
+    // line buffer S-2-r.
     integer ky, kx, c;
     always @(posedge clk) begin
         if (adv) begin
             for (ky = 0; ky < K; ky = ky + 1) begin
-                for (kx = 0; kx < K - 1; kx = kx + 1)
+                for (kx = 0; kx < S - 1; kx = kx + 1)
                     for (c = 0; c < CIN; c = c + 1)
-                        win[(ky*K + kx)*CIN + c] <= win[(ky*K + kx + 1)*CIN + c];
+                        win[(ky*S + kx)*CIN + c] <= win[(ky*S + kx + 1)*CIN + c];
                 for (c = 0; c < CIN; c = c + 1)
-                    if (ky == K - 1)
-                        win[(ky*K + K - 1)*CIN + c] <= pix_new[c*IN_BITS +: IN_BITS];
+                    if (ky*DIL == S - 1)
+                        win[(ky*S + S - 1)*CIN + c] <= pix_new[c*IN_BITS +: IN_BITS];
                     else
-                        win[(ky*K + K - 1)*CIN + c] <= lb_rd[(K-2-ky)*PIX + c*IN_BITS +: IN_BITS];
+                        win[(ky*S + S - 1)*CIN + c]
+                            <= lb_rd[(S-2-ky*DIL)*PIX + c*IN_BITS +: IN_BITS];
             end
         end
     end
@@ -178,7 +191,8 @@ module hwsr_conv #(
     reg signed [VW-1:0]       v, q, one, omax, omin;
     reg signed [7:0]          sh;
     reg [K*K-1:0]             mask;
-    integer co, ci, t, yy, xx, rs, my, mx;
+    reg [IN_BITS-1:0]         xw;  // one window code: tap t (row t/K, column (t%K)*DIL)
+    integer co, ci, t, yy, xx, rs, my, mx, g;
     always @(posedge clk) begin
         if (rst) begin
             m_valid <= 1'b0;
@@ -188,8 +202,8 @@ module hwsr_conv #(
                 m_valid <= 1'b1;
                 for (my = 0; my < K; my = my + 1)
                     for (mx = 0; mx < K; mx = mx + 1) begin
-                        yy = s1_y + my - P;
-                        xx = s1_x + mx - P;
+                        yy = s1_y + my*DIL - P;
+                        xx = s1_x + mx*DIL - P;
                         mask[my*K + mx] = yy >= 0 && yy < cfg_height && xx >= 0 && xx < cfg_width;
                     end
                 one = 1;
@@ -202,8 +216,8 @@ module hwsr_conv #(
                 for (t = 0; t < K*K; t = t + 1)
                     if (mask[t])
                         for (ci = 0; ci < CIN; ci = ci + 1) begin
-                            xv = IN_SIGNED ? {win[t*CIN + ci][IN_BITS-1], win[t*CIN + ci]}
-                                           : {1'b0, win[t*CIN + ci]};
+                            xw = win[((t / K)*S + (t % K)*DIL)*CIN + ci];
+                            xv = IN_SIGNED ? {xw[IN_BITS-1], xw} : {1'b0, xw};
                             pk = pk + wpk[t*CIN + ci] * xv;
                         end
 `endif
@@ -214,12 +228,13 @@ module hwsr_conv #(
                     sum = lane + $signed(brom[co]);
 `else
                     sum = $signed(brom[co]);
+                    g = co / GO;
                     for (t = 0; t < K*K; t = t + 1)
                         if (mask[t])
-                            for (ci = 0; ci < CIN; ci = ci + 1) begin
-                                wv = wrom[(co*CIN + ci)*K*K + t];
-                                xv = IN_SIGNED ? {win[t*CIN + ci][IN_BITS-1], win[t*CIN + ci]}
-                                               : {1'b0, win[t*CIN + ci]};
+                            for (ci = 0; ci < GC; ci = ci + 1) begin
+                                wv = wrom[(co*GC + ci)*K*K + t];
+                                xw = win[((t / K)*S + (t % K)*DIL)*CIN + g*GC + ci];
+                                xv = IN_SIGNED ? {xw[IN_BITS-1], xw} : {1'b0, xw};
                                 sum = sum + wv * xv;
                             end
 `endif
