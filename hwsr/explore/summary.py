@@ -52,7 +52,7 @@ def _table(done: Sequence[Row], sets: list[str], widths: list[str]) -> list[str]
     for r in sorted(done, key=lambda r: -r["gain_db"][sets[0]]["int"]):
         sim = "exact" if r["sim"]["mismatched_codes"] == 0 else \
             f"**{r['sim']['mismatched_codes']} codes differ**"
-        cells = [f"`{r['id']}`", str(r["channels"]), "".join(map(str, r["kernels"])),
+        cells = [f"`{r['id']}`", str(r["channels"]), " ".join(map(str, r["kernels"])),
                  str(r["act_bits"]), f"{r['macs_per_lr_px']:,}",
                  *[f"{r['linebuffer_kib'][w]:.1f}" for w in widths], str(r["latency_rows"]),
                  *[f"{r['gain_db'][n][k]:+.3f}" for n in sets for k in ("float", "int")], sim]
