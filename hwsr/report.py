@@ -131,6 +131,8 @@ class LayerReport(ReportNode):
     linebuffer_rows: int  # span − 1 rows of the layer's input (span = dilation·(k−1)+1)
     linebuffer_bits: int  # linebuffer_rows × width × c_in × in_bits
     latency_rows: int  # span // 2
+    groups: int = 1  # channel groups (c_in: depthwise)
+    dilation: int = 1  # tap spacing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,7 +221,7 @@ def _layer_reports(spec: EngineSpec, width: int, height: int) -> tuple[LayerRepo
             params=ly.params, macs_per_pixel=ly.macs_per_pixel,
             macs_per_frame=ly.macs_per_pixel * width * height,
             linebuffer_rows=rows, linebuffer_bits=linebuffer_bits(rows, width, ly.c_in, in_bits),
-            latency_rows=ly.halo_rows,
+            latency_rows=ly.halo_rows, groups=ly.groups, dilation=ly.dilation,
         ))
     return tuple(out)
 
@@ -330,8 +332,21 @@ def float_only_notice(arch_name: str) -> str | None:
 
 # ---- text table -----------------------------------------------------------------------------
 
+
+def kernel_label(kernel: int, c_in: int, groups: int = 1, dilation: int = 1) -> str:
+    """A layer's kernel as the tables print it: ``3``, ``dw3`` (groups = c_in), ``3g4``
+    (4 groups), ``3d2`` (dilation 2), ``dw3d2``.
+
+    >>> [kernel_label(3, 20), kernel_label(3, 20, 20), kernel_label(3, 8, 4, 2)]
+    ['3', 'dw3', '3g4d2']
+    """
+    head = f"dw{kernel}" if groups > 1 and groups == c_in else (
+        f"{kernel}g{groups}" if groups > 1 else str(kernel))
+    return head + (f"d{dilation}" if dilation > 1 else "")
+
+
 _TABLE = Columns(("layer", "k", "c_in", "c_out", "in bits", "params", "MACs/px", "MACs/frame",
-                  "LB rows", "LB bits", "lat rows"), (8, 3, 5, 6, 8, 9, 9, 16, 8, 12, 9))
+                  "LB rows", "LB bits", "lat rows"), (8, 6, 5, 6, 8, 9, 9, 16, 8, 12, 9))
 _row = _TABLE.row
 
 
@@ -339,7 +354,8 @@ def _stage_lines(s: StageReport) -> list[str]:
     lines = [f"{s.stage} ({s.name}, x{s.upscale}): {s.width}x{s.height} LR", _TABLE.header()]
     for ly in s.layers:
         lines.append(_row((
-            str(ly.index), str(ly.kernel), str(ly.c_in), str(ly.c_out), str(ly.in_bits),
+            str(ly.index), kernel_label(ly.kernel, ly.c_in, ly.groups, ly.dilation),
+            str(ly.c_in), str(ly.c_out), str(ly.in_bits),
             f"{ly.params:,}", f"{ly.macs_per_pixel:,}", f"{ly.macs_per_frame:,}",
             str(ly.linebuffer_rows), f"{ly.linebuffer_bits:,}", str(ly.latency_rows))))
     if s.residual_rows:

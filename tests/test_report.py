@@ -215,3 +215,21 @@ def test_report_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_grouped_and_dilated_layers_are_costed_and_labelled() -> None:
+    """A depthwise layer costs k·k·c MACs and a dense layer's line buffer; a dilated one
+    keeps span − 1 rows; the table labels them (dw3, 3d2) and the JSON keeps both fields."""
+    from hwsr.spec import Activation, EngineSpec, LayerSpec
+
+    spec = EngineSpec("g", (LayerSpec(3, 3, 8, dilation=2), LayerSpec(3, 8, 8, groups=8),
+                            LayerSpec(3, 8, 27, Activation.NONE)), upscale=3)
+    rep = engine_report(spec, stage="net2", width=100, height=10)
+    dil, dw, _ = rep.stages[0].layers
+    assert (dil.linebuffer_rows, dil.latency_rows, dil.macs_per_pixel) == (4, 2, 9 * 3 * 8)
+    assert (dw.linebuffer_rows, dw.macs_per_pixel, dw.params) == (2, 9 * 8, 9 * 8 + 8)
+    assert dw.linebuffer_bits == 2 * 100 * 8 * 8
+    assert (dil.groups, dil.dilation, dw.groups, dw.dilation) == (1, 2, 8, 1)
+    text = rep.format_table()
+    assert " 3d2 " in text and " dw3 " in text
+    assert type(rep).from_json_dict(rep.to_json_dict()) == rep

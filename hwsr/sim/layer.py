@@ -310,7 +310,8 @@ class ConvUnit:
             macs_per_frame=self.rows_out * self.width * macs_per_pixel // frames,
             mac_path=self.mac_path, acc_bound=self.acc_bound,
             acc_peak=int(self.stats[STAT_PEAK]), acc_overflows=int(self.stats[STAT_OVERFLOWS]),
-            saturations=int(self.stats[STAT_SATURATIONS]))
+            saturations=int(self.stats[STAT_SATURATIONS]), groups=self.groups,
+            dilation=self.dilation)
 
     def begin_frame(self) -> None:
         """Vertical sync: the rows above the frame are zero padding."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsr.report import check_format, latency_cycles, mac_rate_gmacs
+from hwsr.report import check_format, kernel_label, latency_cycles, mac_rate_gmacs
 from hwsr.report_model import BITS_PER_KIB, Columns, ReportNode, peak, total
 
 
@@ -39,6 +39,8 @@ class LayerSimReport(ReportNode):
     acc_peak: int  # largest |accumulator| seen, before the overflow rule
     acc_overflows: int  # accumulator results outside acc_bits
     saturations: int  # codes clamped by the layer's requantization
+    groups: int = 1  # channel groups (c_in: depthwise)
+    dilation: int = 1  # tap spacing
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class SimReport(ReportNode):
 
 
 _TABLE = Columns(("layer", "k", "c_in", "c_out", "LB bits", "MACs/px", "MAC path", "acc bound",
-                  "acc peak", "acc ovf", "sat"), (8, 3, 5, 6, 11, 8, 10, 12, 12, 9, 9))
+                  "acc peak", "acc ovf", "sat"), (8, 6, 5, 6, 11, 8, 10, 12, 12, 9, 9))
 _row = _TABLE.row
 
 
@@ -127,7 +129,8 @@ def _stage_lines(s: StageSimReport) -> list[str]:
     lines = [f"{s.stage} ({s.name}, x{s.upscale}): latency {s.latency_rows} rows = "
              f"{s.latency_cycles:,} cycles, {s.mac_rate_gmacs:.3f} GMAC/s", _TABLE.header()]
     for ly in s.layers:
-        lines.append(_row((str(ly.index), str(ly.kernel), str(ly.c_in), str(ly.c_out),
+        lines.append(_row((str(ly.index), kernel_label(ly.kernel, ly.c_in, ly.groups, ly.dilation),
+                           str(ly.c_in), str(ly.c_out),
                            f"{ly.linebuffer_bits:,}", f"{ly.macs_per_pixel:,}", ly.mac_path,
                            f"{ly.acc_bound:,}", f"{ly.acc_peak:,}", f"{ly.acc_overflows:,}",
                            f"{ly.saturations:,}")))
