@@ -2,8 +2,9 @@
 
 Each CI run draws ``HWSR_FUZZ_CASES`` (default 1,200) random cases from one seed
 (``HWSR_FUZZ_SEED``, random unless set; printed in the session summary). A case is a random
-program (kernels 1/3/5, 1–4 layers, every rounding mode, wrap or saturate, accumulators from
-10 bits up, weights at their extremes on a third of the cases) and a frame whose size sweeps
+program (kernels 1/3/5, some layers grouped or depthwise and some dilated, 1–4 layers, every
+rounding mode, wrap or saturate, accumulators from 10 bits up, weights at their extremes on
+a third of the cases) and a frame whose size sweeps
 every height and width from 1 to the simulator's row block + 1, plus frames several blocks
 tall (the block is forced small so that several blocks stay cheap; a quarter of the cases use
 the simulator's own default block). Every output code and every per-layer statistic must be
@@ -58,7 +59,14 @@ def random_spec(rng: np.random.Generator) -> EngineSpec:
         last = i == n - 1
         c_out = 3 * r * r if last else int(rng.integers(1, 9))
         act = Activation.NONE if last or rng.random() < 0.3 else Activation.RELU
-        layers.append(LayerSpec(int(rng.choice([1, 3, 5])), c_in, c_out, act))
+        k = int(rng.choice([1, 3, 5]))
+        groups = dilation = 1
+        if not last and rng.random() < 0.3:  # grouped, depthwise where c_in = c_out
+            common = [g for g in range(2, min(c_in, c_out) + 1) if c_in % g == 0 == c_out % g]
+            groups = int(rng.choice(common)) if common else 1
+        if k > 1 and rng.random() < 0.3:
+            dilation = int(rng.choice([2, 3]))
+        layers.append(LayerSpec(k, c_in, c_out, act, groups=groups, dilation=dilation))
         c_in = c_out
     acc_bits = 32 if rng.random() < 0.5 else int(rng.integers(10, 21))
     dp = Datapath(
