@@ -4,8 +4,8 @@ A variant is one point of the axes: a hidden width, a depth and a kernel pattern
 over the layers (``(3, 1)`` at depth 5 is 3, 1, 3, 1, 3: hwsr-s's shape), and an
 activation width. A pattern's layers may be depthwise (``"dw3"``: one 3×3 filter per
 channel, so the layer keeps its width) or dilated (``"3d2"``: taps 2 pixels apart, a 5×5
-reach for 3×3 MACs and 4 rows of line buffer instead of 2). Its spec is Net2's, on the base model's datapath; Net1 is derived from it
-as for every engine. Costs come from :func:`hwsr.report.engine_report` (the one home of the
+reach for 3×3 MACs and 4 rows of line buffer instead of 2). Its spec is Net2's, on the
+base model's datapath; Net1 is derived from it as for every engine. Costs come from :func:`hwsr.report.engine_report` (the one home of the
 formulas) for the dual engine, Net1 and Net2 together.
 """
 
