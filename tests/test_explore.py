@@ -159,15 +159,16 @@ def test_rows_written_under_other_settings_are_refused(clean: ExploreConfig) -> 
 
 def test_rows_from_before_a_training_key_existed_resume(clean: ExploreConfig,
                                                         tmp_path: Path) -> None:
-    """A row written before hwsr knew ``qat.refine_batches`` or ``qat.distill_steps`` was
-    trained with them at their defaults, so a rerun keeps it instead of refusing it."""
+    """A row written before hwsr knew ``qat.refine_batches``, ``qat.distill_steps`` or
+    ``qat.equalize_rounds`` was trained with them at their defaults, so a rerun keeps it
+    instead of refusing it."""
     import json
 
     old = dataclasses.replace(clean, out_dir=tmp_path / "old")
     old.out_dir.mkdir()
     lines = []
     for row in read_rows(clean.out_dir):
-        for key in ("refine_batches", "distill_steps"):
+        for key in ("refine_batches", "distill_steps", "equalize_rounds"):
             del row["settings"]["recipe"]["qat"][key]
         lines.append(json.dumps(row))
     (old.out_dir / ROWS_FILE).write_text("\n".join(lines) + "\n")

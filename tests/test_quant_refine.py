@@ -1,5 +1,6 @@
-"""Finishing an int8 engine against its float model (activation scales, distilled weights):
-what is kept lowers the error, what is not is undone, and the result stays exact."""
+"""Finishing an int8 engine against its float model (activation scales, distilled weights,
+equalized channels): what is kept lowers the error, what is not is undone, and the result
+stays exact."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from hwsr.arch.engine_net import build_dual
 from hwsr.cli import main
 from hwsr.quant.distill import conv_parameters, distill_weights
+from hwsr.quant.equalize import equalize_channels, hidden_channels, scale_channel
 from hwsr.quant.lower import lower_dual
 from hwsr.quant.refine import activation_thresholds, engine_mse, float_targets, refine_scales
 from hwsr.reference import run_program
 from hwsr.sim import simulate
+from hwsr.spec import Activation, Datapath, EngineSpec, LayerSpec, WeightGranularity
 from hwsr.train.batches import PatchBatches
 from hwsr.train.quantize import _hwsr_meta
 from hwsr.train.trainer import train
@@ -101,18 +105,84 @@ def test_distillation_that_cannot_help_is_undone_bit_for_bit(tiny_run):
             distill_weights(qdual, fdual, _inputs(tiny_run["data"]), **args)
 
 
-@pytest.mark.parametrize("distill", [0, 3])
-def test_refine_only_rewrites_an_exact_engine_pair(tiny_run, tmp_path, capsys, distill):
+def test_channel_equalization_keeps_the_float_function_bit_for_bit() -> None:
+    """×2^k on a channel, ×2^-k on what reads it: the float dual (grouped and dilated
+    layers among them) computes the very same numbers."""
+    spec = EngineSpec("eq", (LayerSpec(3, 3, 6), LayerSpec(3, 6, 6, groups=6, dilation=2),
+                             LayerSpec(1, 6, 4, groups=2), LayerSpec(3, 4, 12, Activation.NONE)),
+                      upscale=2)
+    torch.manual_seed(0)
+    dual = build_dual(spec).eval()
+    with torch.no_grad():
+        for conv in [*dual.net1.convs, *dual.net2.convs]:
+            conv.bias.normal_(0.0, 0.1)
+    x = torch.rand(2, 3, 9, 11)
+    with torch.no_grad():
+        want = dual(x)
+    for i, (_, stage, layer, channel) in enumerate(hidden_channels(dual)):
+        scale_channel(stage, layer, channel, (-2, -1, 1, 3)[i % 4])
+    with torch.no_grad():
+        got = dual(x)
+    assert all(torch.equal(a, b) for a, b in zip(want, got, strict=True))
+
+
+def test_equalization_keeps_what_helps_undoes_the_rest_and_stays_exact(tiny_run):
+    bundle = load_engine(str(tiny_run["run"]))
+    qdual = bundle.quant_dual()
+    pairs = float_targets(bundle.float_dual(), _batches(tiny_run["data"]))
+    before = lower_dual(qdual.net1, qdual.net2)
+    moves = equalize_channels(qdual, pairs, rounds=2)
+    assert moves and all(m.mse_after < m.mse_before for m in moves)
+    assert engine_mse(qdual, pairs) == moves[-1].mse_after
+    # the kept moves replayed on the engine as it was give it back bit for bit: every move
+    # the search tried and did not keep was undone exactly
+    replay = load_engine(str(tiny_run["run"])).quant_dual()
+    for m in moves:
+        scale_channel(getattr(replay, m.stage), m.layer, m.channel, m.log2_factor)
+    for a, b in zip(conv_parameters(qdual), conv_parameters(replay), strict=True):
+        assert torch.equal(a, b)
+    # one move keeps the scaled channel's integer weights and bias (its weight scale moves
+    # with it) and changes no other row of its layer
+    fresh = load_engine(str(tiny_run["run"])).quant_dual().eval()
+    scale_channel(fresh.net2, 1, 2, 1)
+    moved = lower_dual(fresh.net1, fresh.net2).net2.layers[1]
+    la = before.net2.layers[1]
+    assert np.array_equal(la.weight, moved.weight) and np.array_equal(la.bias, moved.bias)
+    assert (moved.weight_frac - la.weight_frac).tolist() == [0, 0, -1] + [0] * (
+        len(la.bias) - 3)
+    # the equalized engine's program stays exact
+    after = lower_dual(qdual.net1, qdual.net2)
+    frame = np.random.default_rng(4).integers(0, 256, (7, 10, 3), dtype=np.uint8)
+    ref, _ = run_program(after, frame, "dual")
+    assert np.array_equal(simulate(after, frame, "dual").frame, ref)
+    with pytest.raises(ValueError, match="at least one batch"):
+        equalize_channels(qdual, [])
+
+
+def test_equalization_needs_per_channel_weight_scales(tiny_run):
+    from hwsr.quant.model import build_quant_dual
+
+    spec = load_engine(str(tiny_run["run"])).spec
+    dp = Datapath(weight_granularity=WeightGranularity.PER_TENSOR)
+    qdual = build_quant_dual(EngineSpec(spec.name, spec.layers, spec.upscale, dp))
+    with pytest.raises(ValueError, match="per-channel weight scales"):
+        equalize_channels(qdual, [(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 12, 12))])
+
+
+@pytest.mark.parametrize(("distill", "equalize"), [(0, 0), (3, 0), (0, 1)])
+def test_refine_only_rewrites_an_exact_engine_pair(tiny_run, tmp_path, capsys, distill,
+                                                   equalize):
     out = tmp_path / "refined"
     assert main(["quantize", "--model", str(tiny_run["run"]), "--data", str(tiny_run["data"]),
                  "--refine-only", "--refine-batches", "2", "--batch-size", "4",
                  "--distill-steps", str(distill), "--distill-batch-size", "4",
-                 "--out", str(out)]) == 0
+                 "--equalize-rounds", str(equalize), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "activation scales moved" in printed
     assert ("distillation (3 steps)" in printed) == bool(distill)
     meta = _hwsr_meta(out / "quant.safetensors")
     assert ("distilled" in meta) == bool(distill) and "moves" in meta["refined_scales"]
+    assert ("equalized_channels" in meta) == bool(equalize)
     assert sorted(p.name for p in out.iterdir()) == ["program.npz", "quant.safetensors"]
     # the written program is the lowering of the written Brevitas state, and both execute
     # the same integers (Brevitas in float64, the reference, the simulator)
@@ -138,6 +208,8 @@ def test_refine_only_rewrites_an_exact_engine_pair(tiny_run, tmp_path, capsys, d
     (["--refine-only", "--refine-batches", "0"], "--refine-batches"),
     (["--refine-only", "--distill-steps", "-1"], "--distill-steps"),
     (["--distill-steps", "5"], "--refine-only"),
+    (["--refine-only", "--equalize-rounds", "-1"], "--equalize-rounds"),
+    (["--equalize-rounds", "1"], "--refine-only"),
 ])
 def test_refine_only_refuses_bad_counts_in_one_line(tiny_run, capsys, flags, named):
     assert main(["quantize", "--model", str(tiny_run["run"]), "--data", str(tiny_run["data"]),

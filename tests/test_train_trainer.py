@@ -84,6 +84,7 @@ def test_shipped_configs_load():
     ({"loss": {"pixel": "l3"}}, "loss.pixel"),
     ({"run": {"mode": "baseline"}, "qat": {"steps": 5}}, "qat.steps"),
     ({"qat": {"steps": 5, "distill_steps": 10}}, "qat.distill_steps: needs qat.refine_batches"),
+    ({"qat": {"steps": 5, "equalize_rounds": 1}}, "qat.equalize_rounds: needs qat.refine_batches"),
     ({"train": {}}, "unknown table"),
 ])
 def test_bad_configs_are_refused_naming_the_key(tables, fragment):
@@ -395,18 +396,21 @@ def test_resume_with_an_ema_teacher_continues_the_same_average(toy, tmp_path, st
 FLOAT = "float.safetensors"
 
 
-def test_qat_can_end_with_distilled_weights_refined_scales_and_stays_exact(toy, tmp_path):
+def test_qat_can_end_with_distilled_weights_equalized_channels_refined_scales_and_stays_exact(
+        toy, tmp_path):
     import numpy as np
     from safetensors import safe_open
 
     from hwsr.reference import run_program
 
     train(tiny_config(toy, tmp_path / "r", qat={"steps": 4, "refine_batches": 2,
-                                                "distill_steps": 3}), progress=False)
+                                                "distill_steps": 3, "equalize_rounds": 1}),
+          progress=False)
     with safe_open(str(tmp_path / "r" / "quant.safetensors"), framework="pt") as f:
         meta = json.loads(f.metadata()["hwsr"])
     assert meta["distilled"]["steps"] == 3 and isinstance(meta["distilled"]["kept"], bool)
     assert isinstance(meta["refined_scales"], list)
+    assert all(m["mse_after"] < m["mse_before"] for m in meta["equalized_channels"])
     assert all(m["mse_after"] < m["mse_before"] for m in meta["refined_scales"])
     bundle = load_engine(str(tmp_path / "r"))
     frame = np.random.default_rng(5).integers(0, 256, (6, 7, 3), dtype=np.uint8)

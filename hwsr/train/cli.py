@@ -62,13 +62,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from hwsr.train.quantize import quantize_model, refine_model
 
-    if args.distill_steps and not args.refine_only:
-        raise ValueError("--distill-steps works with --refine-only (an int8 engine that exists)")
+    for flag in ("distill_steps", "equalize_rounds"):
+        if getattr(args, flag) and not args.refine_only:
+            raise ValueError(f"--{flag.replace('_', '-')} works with --refine-only (an int8 "
+                             "engine that exists)")
     if args.refine_only:
         distilled, changes = refine_model(
             args.model, args.data, batches=args.refine_batches, batch_size=args.batch_size,
             out_dir=args.out, seed=args.seed, distill_steps=args.distill_steps,
-            distill_batch_size=args.distill_batch_size)
+            distill_batch_size=args.distill_batch_size, equalize_rounds=args.equalize_rounds)
         if distilled is not None:
             print(f"{args.out or args.model}: distillation ({distilled.steps} steps) "
                   f"{'kept' if distilled.kept else 'discarded'}: MSE against the float model "
@@ -157,6 +159,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "lowers the error (default 0: off)")
     p.add_argument("--distill-batch-size", type=int, default=32,
                    help="triples per distillation step (default 32)")
+    p.add_argument("--equalize-rounds", type=int, default=0,
+                   help="with --refine-only: first scale hidden channels by powers of two "
+                   "(float function unchanged) where that lowers the error, this many rounds "
+                   "over every channel (default 0: off)")
     _progress_flags(p)
     p.set_defaults(func=_cmd_quantize)
 

@@ -8,7 +8,7 @@ A config file has six tables; every key is optional except ``run.mode`` and ``da
     [loss]    lambda_net1, lambda_net2, lambda_id, id_route, pixel, id_features, id_distance,
               id_warmup_steps, id_teacher_ema
     [schedule] log_every_steps, val_every_steps, ckpt_every_steps, threads
-    [qat]     steps, lr, calib_batches, refine_batches, distill_steps
+    [qat]     steps, lr, calib_batches, refine_batches, distill_steps, equalize_rounds
 
 Raw dicts stop in :func:`config_from_dict`; everything after it reads typed fields.
 Relative paths in a file are resolved against the current directory (the repository root
@@ -125,6 +125,9 @@ class QatConfig:
     # With refine_batches > 0: first train the int8 weights this many steps towards the float
     # model's output (hwsr.quant.distill), kept only if the refinement batches say it helps.
     distill_steps: int = 0
+    # With refine_batches > 0: before the scales, scale hidden channels by powers of two
+    # (float function unchanged; hwsr.quant.equalize), this many rounds over every channel.
+    equalize_rounds: int = 0
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ _NON_NEGATIVE = {
     "data": ("val_frames", "val_crop_lr_px"),
     "optim": ("steps", "min_lr", "warmup_steps", "grad_clip_norm"),
     "loss": ("lambda_net1", "lambda_net2", "lambda_id", "id_warmup_steps"),
-    "qat": ("steps", "refine_batches", "distill_steps"),
+    "qat": ("steps", "refine_batches", "distill_steps", "equalize_rounds"),
 }
 
 
@@ -225,9 +228,10 @@ def _validate(cfg: TrainConfig) -> None:
                           "engine cannot run; it needs qat.steps = 0")
     if not 0.0 <= cfg.loss.id_teacher_ema < 1.0:
         raise ConfigError("loss.id_teacher_ema: must be in [0, 1) (0: the current weights)")
-    if cfg.qat.distill_steps > 0 and cfg.qat.refine_batches == 0:
-        raise ConfigError("qat.distill_steps: needs qat.refine_batches > 0 (the batches that "
-                          "judge it)")
+    for key in ("distill_steps", "equalize_rounds"):
+        if getattr(cfg.qat, key) > 0 and cfg.qat.refine_batches == 0:
+            raise ConfigError(f"qat.{key}: needs qat.refine_batches > 0 (the batches that "
+                              "judge it)")
     if cfg.total_steps == 0:
         raise ConfigError("optim.steps, qat.steps: at least one must be > 0")
     if cfg.optim.min_lr > cfg.optim.lr:

@@ -103,14 +103,16 @@ REFINE_STEP0 = 2_000_000  # batch index of the first refinement batch (apart fro
 
 def refine_model(model: str, data_dir: Path | str, batches: int = 8, batch_size: int = 16,
                  out_dir: Path | None = None, seed: int = 0, distill_steps: int = 0,
-                 distill_batch_size: int = 32
+                 distill_batch_size: int = 32, equalize_rounds: int = 0,
                  ) -> tuple[DistillResult | None, list[ScaleChange]]:
     """Refine ``model``'s int8 engine against its float model: first, with ``distill_steps``
-    > 0, distil its weights (:mod:`hwsr.quant.distill`), then move its activation scales
-    (:mod:`hwsr.quant.refine`); both decide on ``batches`` training batches of ``data_dir``
-    (whole stored patches). The new ``quant.safetensors`` and ``program.npz`` pair is
-    written atomically into ``out_dir`` (default: the model folder), the same pair again
-    when nothing helped. Returns the distillation (None when not asked) and the moves kept."""
+    > 0, distil its weights (:mod:`hwsr.quant.distill`); with ``equalize_rounds`` > 0,
+    equalize its hidden channels by powers of two (:mod:`hwsr.quant.equalize`); then move its
+    activation scales (:mod:`hwsr.quant.refine`). All decide on ``batches`` training batches
+    of ``data_dir`` (whole stored patches). The new ``quant.safetensors`` and ``program.npz``
+    pair is written atomically into ``out_dir`` (default: the model folder), the same pair
+    again when nothing helped. Returns the distillation (None when not asked) and the scale
+    moves kept."""
     bundle = load_engine(model)
     if bundle.folder is None:
         raise ModelError(f"{model}: refinement needs a model folder, not a program file")
@@ -120,11 +122,14 @@ def refine_model(model: str, data_dir: Path | str, batches: int = 8, batch_size:
         raise ValueError(f"--refine-batches must be >= 1, got {batches}")
     if distill_steps < 0:
         raise ValueError(f"--distill-steps must be >= 0, got {distill_steps}")
+    if equalize_rounds < 0:
+        raise ValueError(f"--equalize-rounds must be >= 0, got {equalize_rounds}")
     qdual, fdual = bundle.quant_dual(), bundle.float_dual()
     patch = PatchBatches.patch_size(data_dir)
     pool = PatchBatches(data_dir, batch_size, patch, seed)
     meta = _hwsr_meta(bundle.folder / QUANT_FILE)
-    earlier = {k: meta.pop(k) for k in ("distilled", "refined_scales") if k in meta}
+    earlier = {k: meta.pop(k) for k in ("distilled", "equalized_channels", "refined_scales")
+               if k in meta}
     if earlier:  # a refinement of a refined engine: the record keeps every pass, oldest first
         meta["earlier_refinements"] = [*meta.get("earlier_refinements", []), earlier]
     train_pool = PatchBatches(data_dir, distill_batch_size, patch, seed) if distill_steps else pool
@@ -134,10 +139,13 @@ def refine_model(model: str, data_dir: Path | str, batches: int = 8, batch_size:
 
     distilled, changes, record = finish_engine(
         qdual, fdual, [pool.full_batch(REFINE_STEP0 + i).lr for i in range(batches)],
-        distill_steps, inputs)
+        distill_steps, inputs, equalize_rounds)
     where = {"data": str(data_dir), "batches": batches, "seed": seed}
     if distilled is not None:
         meta["distilled"] = {**where, "batch_size": distill_batch_size, **record["distilled"]}
+    if equalize_rounds:
+        meta["equalized_channels"] = {**where, "rounds": equalize_rounds,
+                                      "moves": record["equalized_channels"]}
     meta["refined_scales"] = {**where, "moves": record["refined_scales"]}
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest) as work:

@@ -298,8 +298,9 @@ class Trainer:
 
     def _finish_engine(self) -> dict[str, Any]:
         """``qat.refine_batches`` > 0: bring the frozen engine closer to the float model
-        (:mod:`hwsr.quant.finish`: ``qat.distill_steps`` of distillation, then the activation
-        scales); the metadata record of what was kept, else {}."""
+        (:mod:`hwsr.quant.finish`: ``qat.distill_steps`` of distillation, ``qat.equalize_rounds``
+        of channel equalization, then the activation scales); the metadata record of what was
+        kept, else {}."""
         n = self.cfg.qat.refine_batches
         if n == 0:
             return {}
@@ -309,7 +310,8 @@ class Trainer:
         lrs = [self.batches.full_batch(REFINE_STEP0 + i).lr.to(self.device) for i in range(n)]
         _, changes, record = finish_engine(
             self.model, float_model.to(self.device), lrs, self.cfg.qat.distill_steps,
-            lambda step: self.batches.full_batch(DISTILL_STEP0 + step).lr.to(self.device))
+            lambda step: self.batches.full_batch(DISTILL_STEP0 + step).lr.to(self.device),
+            self.cfg.qat.equalize_rounds)
         log.info("refined %d activation scales on %d batches", len(changes), n)
         return record
 
