@@ -57,7 +57,7 @@ def test_lid_is_zero_when_student_input_equals_teacher_input():
             conv.weight.zero_()
             conv.bias.zero_()
     lr, _, hr = batch()
-    for route in ("net1", "both"):
+    for route in ("net1", "both", "net2"):
         _, parts = DualLoss(model, 1.0, 1.0, 1.0, route)(lr, lr.clone(), hr)
         assert float(parts["lid"]) == 0.0
         assert float(parts["l1"]) == 0.0
@@ -67,25 +67,29 @@ def test_teacher_branch_gets_no_gradient():
     model = tiny_dual()
     lr, dhr, hr = batch()
     dhr.requires_grad_(True)
-    for route in ("net1", "both"):
+    for route in ("net1", "both", "net2"):
         model.zero_grad()
         loss, _ = DualLoss(model, 0.0, 0.0, 1.0, route)(lr, dhr, hr)
         loss.backward()
         assert dhr.grad is None or float(dhr.grad.abs().sum()) == 0.0
-        assert grad_sum(model.net1) > 0  # the student branch is trained
+        student = model.net2 if route == "net2" else model.net1
+        assert grad_sum(student) > 0  # the student branch is trained
 
 
-def test_route_net1_gives_net2_no_gradient_from_lid():
+@pytest.mark.parametrize(("route", "trained", "untouched"), [
+    ("net1", ("net1",), ("net2",)),
+    ("net2", ("net2",), ("net1",)),
+    ("both", ("net1", "net2"), ()),  # the literal reading lets L_id reach Net2 too
+])
+def test_each_route_sends_lid_gradient_where_it_says(route, trained, untouched):
     model = tiny_dual()
     lr, dhr, hr = batch()
-    loss, _ = DualLoss(model, 0.0, 0.0, 1.0, "net1")(lr, dhr, hr)
+    loss, _ = DualLoss(model, 0.0, 0.0, 1.0, route)(lr, dhr, hr)
     loss.backward()
-    assert grad_sum(model.net2) == 0.0
-    assert grad_sum(model.net1) > 0
-    model.zero_grad()
-    loss, _ = DualLoss(model, 0.0, 0.0, 1.0, "both")(lr, dhr, hr)
-    loss.backward()
-    assert grad_sum(model.net2) > 0  # the literal reading lets L_id reach Net2
+    for name in trained:
+        assert grad_sum(getattr(model, name)) > 0, name
+    for name in untouched:
+        assert grad_sum(getattr(model, name)) == 0.0, name
 
 
 def test_route_net1_leaves_net2_gradient_of_l1_l2_unchanged():
@@ -104,8 +108,8 @@ def test_both_routes_agree_on_the_value_of_lid():
     model = tiny_dual()
     lr, dhr, hr = batch()
     a = DualLoss(model, 1.0, 1.0, 1.0, "net1")(lr, dhr, hr)[1]["lid"]
-    b = DualLoss(model, 1.0, 1.0, 1.0, "both")(lr, dhr, hr)[1]["lid"]
-    torch.testing.assert_close(a, b)
+    for route in ("both", "net2"):
+        torch.testing.assert_close(a, DualLoss(model, 1.0, 1.0, 1.0, route)(lr, dhr, hr)[1]["lid"])
 
 
 def test_frozen_features_match_the_ordinary_pass():
@@ -154,9 +158,11 @@ def test_lid_signals_and_distance_on_a_known_pass():
     want = {("all", "l1"): sum(float((s - t).abs().mean()) for s, t in pairs),
             ("last", "l1"): float((s_feats[-1] - t_feats[-1]).abs().mean()),
             ("output", "l1"): float((s_out - t_out).abs().mean()),
-            ("output", "mse"): float(((s_out - t_out) ** 2).mean())}
+            ("output", "mse"): float(((s_out - t_out) ** 2).mean()),
+            ("last", "l1n"): float((s_feats[-1] - t_feats[-1]).abs().mean()
+                                   / (t_feats[-1].abs().mean() + 1e-6))}
     for (features, distance), value in want.items():
-        for route in ("net1", "both"):
+        for route in ("net1", "both", "net2"):
             _, parts = DualLoss(model, 1.0, 1.0, 1.0, route, id_features=features,
                                 id_distance=distance)(lr, dhr, hr)
             assert float(parts["lid"]) == pytest.approx(value, rel=F32_LOSS_REL_TOL), \
@@ -177,6 +183,18 @@ def test_lid_warm_up_ramps_its_weight():
     base = float(p0["l1"] + p0["l2"])
     assert float(total0) == pytest.approx(base + 0.1 * float(p0["lid"]), rel=F32_LOSS_REL_TOL)
     assert float(total9) == pytest.approx(base + 0.4 * float(p9["lid"]), rel=F32_LOSS_REL_TOL)
+
+
+def test_lid_decay_falls_to_zero_at_the_end_of_the_float_phase():
+    model = tiny_dual()
+    loss = DualLoss(model, 1.0, 1.0, 0.4, "net1", id_decay_steps=4, float_steps=10)
+    # full weight until step 6, then 0.4 * (10 - step) / 4 (exact: powers of two), 0 after
+    assert [loss.id_weight(s) for s in (0, 6, 8, 9, 10, 12)] == [0.4, 0.4, 0.2, 0.1, 0.0, 0.0]
+    both = DualLoss(model, 1.0, 1.0, 0.4, "net1", id_warmup_steps=2, id_decay_steps=4,
+                    float_steps=10)
+    assert [both.id_weight(s) for s in (0, 1, 8)] == [0.2, 0.4, 0.2]
+    with pytest.raises(ValueError, match="id_decay_steps"):
+        DualLoss(model, 1.0, 1.0, 0.4, "net1", id_decay_steps=11, float_steps=10)
 
 
 def test_ema_teacher_averages_net2_and_starts_at_its_weights():

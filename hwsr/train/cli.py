@@ -1,5 +1,5 @@
-"""``hwsr train``, ``eval``, ``sweep``, ``quantize`` and ``ladder``: parse, call one function,
-report."""
+"""``hwsr train``, ``eval``, ``sweep``, ``quantize``, ``ladder`` and ``id-probe``: parse, call
+one function, report."""
 
 from __future__ import annotations
 
@@ -87,6 +87,36 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     )
     print(f"{result.out_dir}: int8 engine after {args.steps} QAT steps; val Y-PSNR "
           f"{result.val_psnr_db:.2f} dB ({result.val_gain_db:+.2f} dB over bicubic)")
+    return 0
+
+
+def _cmd_id_probe(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from hwsr.atomic import check_output, json_text, write_text
+    from hwsr.train.evaluate import load_model
+    from hwsr.train.id_probe import probe
+
+    if args.json is not None:
+        check_output(args.json, "--json")
+    rows, lines = [], []
+    for name in args.model:
+        m = load_model(name)
+        if not m.dual:
+            raise ValueError(f"{name}: a {m.mode} model; the probe needs a dual pair")
+        r = probe(m.net, args.data, batches=args.batches)
+        n, c = r.norm, r.cosine
+        lines.append(f"| {name} | {n['l1']:.4f} | {n['l2']:.4f} | {n['lid']:.4f} "
+                     f"| {c['l1·l2']:.3f} | {c['l1·lid']:.3f} | {c['l2·lid']:.3f} "
+                     f"| {r.mix[0]:.2f}·L1 + {r.mix[1]:.2f}·L2 | {r.explained:.3f} "
+                     f"| {r.novel:.3f} |")
+        rows.append({"model": name, **dataclasses.asdict(r)})
+    print("| model | ‖∇L1‖ | ‖∇L2‖ | ‖∇L_id‖ | cos L1·L2 | cos L1·L_id | cos L2·L_id "
+          "| L_id ≈ a·L1 + b·L2 | explained | novel |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    print("\n".join(lines))
+    if args.json is not None:
+        write_text(args.json, json_text(rows, indent=2))
     return 0
 
 
@@ -199,3 +229,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="rebuild the report from the cached scores; train and score nothing")
     _progress_flags(p)
     p.set_defaults(func=_cmd_ladder)
+
+    p = subparsers.add_parser("id-probe", help="where input distillation pushes Net1, next to "
+                              "the image losses (gradient norms, cosines)",
+                              description="For each dual model, the gradients of L1, L2 and "
+                              "L_id on Net1's parameters over training crops: norms, pairwise "
+                              "cosines and the share of L_id's gradient that a mix of the image "
+                              "terms explains (hwsr.train.id_probe).")
+    p.add_argument("--model", nargs="+", required=True, help="run folders or zoo models (dual)")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder (training crops)")
+    p.add_argument("--batches", type=int, default=16, help="batches of 16 crops (default 16)")
+    p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.set_defaults(func=_cmd_id_probe)

@@ -6,7 +6,7 @@ A config file has six tables; every key is optional except ``run.mode`` and ``da
     [data]    dir, mix, crop_lr_px, batch_size, val_frames, val_crop_lr_px
     [optim]   steps, lr, min_lr, warmup_steps, grad_clip_norm
     [loss]    lambda_net1, lambda_net2, lambda_id, id_route, pixel, id_features, id_distance,
-              id_warmup_steps, id_teacher_ema
+              id_warmup_steps, id_decay_steps, id_teacher_ema
     [schedule] log_every_steps, val_every_steps, ckpt_every_steps, threads
     [qat]     steps, lr, calib_batches, refine_batches, distill_steps, equalize_rounds
 
@@ -27,8 +27,10 @@ from typing import Any
 from hwsr.validate import check_choice, check_keys, read_toml, require
 
 MODES = ("baseline", "hd2uhd", "dual", "dual-id")  # the paper's four rows, in ladder order
-ID_ROUTES = ("net1", "both")  # where L_id's gradient may go (see hwsr.train.losses)
+ID_ROUTES = ("net1", "both", "net2")  # where L_id's gradient may go (see hwsr.train.losses)
 PIXEL_LOSSES = ("l1", "mse")  # distance of the image terms L1 and L2
+# Distance of L_id: those two, or L1 normalised by the teacher's mean |F| per signal ("l1n").
+ID_DISTANCES = ("l1", "mse", "l1n")
 # What L_id compares of Net2 (student on Net1's output, teacher on the true dHR): every hidden
 # layer (the paper's reading), the last hidden layer only, or Net2's output image.
 ID_FEATURES = ("all", "last", "output")
@@ -91,11 +93,14 @@ class LossConfig:
     lambda_net1: float = 1.0  # λ1: |Net1(LR) − dHR|₁
     lambda_net2: float = 1.0  # λ2: |Net2(Net1(LR)) − HR|₁ (or |net(x) − HR|₁ single-stage)
     lambda_id: float = 0.1  # λid: Σ_l |F_l(student) − F_l(teacher)|₁ (dual-id only)
-    id_route: str = "net1"  # "net1": L_id trains Net1 only (safe); "both": the literal reading
+    # "net1": L_id trains Net1 only (safe); "both": the literal reading; "net2": Net2 only
+    # (Net1's output detached: Net2 learns to treat it as it treats dHR)
+    id_route: str = "net1"
     pixel: str = "l1"  # distance of L1 and L2: "l1" (the paper) or "mse" (what PSNR measures)
     id_features: str = "all"  # what L_id compares: "all" hidden layers, the "last", the "output"
-    id_distance: str = "l1"  # distance of L_id: "l1" (the paper) or "mse"
+    id_distance: str = "l1"  # distance of L_id: "l1" (the paper), "mse" or "l1n" (normalised)
     id_warmup_steps: int = 0  # λid ramps linearly from 0 over these first steps (0: off)
+    id_decay_steps: int = 0  # λid falls linearly to 0 over the float phase's last steps (0: off)
     # Teacher weights: 0 = Net2's current weights (the paper: copied every step); d in (0, 1)
     # = an exponential moving average of Net2's weights with decay d per step (mean-teacher).
     id_teacher_ema: float = 0.0
@@ -197,7 +202,7 @@ _NON_NEGATIVE = {
     "run": ("single_width",),
     "data": ("val_frames", "val_crop_lr_px"),
     "optim": ("steps", "min_lr", "warmup_steps", "grad_clip_norm"),
-    "loss": ("lambda_net1", "lambda_net2", "lambda_id", "id_warmup_steps"),
+    "loss": ("lambda_net1", "lambda_net2", "lambda_id", "id_warmup_steps", "id_decay_steps"),
     "qat": ("steps", "refine_batches", "distill_steps", "equalize_rounds"),
 }
 
@@ -208,7 +213,7 @@ def _validate(cfg: TrainConfig) -> None:
     check_choice(cfg.loss.id_route, ID_ROUTES, "loss.id_route", ConfigError)
     check_choice(cfg.loss.pixel, PIXEL_LOSSES, "loss.pixel", ConfigError)
     check_choice(cfg.loss.id_features, ID_FEATURES, "loss.id_features", ConfigError)
-    check_choice(cfg.loss.id_distance, PIXEL_LOSSES, "loss.id_distance", ConfigError)
+    check_choice(cfg.loss.id_distance, ID_DISTANCES, "loss.id_distance", ConfigError)
     for table, keys in _POSITIVE.items():
         for key in keys:
             require(getattr(getattr(cfg, table), key) > 0, f"{table}.{key}", "must be > 0",
@@ -226,6 +231,9 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.run.arch != "engine" and cfg.qat.steps > 0:
         raise ConfigError(f"qat.steps: run.arch {cfg.run.arch!r} is a float reference the "
                           "engine cannot run; it needs qat.steps = 0")
+    if cfg.loss.id_warmup_steps + cfg.loss.id_decay_steps > cfg.optim.steps:
+        raise ConfigError("loss.id_decay_steps: warm-up and decay of λid together exceed "
+                          f"optim.steps ({cfg.optim.steps})")
     if not 0.0 <= cfg.loss.id_teacher_ema < 1.0:
         raise ConfigError("loss.id_teacher_ema: must be in [0, 1) (0: the current weights)")
     for key in ("distill_steps", "equalize_rounds"):

@@ -19,6 +19,13 @@ checkpoint, so a resumed run continues the same average. Where L_id's gradient m
 * ``"both"``: the student features of the ordinary Net2 pass, so L_id also reaches Net2's
   weights. Student and teacher share those weights, and the cheapest way to make their
   features equal is to make them constant: docs/design.md records Net2 collapsing this way.
+* ``"net2"``: Net2 runs on Net1's output *detached*, so L_id trains Net2 only: it learns to
+  treat Net1's residual errors as it treats dHR (robustness), Net1 sees only L1 and L2.
+
+λid may ramp in (``id_warmup_steps``) and fall linearly to 0 over the float phase's last
+``id_decay_steps`` (L_id as a curriculum: the run ends on the plain dual objective).
+``id_distance = "l1n"`` divides each signal's mean |F_s − F_t| by the teacher's mean |F_t|,
+so every layer weighs the same whatever its activations' scale.
 
 Single-stage (``baseline``: dHR → HR, ``hd2uhd``: video-LR → HR): ``L = |net(x) − HR|₁``.
 Every |·|₁ is a mean over elements, so λ's weigh terms of different sizes equally.
@@ -34,7 +41,7 @@ from torch import nn
 from torch.func import functional_call
 
 from hwsr.arch.engine_net import DualStageSR
-from hwsr.train.config import ID_FEATURES
+from hwsr.train.config import ID_FEATURES, ID_ROUTES
 
 LossParts = dict[str, torch.Tensor]  # term name → detached scalar, for logging
 
@@ -57,13 +64,24 @@ def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((a - b) ** 2).mean()
 
 
+def l1n(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of ``a`` against ``b``, relative to the mean |b| (scale-free).
+
+    >>> float(l1n(torch.zeros(2, 2), torch.full((2, 2), 4.0)))
+    1.0
+    """
+    return (a - b).abs().mean() / (b.abs().mean() + 1e-6)
+
+
 PIXEL_DISTANCES = {"l1": l1, "mse": mse}
+ID_DISTANCES = {**PIXEL_DISTANCES, "l1n": l1n}
 
 
 def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor],
                      distance: str = "l1") -> torch.Tensor:
-    """L_id: Σ over layers of the mean |F_student − F_teacher| (``distance='l1'``) or of the
-    mean squared difference (``'mse'``); the teacher is detached.
+    """L_id: Σ over layers of the mean |F_student − F_teacher| (``distance='l1'``), of the
+    mean squared difference (``'mse'``) or of the relative L1 (``'l1n'``); the teacher is
+    detached.
 
     >>> f = [torch.ones(1, 2, 3, 3), torch.zeros(1, 2, 3, 3)]
     >>> float(feature_distance(f, [t.clone() for t in f]))
@@ -72,7 +90,7 @@ def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor],
     if len(student) != len(teacher) or not student:
         raise ValueError(f"need matching non-empty feature lists, got {len(student)} and "
                          f"{len(teacher)}")
-    d = PIXEL_DISTANCES[distance]
+    d = ID_DISTANCES[distance]
     return torch.stack([d(s, t.detach()) for s, t in zip(student, teacher, strict=True)]).sum()
 
 
@@ -100,18 +118,23 @@ class DualLoss(nn.Module):
     def __init__(self, model: DualStageSR, lambda_net1: float, lambda_net2: float,
                  lambda_id: float = 0.0, id_route: str = "net1", pixel: str = "l1",
                  id_features: str = "all", id_distance: str = "l1",
-                 id_warmup_steps: int = 0, id_teacher_ema: float = 0.0) -> None:
+                 id_warmup_steps: int = 0, id_teacher_ema: float = 0.0,
+                 id_decay_steps: int = 0, float_steps: int = 0) -> None:
         super().__init__()
-        if id_route not in ("net1", "both"):
-            raise ValueError(f"id_route must be 'net1' or 'both', got {id_route!r}")
-        if id_features not in ID_FEATURES or id_distance not in PIXEL_DISTANCES:
+        if id_route not in ID_ROUTES:
+            raise ValueError(f"id_route must be one of {ID_ROUTES}, got {id_route!r}")
+        if id_features not in ID_FEATURES or id_distance not in ID_DISTANCES:
             raise ValueError(f"id_features must be one of {ID_FEATURES} and id_distance one of "
-                             f"{tuple(PIXEL_DISTANCES)}")
+                             f"{tuple(ID_DISTANCES)}")
+        if id_decay_steps > float_steps:
+            raise ValueError(f"id_decay_steps ({id_decay_steps}) exceeds the float phase's "
+                             f"{float_steps} steps")
         self.model = model
         self.pixel = PIXEL_DISTANCES[pixel]
         self.lambdas = (lambda_net1, lambda_net2, lambda_id)
         self.id_route, self.id_features, self.id_distance = id_route, id_features, id_distance
         self.id_warmup_steps = id_warmup_steps
+        self.id_decay_steps, self.float_steps = id_decay_steps, float_steps
         if not 0.0 <= id_teacher_ema < 1.0:
             raise ValueError(f"id_teacher_ema must be in [0, 1), got {id_teacher_ema}")
         self.ema_decay = id_teacher_ema
@@ -152,11 +175,16 @@ class DualLoss(nn.Module):
 
     def id_weight(self, step: int | None) -> float:
         """λ_id at optimizer step ``step``: ramped linearly from 0 over the warm-up steps
-        (the student's Net1 first learns to restore, then to match the teacher)."""
+        (the student's Net1 first learns to restore, then to match the teacher), and falling
+        linearly to 0 over the float phase's last ``id_decay_steps`` (0 in the QAT phase)."""
         lam_id = self.lambdas[2]
-        if step is None or self.id_warmup_steps == 0:
+        if step is None:
             return lam_id
-        return lam_id * min(1.0, (step + 1) / self.id_warmup_steps)
+        if self.id_warmup_steps:
+            lam_id *= min(1.0, (step + 1) / self.id_warmup_steps)
+        if self.id_decay_steps:
+            lam_id *= min(1.0, max(0.0, (self.float_steps - step) / self.id_decay_steps))
+        return lam_id
 
     def forward(self, lr: torch.Tensor, dhr: torch.Tensor, hr: torch.Tensor,
                 step: int | None = None) -> tuple[torch.Tensor, LossParts]:
@@ -182,6 +210,8 @@ class DualLoss(nn.Module):
         t_out, t_feats = self.teacher(dhr)
         if self.id_route == "both":
             s_out, s_feats = y2, feats
+        elif self.id_route == "net2":
+            s_out, s_feats = self.model.net2_on(y1.detach(), return_features=True)
         else:
             s_out, s_feats = frozen_pass(self.model.net2, y1)
         student, teacher = {"all": (s_feats, t_feats), "last": (s_feats[-1:], t_feats[-1:]),

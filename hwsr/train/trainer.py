@@ -81,7 +81,7 @@ def loss_module(model: nn.Module, cfg: TrainConfig) -> nn.Module:
         lam_id = loss.lambda_id if mode == "dual-id" else 0.0
         return DualLoss(model, loss.lambda_net1, loss.lambda_net2, lam_id, loss.id_route,
                         loss.pixel, loss.id_features, loss.id_distance, loss.id_warmup_steps,
-                        loss.id_teacher_ema)
+                        loss.id_teacher_ema, loss.id_decay_steps, cfg.optim.steps)
     return SingleLoss(model, "dhr" if mode == "baseline" else "lr", loss.pixel)
 
 
