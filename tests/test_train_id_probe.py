@@ -73,3 +73,34 @@ def test_probe_averages_over_batches(tmp_path):
     assert one.norm != two.norm  # a second batch moves the means
     with pytest.raises(ValueError, match="batches"):
         probe(model, tiny_dataset, batches=0)
+
+
+def test_cli_probes_a_trained_pair_and_refuses_a_single_net(tmp_path, capsys):
+    import json
+
+    from hwsr.cli import main
+    from hwsr.train.evaluate import load_model
+    from hwsr.train.trainer import train
+    from tests.test_train_trainer import tiny_config, tiny_spec_file
+
+    toy = {"data": make_toy_dataset(tmp_path / "data", patches=12, patch_lr_px=8),
+           "spec": tiny_spec_file(tmp_path)}
+    # the second round's choices, all at once: route net2, normalised L1, λid decay
+    pair = tmp_path / "pair"
+    train(tiny_config(toy, pair, optim={"steps": 6}, qat={"steps": 0},
+                      loss={"id_route": "net2", "id_distance": "l1n", "id_decay_steps": 3}),
+          progress=False)
+    out = tmp_path / "probe.json"
+    assert main(["id-probe", "--model", str(pair), "--data", str(toy["data"]),
+                 "--batches", "2", "--batch-size", "4", "--crop-lr", "8",
+                 "--json", str(out)]) == 0
+    assert f"| {pair} |" in capsys.readouterr().out
+    row = json.loads(out.read_text())[0]
+    want = probe(load_model(str(pair)).net, toy["data"], batches=2, batch_size=4, crop_lr_px=8)
+    assert row["norm"] == want.norm and row["explained"] == want.explained
+    single = tmp_path / "single"
+    train(tiny_config(toy, single, run={"mode": "hd2uhd"}, optim={"steps": 2}, qat={"steps": 0}),
+          progress=False)
+    assert main(["id-probe", "--model", str(single), "--data", str(toy["data"]),
+                 "--batch-size", "4", "--crop-lr", "8"]) != 0
+    assert "needs a dual pair" in capsys.readouterr().err

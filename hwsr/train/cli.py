@@ -104,7 +104,8 @@ def _cmd_id_probe(args: argparse.Namespace) -> int:
         m = load_model(name)
         if not m.dual:
             raise ValueError(f"{name}: a {m.mode} model; the probe needs a dual pair")
-        r = probe(m.net, args.data, batches=args.batches)
+        r = probe(m.net, args.data, batches=args.batches, batch_size=args.batch_size,
+                  crop_lr_px=args.crop_lr)
         n, c = r.norm, r.cosine
         lines.append(f"| {name} | {n['l1']:.4f} | {n['l2']:.4f} | {n['lid']:.4f} "
                      f"| {c['l1·l2']:.3f} | {c['l1·lid']:.3f} | {c['l2·lid']:.3f} "
@@ -238,6 +239,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "terms explains (hwsr.train.id_probe).")
     p.add_argument("--model", nargs="+", required=True, help="run folders or zoo models (dual)")
     p.add_argument("--data", required=True, type=Path, help="dataset folder (training crops)")
-    p.add_argument("--batches", type=int, default=16, help="batches of 16 crops (default 16)")
+    p.add_argument("--batches", type=int, default=16, help="batches averaged (default 16)")
+    p.add_argument("--batch-size", type=int, default=16, help="crops per batch (default 16)")
+    p.add_argument("--crop-lr", type=int, default=40,
+                   help="side of each random crop in LR pixels (default 40, the ladder's)")
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
     p.set_defaults(func=_cmd_id_probe)
