@@ -32,7 +32,7 @@ from hwsr.export import (
 from hwsr.export.bound import stage_bounds
 from hwsr.export.check import CheckReport, ExactFrameCheck, FloatFrameCheck, QcdqStageCount
 from hwsr.export.common import read_meta, stage_programs
-from hwsr.export.runtimes import codes_of, hwc, ort_session, run_ort, run_qonnx
+from hwsr.export.runtimes import codes_of, hwc, ort_session, ort_u8s8_saturates, run_ort, run_qonnx
 from hwsr.fixed import Rounding
 from hwsr.program import EngineProgram, StageProgram
 from hwsr.reference import run_program
@@ -290,6 +290,16 @@ def test_qcdq_check_catches_a_perturbed_weight(exports: dict[str, ExportResult],
     assert any(isinstance(i, QcdqStageCount) and i.off_vs_twin > 0 for i in report.items)
 
 
+def test_qcdq_line_names_saturation_only_where_fusion_differs() -> None:
+    def item(on_vs_twin: int, saturating: bool) -> QcdqStageCount:
+        return QcdqStageCount("f", "net1", 10, 0, 0, on_vs_twin, 0, on_vs_twin,
+                              (on_vs_twin, 0), saturating)
+
+    assert "saturating int16" in item(3, True).line()
+    assert "saturating int16" not in item(0, True).line()
+    assert "saturating int16" not in item(3, False).line()
+
+
 def test_per_layer_attribution_counts_real_differences(program: EngineProgram) -> None:
     from hwsr.export.check import _born
     from hwsr.export.qcdq import layer_model
@@ -297,7 +307,13 @@ def test_per_layer_attribution_counts_real_differences(program: EngineProgram) -
     twin = half_even_twin(program).stage("net1")
     sessions = [ort_session(layer_model(twin, i)) for i in range(len(twin.layers))]
     frame = test_pattern(24, 16)
-    assert _born(sessions, twin, frame) == (0,) * len(twin.layers)
+    # pixel codes <= 127: no pair of u8 x s8 products reaches int16's limit on any CPU
+    assert _born(sessions, twin, frame >> 1) == (0,) * len(twin.layers)
+    born = _born(sessions, twin, frame)
+    if ort_u8s8_saturates():  # full-range pixels saturate pairs in the first layer only
+        assert born[1:] == (0,) * (len(twin.layers) - 1)
+    else:  # VNNI sums every product in int32: fusion changes nothing
+        assert born == (0,) * len(twin.layers)
     # against the half-up stage the same fused layers differ where its requantizers tie
     born = _born(sessions, program.stage("net1"), frame)
     assert sum(born) > 0 and all(n >= 0 for n in born)

@@ -25,7 +25,15 @@ import onnx
 import torch
 from torch import nn
 
-from hwsr.export.runtimes import codes_of, hwc, ort_session, run_ort, run_qonnx, with_outputs
+from hwsr.export.runtimes import (
+    codes_of,
+    hwc,
+    ort_session,
+    ort_u8s8_saturates,
+    run_ort,
+    run_qonnx,
+    with_outputs,
+)
 from hwsr.fixed import Rounding
 from hwsr.program import EngineProgram, StageProgram
 from hwsr.reference import run_stage
@@ -110,6 +118,7 @@ class QcdqStageCount:
     off_vs_twin: int  # optimizations off vs the half-even twin: must be 0
     on_vs_twin: int  # optimizations on vs the half-even twin: what fusion changes
     born_on: tuple[int, ...]  # per layer: codes fusion changes given the twin's own inputs
+    saturating: bool = False  # this host's fused u8 × s8 kernels add pairs in saturating int16
 
     @property
     def ok(self) -> bool:
@@ -120,7 +129,9 @@ class QcdqStageCount:
         return (f"{self.frame} {self.stage}: {self.codes:,} codes; differ from hwsr simulate: "
                 f"ORT opt off {self.ort_off:,}, on {self.ort_on:,}; rounding ties (engine vs "
                 f"half-even twin) {self.ties:,}; vs twin: off {self.off_vs_twin:,} (must be 0), "
-                f"on {self.on_vs_twin:,}; born per layer with fusion on: {born}")
+                f"on {self.on_vs_twin:,}; born per layer with fusion on: {born}"
+                + ("; this CPU has no VNNI: onnxruntime's fused u8 x s8 kernels add product "
+                   "pairs in saturating int16" if self.saturating and self.on_vs_twin else ""))
 
 
 Item = FloatFrameCheck | ExactFrameCheck | QcdqStageCount
@@ -214,7 +225,7 @@ def check_qcdq(model: onnx.ModelProto, program: EngineProgram, stage: str,
             items.append(QcdqStageCount(
                 fname, sname, want.size, _diff(want, want_twin), _diff(off, want),
                 _diff(on, want), _diff(off, want_twin), _diff(on, want_twin),
-                _born(layer_sessions[j], sp, x_twin)))
+                _born(layer_sessions[j], sp, x_twin), ort_u8s8_saturates()))
             x_twin = want_twin
     return items
 

@@ -8,6 +8,8 @@ tolerance (a value that is not an exact integer code is counted, never rounded a
 from __future__ import annotations
 
 import copy
+import functools
+import platform
 import warnings
 from typing import Any
 
@@ -25,6 +27,20 @@ def nchw(frame_u8_hwc: FrameU8, dtype: type) -> np.ndarray:
 
 def hwc(out_nchw: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out_nchw[0].transpose(1, 2, 0))
+
+
+@functools.cache
+def ort_u8s8_saturates() -> bool:
+    """True on an x86 host without VNNI: there onnxruntime's fused u8 × s8 convolutions add
+    two adjacent products in saturating int16 (``vpmaddubsw``), so a pair above 32,767
+    (255 · 127 · 2 = 64,770 can occur) is clipped; with AVX-512 VNNI or AVX-VNNI
+    (``vpdpbusd``) the products go straight into int32 and the fused layer is exact."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return False
+    from hwsr.sim.vnni import host_cpu_features
+
+    features = host_cpu_features()  # empty where unreadable: assume no VNNI
+    return not (features.get("avx512vnni", False) or features.get("avxvnni", False))
 
 
 def ort_session(model: onnx.ModelProto, optimize: bool = True, threads: int = ORT_THREADS) -> Any:

@@ -59,11 +59,16 @@ def _llvm() -> Any:
     return llvm
 
 
-def _host_has_vnni() -> bool:
+def host_cpu_features() -> dict[str, bool]:
+    """LLVM's names of this host's CPU features (empty where llvmlite cannot read them)."""
     try:
-        features = _llvm().get_host_cpu_features()
-    except (RuntimeError, OSError):  # llvmlite cannot read this host's CPU features
-        return False
+        return dict(_llvm().get_host_cpu_features())
+    except (RuntimeError, OSError):
+        return {}
+
+
+def _host_has_vnni() -> bool:
+    features = host_cpu_features()
     return all(features.get(f, False) for f in _FEATURES)
 
 
