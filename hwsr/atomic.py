@@ -5,8 +5,9 @@ fsynced and renamed into place, so a reader (or a run killed at any moment) sees
 file or the new one, never half of one. Products of several files are published together
 after all of them are complete; folders are built beside their destination and swapped in
 with one atomic exchange (Linux ``renameat2``), falling back to two renames where the system
-lacks it. Temporaries carry a recognisable name (``.NAME.<hex>.tmp…``, ``.NAME.partial-…``)
-so that the next run can remove what a killed run left behind.
+lacks it. Temporaries carry a recognisable name (``.NAME.<pid>@<host>-<hex>.tmp…``,
+``.NAME.partial-<pid>@<host>-…``) so that the next run can remove what a killed run left
+behind: at once when that process no longer runs on this machine, else once it is stale.
 
 Output paths are checked with :func:`check_output` before any work starts, so a command
 never computes for minutes and then fails to write.
@@ -17,12 +18,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import json
 import math
 import os
+import re
 import secrets
 import shutil
+import socket
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,13 +36,21 @@ PathLike = str | os.PathLike[str]
 STALE_SECONDS = 3600.0  # a temporary older than this belongs to a run that died
 _RENAME_EXCHANGE = 2  # renameat2 flag: swap two paths atomically (Linux >= 3.15)
 _AT_FDCWD = -100
+# Who owns a temporary: "<pid>@<host tag>" in its name, so the next run on this machine can
+# tell a killed writer's leftovers (owner gone) from those of a run still going.
+_HOST = f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFFFF:06x}"
+_OWNER_RE = re.compile(r"(\d+)@([0-9a-f]{6})-")
 
 
-def check_output(path: PathLike, option: str = "output", *, is_dir: bool = False) -> Path:
+def check_output(path: PathLike, option: str = "output", *, is_dir: bool = False,
+                 make_parents: bool = False) -> Path:
     """Refuse an output path that cannot be written, before any work starts.
 
-    The folder that will hold it must exist and be writable; an existing file output must not
-    be a folder (and a folder output not a file).
+    The folder that will hold it must exist (or, with ``make_parents``, its nearest existing
+    ancestor) and must take a new file: a hidden probe is created and removed there, so a
+    read-only mount, a special file system such as ``/proc`` or a folder without write
+    permission is refused now, not after minutes of work. An existing file output must be a
+    regular file (never a device or pipe), a folder output a folder.
 
     >>> check_output("/nonexistent-folder/out.png", "--out")
     Traceback (most recent call last):
@@ -45,18 +58,59 @@ def check_output(path: PathLike, option: str = "output", *, is_dir: bool = False
     ValueError: --out: /nonexistent-folder/out.png: folder /nonexistent-folder does not exist
     """
     dest = Path(path)
-    parent = dest.parent if str(dest.parent) else Path(".")
     if dest.name in ("", ".", ".."):
         raise ValueError(f"{option}: {dest}: not a file name")
+    parent = dest.parent if str(dest.parent) else Path(".")
+    while make_parents and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"{option}: {dest}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise ValueError(f"{option}: {dest}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{option}: {dest}: folder {parent} is not writable")
-    if dest.is_dir() and not is_dir:
-        raise ValueError(f"{option}: {dest}: is a folder, not a file")
-    if dest.exists() and is_dir and not dest.is_dir():
+    if dest.is_dir():
+        if not is_dir:
+            raise ValueError(f"{option}: {dest}: is a folder, not a file")
+    elif dest.exists() and is_dir:
         raise ValueError(f"{option}: {dest}: is a file, not a folder")
+    elif dest.exists() and not dest.is_file():
+        raise ValueError(f"{option}: {dest}: is not a regular file (a device, pipe or socket)")
+    _probe(parent, dest, option)
     return dest
+
+
+def _probe(folder: Path, dest: Path, option: str) -> None:
+    """Create and remove a temporary in ``folder``: the one test every file system answers."""
+    probe = folder / f".{dest.name}.{_owner()}-{secrets.token_hex(4)}.tmp"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as e:
+        raise ValueError(f"{option}: {dest}: folder {folder} does not take new files "
+                         f"({_what(e)})") from None
+    probe.unlink(missing_ok=True)
+
+
+# errno -> the words a user reads (never Python's exception class or "[Errno N]").
+_ERRNO_WORDS = {
+    errno.ENOENT: "no such file or folder", errno.EACCES: "permission denied",
+    errno.EPERM: "not permitted", errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+    errno.EISDIR: "is a folder", errno.ENOTDIR: "not a folder", errno.EEXIST: "already exists",
+    errno.ENAMETOOLONG: "name too long", errno.EXDEV: "on another file system",
+    errno.ENOTEMPTY: "folder not empty", errno.EIO: "input/output error",
+}
+
+
+def os_words(e: OSError) -> str:
+    """What an ``OSError`` means, in a user's words, with the file it names.
+
+    >>> os_words(FileNotFoundError(2, "No such file or directory", "in.png"))
+    'in.png: no such file or folder'
+    """
+    return f"{e.filename}: {_what(e)}" if e.filename else _what(e)
+
+
+def _what(e: OSError) -> str:
+    return _ERRNO_WORDS.get(e.errno or -1) or (e.strerror or str(e) or "cannot be used").lower()
 
 
 def check_distinct(paths: dict[str, PathLike | None]) -> None:
@@ -72,7 +126,25 @@ def check_distinct(paths: dict[str, PathLike | None]) -> None:
 
 
 def _tmp_name(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.tmp{dest.suffix}")
+    return dest.with_name(f".{dest.name}.{_owner()}-{secrets.token_hex(8)}.tmp{dest.suffix}")
+
+
+def _owner() -> str:
+    return f"{os.getpid()}@{_HOST}"  # the pid of this process, also after a fork
+
+
+def _owner_gone(name: str) -> bool:
+    """True when ``name`` is a temporary of a process of this machine that no longer runs."""
+    m = _OWNER_RE.search(name)
+    if m is None or m.group(2) != _HOST or int(m.group(1)) == os.getpid():
+        return False
+    try:
+        os.kill(int(m.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
 
 
 @contextlib.contextmanager
@@ -166,7 +238,7 @@ def atomic_dir(path: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     remove_stale(dest)
     if dest.exists() and not overwrite:
         raise FileExistsError(f"{dest}: already exists (overwrite to replace it)")
-    tmp = dest.with_name(f".{dest.name}.partial-{secrets.token_hex(6)}")
+    tmp = dest.with_name(f".{dest.name}.partial-{_owner()}-{secrets.token_hex(6)}")
     tmp.mkdir()
     try:
         yield tmp
@@ -207,7 +279,8 @@ def remove_stale(dest: PathLike, *, max_age_s: float = STALE_SECONDS) -> list[Pa
     """Clear what a killed run left beside ``dest``; returns the paths removed.
 
     A missing ``dest`` with an ``.old-`` folder beside it (a kill inside the two-rename
-    fallback) gets that folder back. Temporaries younger than ``max_age_s`` are left alone:
+    fallback) gets that folder back. A temporary whose writer (named in it) no longer runs on
+    this machine is removed at once; others are left alone until older than ``max_age_s``:
     they may belong to a run still going.
     """
     dest = Path(dest)
@@ -220,7 +293,7 @@ def remove_stale(dest: PathLike, *, max_age_s: float = STALE_SECONDS) -> list[Pa
     leftovers = [*olds, *dest.parent.glob(f".{dest.name}.partial-*"),
                  *dest.parent.glob(f".{dest.name}.*.tmp*")]
     for p in leftovers:
-        if now - p.lstat().st_mtime < max_age_s and p not in olds:
+        if now - p.lstat().st_mtime < max_age_s and p not in olds and not _owner_gone(p.name):
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)

@@ -26,16 +26,21 @@ Pixel convention: the engine's input is uint8 with scale 2**-8, so a code ``k`` 
 ``k / 256`` (not ``k / 255``); `frame_to_tensor` and `tensor_to_frame` convert between the two.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from PIL import Image, ImageFile, ImageOps
 
 from hwsr.atomic import atomic_write
+
+if TYPE_CHECKING:  # torch loads only when a frame becomes a tensor
+    import torch
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -88,7 +93,7 @@ class ImageError(ValueError):
         self.reason = reason
         super().__init__(f"{path}: {reason}")
 
-    def __reduce__(self) -> tuple[type["ImageError"], tuple[Path, str]]:
+    def __reduce__(self) -> tuple[type[ImageError], tuple[Path, str]]:
         return (type(self), (self.path, self.reason))
 
 
@@ -298,6 +303,8 @@ def frame_to_tensor(frame_u8_hwc: FrameU8) -> torch.Tensor:
     >>> frame_to_tensor(np.array([[[0, 128, 255]]], dtype=np.uint8)).flatten().tolist()
     [0.0, 0.5, 0.99609375]
     """
+    import torch
+
     frame = np.asarray(frame_u8_hwc)
     if frame.dtype != np.uint8 or frame.ndim not in (3, 4) or frame.shape[-1] != 3:
         raise ValueError(f"expected uint8 HxWx3 or NxHxWx3, got {frame.dtype} {frame.shape}")
@@ -314,9 +321,12 @@ def tensor_to_frame(x: torch.Tensor) -> FrameU8:
     Rounds half-up in float64 (exact for float32 input) and saturates to 0..255. Shapes:
     (1,3,H,W) and (3,H,W) give HxWx3; (N,3,H,W) with N > 1 gives NxHxWx3. NaN is refused.
 
+    >>> import torch
     >>> tensor_to_frame(torch.tensor([0.5, 1.5 / 256, -0.01]).view(1, 3, 1, 1)).tolist()
     [[[128, 2, 0]]]
     """
+    import torch
+
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise ValueError(f"expected a floating-point tensor, got {getattr(x, 'dtype', type(x))}")
     if x.ndim not in (3, 4) or x.shape[-3] != 3 or x.numel() == 0:

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hwsr.program import EngineProgram, ProgramError, load_program
-from hwsr.spec import EngineSpec, load_spec
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the loaders import numba and torch: only when a model is loaded
     from hwsr.arch.engine_net import DualStageSR
+    from hwsr.program import EngineProgram
+    from hwsr.spec import EngineSpec
 
 DEFAULT_MODEL = "hwsr-s"
 SPEC_FILE = "engine.toml"
@@ -60,6 +59,8 @@ class EngineBundle:
 
     def program(self) -> EngineProgram:
         """The integer program; refuses one whose spec differs from the model's spec."""
+        from hwsr.program import ProgramError, load_program
+
         if self.program_path is None or not self.program_path.is_file():
             raise ModelError(
                 f"{self.name}: no integer program ({PROGRAM_FILE}); train or quantize it first "
@@ -98,17 +99,38 @@ class EngineBundle:
 
 def load_engine(name_or_path: str | Path = DEFAULT_MODEL) -> EngineBundle:
     """Resolve ``--model``: a zoo name, a model folder, a program .npz or an engine.toml."""
-    p = Path(name_or_path)
+    from hwsr.program import load_program
+    from hwsr.spec import load_spec
+
+    p = find_model(name_or_path)
     if p.suffix == ".npz":
-        if not p.is_file():
-            raise ModelError(f"{p}: program file not found")
         prog = load_program(p)
         return EngineBundle(str(p), prog.net2.spec, None, p)
     if p.suffix == ".toml":
         return EngineBundle(str(p), load_spec(p), p.parent, p.parent / PROGRAM_FILE)
+    return EngineBundle(str(name_or_path), load_spec(p / SPEC_FILE), p, p / PROGRAM_FILE)
+
+
+def find_model(name_or_path: str | Path = DEFAULT_MODEL) -> Path:
+    """Where ``--model`` points (a program .npz, an engine.toml or a model folder), checked
+    to exist without loading anything: the refusal comes before any work.
+
+    >>> find_model("no-such-model-xyz")
+    Traceback (most recent call last):
+    ...
+    hwsr.zoo.ModelError: no-such-model-xyz: no such model (known models: hwsr-s)
+    """
+    p = Path(name_or_path)
+    if p.suffix == ".npz":
+        if not p.is_file():
+            raise ModelError(f"{p}: program file not found")
+        return p
+    if p.suffix == ".toml":
+        if not p.is_file():
+            raise ModelError(f"{p}: engine spec not found")
+        return p
     folder = p if p.is_dir() else models_dir() / str(name_or_path)
     if not (folder / SPEC_FILE).is_file():
         known = ", ".join(list_models()) or "none"
         raise ModelError(f"{name_or_path}: no such model (known models: {known})")
-    return EngineBundle(str(name_or_path), load_spec(folder / SPEC_FILE), folder,
-                        folder / PROGRAM_FILE)
+    return folder

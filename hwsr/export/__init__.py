@@ -12,32 +12,33 @@ float32 exactness bound), ``onnx_float``, ``qonnx``, ``qcdq`` (builders), ``runt
 (onnxruntime and qonnx's executor), ``check`` (the checks), ``api``, ``cli``.
 """
 
-from hwsr.export.api import ExportResult, ExportSource, build, check, check_file, export_model
-from hwsr.export.bound import F32_EXACT_LSBS, LayerBound, check_exact
-from hwsr.export.check import FLOAT_TOL_PIXELS, CheckReport, check_frames, half_even_twin
-from hwsr.export.common import STAGES, ExportError, Format
-from hwsr.export.onnx_float import float_model
-from hwsr.export.qcdq import qcdq_model
-from hwsr.export.qonnx import qonnx_model
 
-__all__ = [
-    "F32_EXACT_LSBS",
-    "FLOAT_TOL_PIXELS",
-    "STAGES",
-    "CheckReport",
-    "ExportError",
-    "ExportResult",
-    "ExportSource",
-    "Format",
-    "LayerBound",
-    "build",
-    "check",
-    "check_exact",
-    "check_file",
-    "check_frames",
-    "export_model",
-    "float_model",
-    "half_even_twin",
-    "qcdq_model",
-    "qonnx_model",
-]
+from __future__ import annotations
+
+from hwsr.lazy import lazy_exports
+
+# Loaded by name on first use: ``hwsr --help`` must not pay for numpy, numba or torch.
+_EXPORTS = {
+    "ExportResult": "hwsr.export.api",
+    "ExportSource": "hwsr.export.api",
+    "build": "hwsr.export.api",
+    "check": "hwsr.export.api",
+    "check_file": "hwsr.export.api",
+    "export_model": "hwsr.export.api",
+    "F32_EXACT_LSBS": "hwsr.export.bound",
+    "LayerBound": "hwsr.export.bound",
+    "check_exact": "hwsr.export.bound",
+    "FLOAT_TOL_PIXELS": "hwsr.export.check",
+    "CheckReport": "hwsr.export.check",
+    "check_frames": "hwsr.export.check",
+    "half_even_twin": "hwsr.export.check",
+    "STAGES": "hwsr.export.common",
+    "ExportError": "hwsr.export.common",
+    "Format": "hwsr.export.common",
+    "float_model": "hwsr.export.onnx_float",
+    "qcdq_model": "hwsr.export.qcdq",
+    "qonnx_model": "hwsr.export.qonnx",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from hwsr.spec import STAGES
+from hwsr.cliutil import require_input
 
 FORMATS = ("onnx", "qonnx", "qcdq")  # as hwsr.export.common.Format (not imported: fast --help)
 
@@ -29,14 +29,31 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--model", help="zoo name, model folder, engine.toml or program .npz "
                                    "(default hwsr-s; with --check, the model the file records)")
     p.add_argument("--format", help=f"one of {', '.join(FORMATS)}")
-    p.add_argument("--stage", default="dual", help=f"one of {', '.join(STAGES)} (default dual)")
+    p.add_argument("--stage", default="dual",
+                   help="engine stages to export: the whole engine (dual) or one stage")
     act = p.add_mutually_exclusive_group(required=True)
     act.add_argument("--out", type=Path, help="the .onnx file to write")
     act.add_argument("--check", type=Path, metavar="FILE", help="check an export written before")
     p.add_argument("--frame", type=Path, action="append",
                    help="also check on this image (repeatable)")
-    p.set_defaults(func=run_export)
+    p.set_defaults(func=run_export, checks=check_options)
     return p
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refusals before anything loads: format, inputs (hwsr checks --out's folder)."""
+    from hwsr.zoo import find_model
+
+    if args.check is None and args.format is not None and args.format not in FORMATS:
+        raise ValueError(f"--format: unknown format {args.format!r} (allowed: "
+                         f"{', '.join(FORMATS)})")
+    if args.check is None and args.format is None:
+        raise ValueError(f"--format is required (one of {', '.join(FORMATS)})")
+    require_input(args.check, "--check")
+    for frame in args.frame or []:
+        require_input(frame, "--frame")
+    if args.model is not None:
+        find_model(args.model)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -23,14 +23,32 @@ executors), ``frames`` (stock frames, crops, the extreme-weights program), ``wri
 ``check``, ``cli`` (``hwsr golden``).
 """
 
-from hwsr.golden.check import CheckResult, GoldenCheckError, check_golden
-from hwsr.golden.frames import STOCK, extreme_program, standard_frames
-from hwsr.golden.hexfmt import HexError, WordFormat, parse_text, tap_text
-from hwsr.golden.taps import LEVELS, reference_taps, sim_taps, tap_formats
-from hwsr.golden.write import SCHEMA, VERSION, GoldenError, write_golden
 
-__all__ = [
-    "LEVELS", "SCHEMA", "STOCK", "VERSION", "CheckResult", "GoldenCheckError", "GoldenError",
-    "HexError", "WordFormat", "check_golden", "extreme_program", "parse_text", "reference_taps",
-    "sim_taps", "standard_frames", "tap_formats", "tap_text", "write_golden",
-]
+from __future__ import annotations
+
+from hwsr.lazy import lazy_exports
+
+# Loaded by name on first use: ``hwsr --help`` must not pay for numpy, numba or torch.
+_EXPORTS = {
+    "CheckResult": "hwsr.golden.check",
+    "GoldenCheckError": "hwsr.golden.check",
+    "check_golden": "hwsr.golden.check",
+    "STOCK": "hwsr.golden.frames",
+    "extreme_program": "hwsr.golden.frames",
+    "standard_frames": "hwsr.golden.frames",
+    "HexError": "hwsr.golden.hexfmt",
+    "WordFormat": "hwsr.golden.hexfmt",
+    "parse_text": "hwsr.golden.hexfmt",
+    "tap_text": "hwsr.golden.hexfmt",
+    "LEVELS": "hwsr.golden.taps",
+    "reference_taps": "hwsr.golden.taps",
+    "sim_taps": "hwsr.golden.taps",
+    "tap_formats": "hwsr.golden.taps",
+    "SCHEMA": "hwsr.golden.write",
+    "VERSION": "hwsr.golden.write",
+    "GoldenError": "hwsr.golden.write",
+    "write_golden": "hwsr.golden.write",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from hwsr.atomic import os_words
 from hwsr.golden.frames import program_variant
 from hwsr.golden.hexfmt import WordFormat, locate_word, parse_text, signed_words, word_sums
+from hwsr.golden.names import require_set
 from hwsr.golden.taps import (
     LEVELS,
     TapFormat,
@@ -53,11 +55,14 @@ class CheckResult:
 
 def load_manifest(root: Path) -> dict[str, Any]:
     """Step 1: the manifest, refused unless it is this schema and version with every key."""
+    require_set(root)  # one wording for a folder that is no set, as hwsr cosim's
     path = root / MANIFEST
     try:
         m = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise GoldenCheckError(f"{path}: not a readable golden manifest ({type(e).__name__})"
+    except OSError as e:
+        raise GoldenCheckError(f"{path}: not a readable golden manifest ({_what(e)})") from None
+    except ValueError:
+        raise GoldenCheckError(f"{path}: not a readable golden manifest (not valid JSON)"
                                ) from None
     if not isinstance(m, dict) or m.get("schema") != SCHEMA:
         raise GoldenCheckError(f"{path}: not an hwsr golden set (schema != {SCHEMA!r})")
@@ -82,6 +87,10 @@ def load_manifest(root: Path) -> dict[str, Any]:
             if f"{fr['name']}/{tap}.hex" not in m["files"]:
                 raise GoldenCheckError(f"{path.name}: no files entry for {fr['name']}/{tap}.hex")
     return dict(m)
+
+
+def _what(e: OSError) -> str:
+    return os_words(OSError(e.errno, e.strerror))  # the path is named already
 
 
 def _need_keys(d: Any, keys: tuple[str, ...], where: str) -> None:

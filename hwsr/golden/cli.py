@@ -7,9 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from hwsr.golden.frames import STOCK, VARIANTS, crop_frame, parse_crop, program_variant
-from hwsr.golden.taps import LEVELS
-from hwsr.spec import STAGES
+from hwsr.cliutil import add_stage, require_input, require_positive
+from hwsr.golden.names import LEVELS, STOCK, VARIANTS
 from hwsr.zoo import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ def _stock(text: str) -> tuple[str, ...]:
 
 
 def _frames(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
-    from hwsr.golden.frames import FrameError, standard_frames
+    from hwsr.golden.frames import FrameError, crop_frame, parse_crop, standard_frames
     from hwsr.imageio import read_image
 
     frames = standard_frames(args.width, args.height, args.seed, _stock(args.stock))
@@ -44,6 +43,7 @@ def _frames(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _cmd_write(args: argparse.Namespace) -> int:
+    from hwsr.golden.frames import program_variant
     from hwsr.golden.write import write_golden
     from hwsr.zoo import load_engine
 
@@ -56,6 +56,17 @@ def _cmd_write(args: argparse.Namespace) -> int:
     print(f"wrote {len(m['files'])} files for {len(frames)} frames (taps {args.taps}) "
           f"to {args.out}")
     return 0
+
+
+def _check_write(args: argparse.Namespace) -> None:
+    """Refusals before the model loads: sizes, images, the output folder (checked by hwsr)."""
+    from hwsr.zoo import find_model
+
+    require_positive(args.width, "--width", integer=True)
+    require_positive(args.height, "--height", integer=True)
+    for arg in args.frame or []:
+        require_input(arg.partition(":")[0], "--frame")
+    find_model(args.model)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -73,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = gsub.add_parser("write", help="write a vector set (hex taps, ROM images, manifest)")
     w.add_argument("--model", default=DEFAULT_MODEL, help="zoo name, model folder or program.npz")
     w.add_argument("--out", type=Path, required=True, help="folder of the new set")
-    w.add_argument("--stage", choices=STAGES, default="dual")
+    add_stage(w, "engine stages the set covers")
     w.add_argument("--taps", choices=LEVELS, default="layers",
                    help="io: input and stage outputs; layers: + every layer's output codes; "
                         "acc: + every layer's accumulator")
@@ -91,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "frames small")
     w.add_argument("--overwrite", action="store_true",
                    help="replace an existing set (built beside it, swapped in whole)")
-    w.set_defaults(func=_cmd_write)
+    w.set_defaults(func=_cmd_write, checks=_check_write)
     c = gsub.add_parser("check", help="replay a set: files, program, simulator, reference")
     c.add_argument("set", type=Path, help="folder of the set")
     c.add_argument("--model", help="compare program.npz with this model instead of the "

@@ -14,12 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from hwsr.fixed import int_range
+from hwsr.golden.names import STOCK, VARIANTS
 from hwsr.program import EngineProgram, LayerProgram, StageProgram
 
 FrameU8 = npt.NDArray[np.uint8]
-STOCK = ("pattern", "full", "zeros", "checker", "impulses", "noise",
-         "tiny1x1", "tiny1x3", "tiny3x1", "tiny2x3")
-VARIANTS = ("none", "extreme")
 
 
 class FrameError(ValueError):

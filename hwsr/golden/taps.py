@@ -24,12 +24,12 @@ import numpy.typing as npt
 
 from hwsr.fixed import fit_accumulator
 from hwsr.golden.hexfmt import WordFormat
+from hwsr.golden.names import LEVELS
 from hwsr.program import EngineProgram, StageProgram
 from hwsr.reference import layer_sums, run_stage
 from hwsr.sim import EngineSim
 from hwsr.spec import IMAGE_CHANNELS, stage_names
 
-LEVELS = ("io", "layers", "acc")
 I64 = npt.NDArray[np.int64]
 Taps = dict[str, I64]  # tap name -> codes (C, H, W)
 

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from hwsr.accum import program_bounds
 from hwsr.atomic import atomic_dir, check_output
 from hwsr.golden.hexfmt import WordFormat, parse_text, tap_text, word_sums
+from hwsr.golden.names import MANIFEST
 from hwsr.golden.taps import (
     LEVELS,
     TapFormat,
@@ -29,7 +30,6 @@ from hwsr.spec import STAGES
 
 SCHEMA = "hwsr.golden"
 VERSION = 2
-MANIFEST = "manifest.json"
 PROGRAM = "program.npz"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 ACC_NOTE = ("accumulator as the requantizer shifts it: sum(w*x) + bias, fitted to acc_bits "

@@ -9,9 +9,23 @@ with cocotb on Icarus or Verilator), ``cocotb_tb`` (the cocotb testbench), ``fig
 ``verilog/``. See ``docs/rtl.md``.
 """
 
-from hwsr.rtl.cosim import CosimResult, FrameResult, TapResult, cosim
-from hwsr.rtl.design import EngineDesign, RtlError, engine_design
-from hwsr.rtl.emit import EmittedRtl, emit_rtl
 
-__all__ = ["CosimResult", "EmittedRtl", "EngineDesign", "FrameResult", "RtlError", "TapResult",
-           "cosim", "emit_rtl", "engine_design"]
+from __future__ import annotations
+
+from hwsr.lazy import lazy_exports
+
+# Loaded by name on first use: ``hwsr --help`` must not pay for numpy, numba or torch.
+_EXPORTS = {
+    "CosimResult": "hwsr.rtl.cosim",
+    "FrameResult": "hwsr.rtl.cosim",
+    "TapResult": "hwsr.rtl.cosim",
+    "cosim": "hwsr.rtl.cosim",
+    "EngineDesign": "hwsr.rtl.design",
+    "RtlError": "hwsr.rtl.design",
+    "engine_design": "hwsr.rtl.design",
+    "EmittedRtl": "hwsr.rtl.emit",
+    "emit_rtl": "hwsr.rtl.emit",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

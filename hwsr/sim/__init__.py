@@ -18,18 +18,22 @@ The simulator reads only the integer program (:mod:`hwsr.program`) and equals th
 reference (:mod:`hwsr.reference`) bit for bit, statistics included.
 """
 
-from hwsr.sim.engine import EngineSim, SimResult, simulate
-from hwsr.sim.pattern import test_pattern
-from hwsr.sim.report import LayerSimReport, SimReport, StageSimReport
-from hwsr.spec import STAGES
 
-__all__ = [
-    "STAGES",
-    "EngineSim",
-    "LayerSimReport",
-    "SimReport",
-    "SimResult",
-    "StageSimReport",
-    "simulate",
-    "test_pattern",
-]
+from __future__ import annotations
+
+from hwsr.lazy import lazy_exports
+
+# Loaded by name on first use: ``hwsr --help`` must not pay for numpy, numba or torch.
+_EXPORTS = {
+    "EngineSim": "hwsr.sim.engine",
+    "SimResult": "hwsr.sim.engine",
+    "simulate": "hwsr.sim.engine",
+    "test_pattern": "hwsr.sim.pattern",
+    "LayerSimReport": "hwsr.sim.report",
+    "SimReport": "hwsr.sim.report",
+    "StageSimReport": "hwsr.sim.report",
+    "STAGES": "hwsr.spec",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

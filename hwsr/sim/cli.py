@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hwsr.spec import STAGES
+from hwsr.cliutil import HelpFormatter, Parser, add_stage, require_input, require_positive
 from hwsr.zoo import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "simulate", help="run frames or a video through the bit-accurate line-buffer engine",
         description="Simulate the SR engine bit for bit, row by row through its line buffers. "
                     "Without --frame or --video it runs the built-in 1280x720 test pattern "
-                    "(zone plate and colour bars).")
+                    "(zone plate and colour bars).",
+        epilog=_REPORT_COLUMNS, formatter_class=_Formatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--frame", help="input image (PNG, JPEG, BMP, TIFF)")
     src.add_argument("--video", help="input video; the output (--out) is encoded with H.264")
@@ -34,19 +36,64 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                  f"{DEFAULT_VIDEO_OUT} with --video)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help="zoo name, model folder, engine.toml or program .npz")
-    p.add_argument("--stage", choices=STAGES, default="dual", help="engine stages to run")
+    add_stage(p)
     p.add_argument("--report", help="also write the report as JSON here")
     p.add_argument("--check", action="store_true",
                    help="compare with the integer reference (and the float model); exit 1 "
                         "unless bit-exact")
-    p.add_argument("--ppc", type=int, default=1, help="LR pixels per clock (latency cycles)")
+    p.add_argument("--ppc", type=int, default=1,
+                   help="LR pixels the engine takes per clock cycle; sets the latency in cycles")
     p.add_argument("--fps", type=float, help="frame rate for the MAC rate (default 60, or "
                                              "the video's rate)")
-    p.add_argument("--clock-mhz", type=float, default=600.0, help="engine clock")
+    p.add_argument("--clock-mhz", type=float, default=600.0,
+                   help="engine clock, for the latency in microseconds")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars (they show only when stderr is a terminal)")
-    p.set_defaults(func=run_simulate)
+    p.set_defaults(func=run_simulate, checks=check_options)
     return p
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every refusal that needs no model and no simulator: numbers, input, output paths."""
+    from hwsr.atomic import check_distinct, check_output
+
+    require_positive(args.ppc, "--ppc", integer=True)
+    require_positive(args.fps, "--fps")
+    require_positive(args.clock_mhz, "--clock-mhz")
+    require_input(args.frame, "--frame")
+    require_input(args.video, "--video")
+    out = args.out or (DEFAULT_VIDEO_OUT if args.video else DEFAULT_FRAME_OUT)
+    check_output(out, "--out")
+    if args.report is not None:
+        check_output(args.report, "--report")
+    check_distinct({"--out": out, "--report": args.report, "input": args.frame or args.video})
+    if args.video is None:
+        from hwsr.imageio import WRITE_FORMATS
+
+        if Path(out).suffix.lower() not in WRITE_FORMATS:
+            raise ValueError(f"--out: {out}: unknown image suffix "
+                             f"(use one of {', '.join(WRITE_FORMATS)})")
+
+
+class _Formatter(HelpFormatter):
+    """Options wrapped as usual, the epilog's table kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return text if text is _REPORT_COLUMNS else super()._fill_text(text, width, indent)
+
+
+_REPORT_COLUMNS = """\
+the report: one table per stage, then the totals.
+  LB bits    line-buffer bits the layer keeps: k-1 rows of its input (residual: the delay line)
+  MACs/px    multiply-accumulates per LR pixel
+  MAC path   how this simulator sums the integer products (int8 lanes, or float32 chunks
+             proven exact below 2**24): a simulator detail, the hardware adds integers
+  acc bound  worst-case accumulator magnitude, from the integer weights
+  acc peak   largest accumulator magnitude seen on this frame; acc ovf: overflows of its width
+  sat        outputs clipped by the requantizer (saturations)
+  latency    LR rows, and cycles at --ppc pixels per clock, from first pixel in to first out
+  GMAC/s     the MAC rate the engine needs at --fps for this frame size: what the silicon
+             must sustain (MACs per clock at --clock-mhz), not this simulator's speed"""
 
 
 def run_simulate(args: argparse.Namespace) -> int:
@@ -94,6 +141,6 @@ def _print_check(check: CheckResult) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """A stand-alone parser holding only ``simulate`` (for tests and embedding)."""
-    parser = argparse.ArgumentParser(prog="hwsr")
+    parser = Parser(prog="hwsr")
     register(parser.add_subparsers(dest="command", required=True))
     return parser
