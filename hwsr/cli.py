@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from hwsr import __version__
-from hwsr.cliutil import Parser, add_stage, require_positive
+from hwsr.cliutil import Parser, add_stage, require_input, require_positive
 from hwsr.zoo import DEFAULT_MODEL
 
 # (command, module that registers it (None: this one), one-line help), grouped for --help.
@@ -45,8 +45,8 @@ _GROUPS: tuple[tuple[str, tuple[tuple[str, str | None, str], ...]], ...] = (
         ("eval", "hwsr.train.cli", "paper-style Y-PSNR/SSIM tables on held-out frames"),
         ("sweep", "hwsr.train.cli", "gain over bicubic across codecs and rate factors"),
         ("ladder", "hwsr.train.cli", "the ablation ladder with seeds: mean ± std, climbs"),
-        ("id-probe", "hwsr.train.cli",
-         "where input distillation pushes Net1, next to the image losses"),
+        ("id-probe", "hwsr.train.cli", "where input distillation pushes Net1, next to the "
+         "image losses (gradient norms, cosines)"),
         ("explore", "hwsr.explore.cli", "train and cost a grid of engine variants; Pareto report"),
     )),
 )
@@ -73,6 +73,11 @@ _OUTPUTS: dict[str, tuple[tuple[str, str, bool], ...]] = {
 }
 # Commands whose --model names one engine: found (not loaded) before the work.
 _MODELS = ("simulate", "report", "golden", "rtl", "cosim", "export")
+# Input paths checked before any command runs: command -> (attribute, option) of a path or a
+# list of paths, each a file or a folder.
+_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "data": (("src", "--src"), ("val_src", "--val-src")),
+}
 # Golden sets a command reads: command -> (attribute, option; None for a positional).
 _SETS: dict[str, tuple[str, str | None]] = {"cosim": ("golden", "--golden"),
                                             "golden": ("set", None)}
@@ -241,6 +246,10 @@ def _check_before_work(args: argparse.Namespace) -> None:
         from hwsr.zoo import find_model
 
         find_model(args.model)
+    for attr, option in _INPUTS.get(args.command, ()):
+        value = getattr(args, attr, None)
+        for path in value if isinstance(value, list) else [value]:
+            require_input(path, option, kind="file or folder")
     checks = getattr(args, "checks", None)
     if checks is not None:
         checks(args)

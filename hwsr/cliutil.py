@@ -101,14 +101,21 @@ def require_positive(value: float | None, option: str, *, integer: bool = False)
         raise ValueError(f"{option}: must be a positive number, got {value}")
 
 
-def require_input(path: str | Path | None, option: str, *, folder: bool = False) -> None:
-    """Refuse an input path that does not exist or is of the wrong kind, in one wording."""
+def require_input(path: str | Path | None, option: str, *, kind: str = "file") -> None:
+    """Refuse an input path that does not exist or is not of ``kind`` ("file", "folder" or
+    "file or folder"), in one wording for every command (``None``: option not given).
+
+    >>> require_input("/nonexistent.png", "--frame")
+    Traceback (most recent call last):
+    ...
+    ValueError: --frame: /nonexistent.png: no such file
+    """
     if path is None:
         return
     p = Path(path)
     if not p.exists():
-        raise ValueError(f"{option}: {p}: no such {'folder' if folder else 'file'}")
-    if folder and not p.is_dir():
+        raise ValueError(f"{option}: {p}: no such {kind}")
+    if kind == "folder" and not p.is_dir():
         raise ValueError(f"{option}: {p}: is a file, not a folder")
-    if not folder and p.is_dir():
+    if kind == "file" and p.is_dir():
         raise ValueError(f"{option}: {p}: is a folder, not a file")
