@@ -296,3 +296,88 @@ def test_logs_are_stage_lines_not_progress_bars(program_path: Path, frame_path: 
     quiet = subprocess.run([*argv[:3], "-q", *argv[3:]], capture_output=True, text=True,
                            timeout=300)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+# Ctrl-C at a chosen moment: the script wraps one function so that calling it first sends
+# SIGINT to its own process (a real signal, delivered where that moment is), then runs hwsr.
+_AT_MOMENT = """
+import os, signal, sys
+def ctrl_c(*args):
+    os.kill(os.getpid(), signal.SIGINT)
+moment = sys.argv.pop(1)
+if moment == "start-up":  # while hwsr's modules import
+    sys.addaudithook(lambda event, args: ctrl_c() if event == "import" and args[0] ==
+                     "hwsr.cli" and "hwsr.cli" not in sys.modules else None)
+else:
+    import importlib
+    module, _, name = moment.rpartition(".")
+    owner = importlib.import_module(module.rsplit(":", 1)[0])
+    if ":" in module:
+        owner = getattr(owner, module.rsplit(":", 1)[1])
+    fn = getattr(owner, name)
+    def wrapped(*args, **kwargs):
+        ctrl_c()
+        return fn(*args, **kwargs)
+    setattr(owner, name, wrapped)
+sys.argv[0] = "hwsr"
+from hwsr.__main__ import run
+run()
+"""
+MOMENTS = {
+    "start-up": "start-up",
+    "option checks": "hwsr.cli._check_before_work",
+    "compilation": "numba.core.dispatcher:Dispatcher.compile",
+    "simulation": "hwsr.sim.run.simulate",
+    "writing": "hwsr.atomic._fsync",
+}
+
+
+@pytest.mark.parametrize("moment", sorted(MOMENTS))
+def test_ctrl_c_at_any_moment_is_130_and_one_line(moment: str, tmp_path: Path,
+                                                  program_path: Path, frame_path: Path) -> None:
+    out = tmp_path / "o.png"
+    out.write_bytes(b"previous output")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")  # compiles afresh
+    done = subprocess.run(
+        [sys.executable, "-c", _AT_MOMENT, MOMENTS[moment], "-q", "simulate", "--frame",
+         str(frame_path), "--model", str(program_path), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 130, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.strip().endswith("interrupted"), done.stderr
+    assert out.read_bytes() == b"previous output"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "numba-cache") == [
+        "in.png", "o.png"]
+
+
+_KILL_AT_SWAP = """
+import os, signal, sys
+import hwsr.atomic as atomic
+exchange = atomic._exchange
+def killed_after(a, b):
+    done = exchange(a, b)
+    os.kill(os.getpid(), signal.SIGKILL)  # the new set is in; the old one not yet removed
+    return done
+atomic._exchange = killed_after
+from hwsr.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_set_killed_at_its_swap_is_cleaned_by_the_next_write(tmp_path: Path) -> None:
+    """SIGKILL between the swap and the removal of the old set leaves ``.g.partial-*``; the
+    next write of the same set removes it (its writer is gone), however young it is."""
+    target = tmp_path / "g"
+    argv = ["golden", "write", "--out", str(target), "--stock", "tiny1x1", "--taps", "io",
+            "--overwrite"]
+    assert main(argv) == 0
+    killed = subprocess.run([sys.executable, "-c", _KILL_AT_SWAP, *argv], capture_output=True,
+                            text=True, timeout=300)
+    if killed.returncode == 0:
+        pytest.skip("renameat2 unavailable: the two-rename fallback has its own test")
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name for p in tmp_path.glob(".g.partial-*")]  # the leftover
+    assert main(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
+    assert main(["golden", "check", str(target)]) == 0
