@@ -7,8 +7,11 @@ CMD --help`` and every refusal of an option or a path answer before any of those
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import math
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -45,11 +48,11 @@ class Parser(argparse.ArgumentParser):
 
 
 class LazyChoices(Sequence[str]):
-    """The choices of an option, read from ``module.name`` only when argparse needs them.
+    """The choices of an option: ``module.name``, read only when argparse needs them.
 
-    The stage list lives in :mod:`hwsr.spec`, which loads numba: a refusal of an unrelated
-    option must not pay for that, so the list is imported on first use (checking a given
-    value or printing the help).
+    The stage list lives in :mod:`hwsr.spec`, which loads numba (0.2 s). While that module is
+    not loaded, the list is read from its source (the literal assigned to ``name``), so
+    neither a refusal nor ``--help`` pays for numba; once it is loaded, from the module.
     """
 
     def __init__(self, module: str, name: str) -> None:
@@ -58,7 +61,12 @@ class LazyChoices(Sequence[str]):
 
     def _load(self) -> tuple[str, ...]:
         if self._values is None:
-            self._values = tuple(getattr(importlib.import_module(self._where[0]), self._where[1]))
+            module, name = self._where
+            loaded = sys.modules.get(module)
+            value = getattr(loaded, name) if loaded else _source_literal(module, name)
+            if value is None:
+                value = getattr(importlib.import_module(module), name)
+            self._values = tuple(value)
         return self._values
 
     @overload
@@ -76,6 +84,22 @@ class LazyChoices(Sequence[str]):
 
     def __contains__(self, value: object) -> bool:
         return value in self._load()
+
+
+def _source_literal(module: str, name: str) -> Any:
+    """The literal ``module`` assigns to ``name`` at its top level, read without running it;
+    None when there is none."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                return None
+    return None
 
 
 def add_stage(p: argparse.ArgumentParser, text: str = "engine stages to run") -> None:

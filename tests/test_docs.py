@@ -57,3 +57,47 @@ def test_a_dangling_reference_is_found(tmp_path: Path) -> None:
     fake.write_text("See [the plan](nowhere/plan.md) and docs/STYLE.md.\n", encoding="utf-8")
     assert [t for t, p in references(fake) if not p.exists()] == ["nowhere/plan.md",
                                                                     "docs/STYLE.md"]
+
+
+# ---- facts the README and the docs state, held to their source -----------------------------
+
+CONFIG = re.compile(r"configs/[\w./-]+\.toml")
+
+
+def readme_commands(text: str) -> list[str]:
+    """The shell lines of the README's "Two commands" section (what .ci/run runs)."""
+    section = text.split("\n## Two commands\n", 1)[1].split("\n## ", 1)[0]
+    return [line for block in section.split("```")[1::2] for line in block.splitlines()[1:]
+            if line.strip()]
+
+
+def test_ci_runs_the_readme_commands_as_written() -> None:
+    commands = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
+    assert len(commands) == 2 and all(c.startswith("python3 -m pip install") for c in commands)
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "## Two commands" in ci and "README.md" in ci
+    assert not any(c in ci for c in commands), "CI must read the commands, not copy them"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "hwsr/README.md", *sorted(
+    str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))])
+def test_named_configs_exist(doc: str) -> None:
+    named = set(CONFIG.findall((REPO / doc).read_text(encoding="utf-8")))
+    assert sorted(c for c in named if not (REPO / c).is_file()) == []
+
+
+def test_the_readme_qcdq_count_is_the_measured_one() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = (REPO / "docs" / "export.md").read_text(encoding="utf-8")
+    stated = re.search(r"\(([\d,]+) of 51,840 on a 48×40 real crop", readme)
+    row = re.search(r"\| crf24 crop 48×40 \| net2 \| 51,840 \| ([\d,]+) \|", table)
+    assert stated and row and stated.group(1) == row.group(1)
+
+
+def test_golden_doc_states_the_shipped_accumulator_width() -> None:
+    import tomllib
+
+    spec = tomllib.loads((REPO / "models" / "hwsr-s" / "engine.toml").read_text())
+    text = (REPO / "docs" / "golden.md").read_text(encoding="utf-8")
+    stated = re.search(r"acc_bits \((\d+) in hwsr-s\)", text)
+    assert stated and int(stated.group(1)) == spec["datapath"]["acc_bits"]
