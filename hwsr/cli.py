@@ -71,6 +71,8 @@ _OUTPUTS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "sweep": (("out", "--out", False), ("json", "--json", False), ("work", "--work", True)),
     "explore": (("out", "--out", True), ("runs", "--runs", True)),
 }
+# Whole-number options that must be >= 1, checked before the work: command -> (attribute, option).
+_COUNTS: dict[str, tuple[tuple[str, str], ...]] = {"rtl": (("max_width", "--max-width"),)}
 # Commands whose --model names one engine: found (not loaded) before the work.
 _MODELS = ("simulate", "report", "golden", "rtl", "cosim", "export")
 # Input paths checked before any command runs: command -> (attribute, option) of a path or a
@@ -246,6 +248,8 @@ def _check_before_work(args: argparse.Namespace) -> None:
         from hwsr.zoo import find_model
 
         find_model(args.model)
+    for attr, option in _COUNTS.get(args.command, ()):
+        require_positive(getattr(args, attr, None), option, integer=True)
     for attr, option in _INPUTS.get(args.command, ()):
         value = getattr(args, attr, None)
         for path in value if isinstance(value, list) else [value]:
@@ -262,10 +266,12 @@ _PY_WORDS = {  # Python's names for common failures -> the user's words
     "FileNotFoundError": "no such file", "PermissionError": "permission denied",
     "IsADirectoryError": "is a folder", "NotADirectoryError": "not a folder",
     "JSONDecodeError": "not valid JSON", "UnicodeDecodeError": "not text",
-    "KeyError": "a key is missing", "EOFError": "cut short",
+    "KeyError": "a key is missing", "EOFError": "cut short", "BadZipFile": "not a valid npz file",
+    "ValueError": "bad value", "OSError": "cannot be read", "UnpicklingError": "not valid data",
+    "SafetensorError": "not a valid safetensors file",
 }
 _ERRNO_TEXT = re.compile(r"\[Errno \d+\] ([^:'\)]+)(?:: '[^']*')?")
-_CLASS_NAME = re.compile(r"\b(\w+(?:Error|Exception))\b")
+_CLASS_NAME = re.compile(r"\b(BadZipFile|\w+(?:Error|Exception))\b")
 
 
 def user_words(text: str) -> str:

@@ -128,3 +128,13 @@ def test_python_vocabulary_is_translated() -> None:
     assert os_words(PermissionError(13, "Permission denied", "x.png")) == "x.png: permission denied"
     assert user_words("g: not a readable golden set ([Errno 2] No such file or directory: 'g/m')"
                       ) == "g: not a readable golden set (no such file or directory)"
+    assert user_words("p.npz: not a readable hwsr program (BadZipFile)") == (
+        "p.npz: not a readable hwsr program (not a valid npz file)")
+
+
+def test_a_corrupt_program_is_refused_in_words(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    line = refused(["simulate", "--model", str(bad), "--out", str(tmp_path / "o.png")], capsys)
+    assert str(bad) in line and "not a readable hwsr program" in line
