@@ -93,3 +93,13 @@ def test_the_stage_choices_read_from_source_are_the_engine_stages() -> None:
     assert _source_literal("hwsr.spec", "STAGES") == STAGES
     assert _source_literal("hwsr.spec", "NO_SUCH_NAME") is None
     assert tuple(LazyChoices("hwsr.spec", "STAGES")) == STAGES
+
+
+def test_lazy_packages_export_their_functions_over_same_named_modules() -> None:
+    """``hwsr.export.check`` and ``hwsr.rtl.cosim`` are the functions, as eager packages had
+    them, also after the submodules of those names were imported."""
+    import importlib
+
+    for package, name in (("hwsr.export", "check"), ("hwsr.rtl", "cosim")):
+        importlib.import_module(f"{package}.{name}")
+        assert callable(getattr(importlib.import_module(package), name))
