@@ -133,9 +133,10 @@ def _owner() -> str:
     return f"{os.getpid()}@{_HOST}"  # the pid of this process, also after a fork
 
 
-def _owner_gone(name: str) -> bool:
-    """True when ``name`` is a temporary of a process of this machine that no longer runs."""
-    m = _OWNER_RE.search(name)
+def _owner_gone(tag: str) -> bool:
+    """True when ``tag`` (a temporary's name after ``.NAME.``) names a process of this machine
+    that no longer runs."""
+    m = _OWNER_RE.match(tag.removeprefix("partial-"))
     if m is None or m.group(2) != _HOST or int(m.group(1)) == os.getpid():
         return False
     try:
@@ -293,7 +294,7 @@ def remove_stale(dest: PathLike, *, max_age_s: float = STALE_SECONDS) -> list[Pa
     leftovers = [*olds, *dest.parent.glob(f".{dest.name}.partial-*"),
                  *dest.parent.glob(f".{dest.name}.*.tmp*")]
     for p in leftovers:
-        if now - p.lstat().st_mtime < max_age_s and p not in olds and not _owner_gone(p.name):
+        if now - p.lstat().st_mtime < max_age_s and p not in olds and not _owner_gone(p.name[len(dest.name) + 2:]):
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)

@@ -17,6 +17,7 @@ import logging
 import re
 import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -201,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(argv)
     args = argparse.Namespace(command=command or "", verbose="-v" in argv or "--verbose" in argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt below
+    _ctrl_c(signal.default_int_handler)  # Ctrl-C raises KeyboardInterrupt, answered below
     try:
         args = build_parser(command or "").parse_args(argv)
         _setup_logging(args)
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into a pager or head that closed early
         return 0
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: no traceback
+        _ctrl_c(signal.SIG_IGN)  # a second Ctrl-C: no traceback
         print(f"{_who(args)}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except ModuleNotFoundError as e:
@@ -226,6 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug, not bad input: still one line, the traceback with -v
         return _refuse(args, f"internal error: {user_words(_first_line(e))} "
                              "(rerun with -v for the traceback)")
+
+
+def _ctrl_c(handler: Callable[..., object] | int) -> None:
+    if threading.current_thread() is threading.main_thread():  # only there Python allows it
+        signal.signal(signal.SIGINT, handler)
 
 
 def _check_before_work(args: argparse.Namespace) -> None:

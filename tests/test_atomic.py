@@ -131,3 +131,35 @@ def test_json_never_holds_nan_or_inf() -> None:
     text = json_text({"val_psnr_db": float("nan"), "gain": [float("-inf"), 0.25]})
     assert json.loads(text) == {"val_psnr_db": None, "gain": [None, 0.25]}
     assert "NaN" not in text and "Infinity" not in text
+
+
+def test_a_dead_writers_temporaries_go_at_once_a_live_ones_stay(tmp_path: Path) -> None:
+    """Temporaries name their writer (pid@host): those of a process that has ended on this
+    machine are removed by the next write however young; a live writer's, or another
+    machine's, stay until stale."""
+    from hwsr.atomic import _HOST, remove_stale
+
+    dead = _finished_pid()
+    dest = tmp_path / "g"
+    names = {
+        "dead": f".g.partial-{dead}@{_HOST}-abc123",
+        "dead-file": f".g.{dead}@{_HOST}-0011223344556677.tmp",
+        "live": f".g.partial-{os.getppid()}@{_HOST}-abc123",
+        "other-host": f".g.partial-{dead}@{'0' * 6 if _HOST != '0' * 6 else '1' * 6}-abc123",
+    }
+    for key, name in names.items():
+        if key == "dead-file":
+            (tmp_path / name).write_text("x")
+        else:
+            (tmp_path / name).mkdir()
+    removed = {p.name for p in remove_stale(dest)}
+    assert removed == {names["dead"], names["dead-file"]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [names["live"], names["other-host"]])
+
+
+def _finished_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
