@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-_NO_DEFAULT = (None, False, [], (), "", argparse.SUPPRESS)
+_NO_DEFAULT: tuple[object, ...] = (None, False, [], (), "", argparse.SUPPRESS)
 
 
 class HelpFormatter(argparse.HelpFormatter):
