@@ -1,8 +1,8 @@
 """Numba driver of the int8 MAC kernel (private: call it through :mod:`hwsr.sim.direct`).
 
 Per output row: the window rows enter a ring of *word strips* (four channels per uint32
-word, see :mod:`hwsr.sim.vnni`), only the one new row per output row is converted; the
-compiled VNNI kernel sums every tap into int32 accumulator rows; the int32 requantizer of
+word, see :mod:`hwsr.sim._mac_ir`), only the one new row per output row is converted; the
+host's compiled int8 kernel (:mod:`hwsr.sim.int8`) sums every tap into int32 accumulator rows; the int32 requantizer of
 :mod:`hwsr.sim._kernels` turns them into the output row's codes while they are in L1.
 Window rows are those of :mod:`hwsr.sim._kernels` (ring oldest first, then arriving rows,
 channel planes per row). Same rules: explicit dtypes, no allocation in the loops, no
@@ -26,7 +26,6 @@ from hwsr.sim._kernels import (
 )
 
 WORD_CHANNELS = 4  # channels per strip word
-BLOCK_PIXELS = 16  # output pixels per kernel block (one 512-bit accumulator)
 
 
 @intrinsic
@@ -81,21 +80,22 @@ def _window_words(ring, head, incoming, t, width, channels, half, dst):
 
 @numba.njit(cache=True, nogil=True)
 def conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, kernel, wq, fns,
-                         group, bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code,
+                         group, block_pixels, bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code,
                          out_lo, out_hi, out, strips, tapoff, acc, stats):
-    """MACs (int8 × int8 → int32, VNNI) and int32 requantization of ``n_out`` output rows.
+    """MACs (int8 × int8 → int32) and int32 requantization of ``n_out`` output rows.
 
-    ``strips`` is ``(kernel, groups, wp)`` uint32 scratch (``wp = blocks*16 + kernel - 1``),
-    ``acc`` ``(c_out, blocks*16)`` int32 scratch, ``tapoff`` int64 scratch of ``kernel**2 *
-    groups``; ``wq`` and ``fns`` come from :func:`hwsr.sim.vnni.pack_weights` and
-    :func:`hwsr.sim.vnni.kernel_table`; channels are summed in calls of ``group``.
+    ``strips`` is ``(kernel, groups, wp)`` uint32 scratch (``wp = padded + kernel - 1``),
+    ``acc`` ``(c_out, padded)`` int32 scratch (``padded`` a multiple of ``block_pixels``),
+    ``tapoff`` int64 scratch of ``kernel**2 * groups``; ``wq`` and ``fns`` come from
+    :func:`hwsr.sim.int8.pack_weights` and :func:`hwsr.sim.int8.kernel_table` of one
+    variant, whose kernels take ``group`` channels and ``block_pixels`` pixels at a time.
     """
     c_out = bias.shape[0]
     n_groups = strips.shape[1]
     wp = strips.shape[2]
     half = kernel // 2
     astride = acc.shape[1]
-    nblocks = astride // BLOCK_PIXELS
+    nblocks = astride // block_pixels
     n_taps = kernel * kernel * n_groups
     strip_bytes = np.int64(wp * 4)
     acc_h, acc_mask, acc_lo, acc_hi = _acc_limits_i32(acc_bits)
@@ -122,9 +122,9 @@ def conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, ker
                     n += 1
         for g0 in range(0, c_out, group):
             size = min(group, c_out - g0)
-            _call_mac(fns[size], strips_at, tapoff_at, wq_at + np.int64(4 * g0), np.int64(c_out),
-                      np.int64(n_taps), acc_at + np.int64(4 * g0 * astride), np.int64(astride),
-                      np.int64(nblocks))
+            _call_mac(fns[size], strips_at, tapoff_at, wq_at + np.int64(wq.itemsize * g0),
+                      np.int64(c_out), np.int64(n_taps), acc_at + np.int64(4 * g0 * astride),
+                      np.int64(astride), np.int64(nblocks))
         dst = out[j]
         for o in range(c_out):
             peak, ovf, sat = _requant_fit_i32(acc[o], np.uint64(0), dst, np.uint64(o) * w, w,
