@@ -44,12 +44,33 @@ def _call_mac(typingctx, fn, strips, tapoff, wq, wstride, ntaps, acc, astride, n
 
 
 @numba.njit(cache=True, inline="always")
+def _words4(p0, p1, p2, p3, body):
+    """``body[x]``: bytes ``p0[x]``..``p3[x]`` (four channel planes) as one word; four
+    contiguous planes, one pass, so it vectorizes (zero-extend, shift, or)."""
+    for x in range(body.shape[0]):
+        body[x] = (np.uint32(p0[x]) | (np.uint32(p1[x]) << np.uint32(8))
+                   | (np.uint32(p2[x]) << np.uint32(16)) | (np.uint32(p3[x]) << np.uint32(24)))
+
+
+@numba.njit(cache=True, inline="always")
+def _words_partial(src, s0, width, n_c, body):
+    """``body`` from the first ``n_c`` < 4 channel planes at ``src[s0:]`` (the rest zero),
+    one vectorized pass per plane."""
+    for x in range(width):
+        body[x] = np.uint32(src[s0 + x])
+    for i in range(1, n_c):
+        plane = src[s0 + i * width : s0 + (i + 1) * width]
+        shift = np.uint32(8 * i)
+        for x in range(width):
+            body[x] |= np.uint32(plane[x]) << shift
+
+
+@numba.njit(cache=True, inline="always")
 def _window_words(ring, head, incoming, t, width, channels, half, dst):
     """Window row ``t`` into the word strips ``dst[g, x]`` (``(groups, wp)`` uint32): channel
     ``4g + i`` in byte ``i`` of column ``half + x``; padding columns and channels zero."""
     n_ring = ring.shape[0]
     src = ring[(head + t) % n_ring] if t < n_ring else incoming[t - n_ring]
-    w = np.uint64(width)
     wp = dst.shape[1]
     for g in range(dst.shape[0]):
         row = dst[g]
@@ -60,22 +81,13 @@ def _window_words(ring, head, incoming, t, width, channels, half, dst):
         body = row[half : half + width]
         c0 = g * WORD_CHANNELS
         n_c = min(WORD_CHANNELS, channels - c0)
-        s0 = np.uint64(c0) * w
+        s0 = c0 * width
         if n_c == 4:
-            for x in range(w):
-                body[x] = (np.uint32(src[s0 + x]) | (np.uint32(src[s0 + w + x]) << 8)
-                           | (np.uint32(src[s0 + 2 * w + x]) << 16)
-                           | (np.uint32(src[s0 + 3 * w + x]) << 24))
-        elif n_c == 3:
-            for x in range(w):
-                body[x] = (np.uint32(src[s0 + x]) | (np.uint32(src[s0 + w + x]) << 8)
-                           | (np.uint32(src[s0 + 2 * w + x]) << 16))
-        elif n_c == 2:
-            for x in range(w):
-                body[x] = np.uint32(src[s0 + x]) | (np.uint32(src[s0 + w + x]) << 8)
+            _words4(src[s0 : s0 + width], src[s0 + width : s0 + 2 * width],
+                    src[s0 + 2 * width : s0 + 3 * width], src[s0 + 3 * width : s0 + 4 * width],
+                    body)
         else:
-            for x in range(w):
-                body[x] = np.uint32(src[s0 + x])
+            _words_partial(src, s0, width, n_c, body)
 
 
 @numba.njit(cache=True, nogil=True)
