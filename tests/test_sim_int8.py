@@ -77,9 +77,10 @@ def int8_cases(draw: st.DrawFn) -> dict:
                 out=np.full((max(n_out, 1) + 1, c_out * width), 3, np.int16))
 
 
+@pytest.mark.parametrize("compiled_requant", [True, False], ids=["ir requant", "numba requant"])
 @pytest.mark.parametrize("isa", VARIANTS)
 @given(case=int8_cases())
-def test_int8_kernel_equals_twin(isa: int8.Isa, case: dict) -> None:
+def test_int8_kernel_equals_twin(isa: int8.Isa, compiled_requant: bool, case: dict) -> None:
     k, c, width, c_out = case["kernel"], case["channels"], case["width"], len(case["bias"])
     wq, fns = int8.pack_weights(case["weight"], isa), int8.kernel_table(c_out, isa)
     s_shape, a_shape, n_taps = direct.i8_scratch_shapes(width, c, k, c_out)
@@ -91,11 +92,13 @@ def test_int8_kernel_equals_twin(isa: int8.Isa, case: dict) -> None:
         fn(case["ring"], case["head"], case["incoming"], case["n_out"], case["skip"], width, c,
            k, wq, fns, case["bias"], case["lshift"], case["rshift"], case["relu"],
            case["acc_bits"], case["fit"], case["rounding"], -512, 511, out, strips,
-           np.zeros(n_taps, np.int64), acc, stats, isa=isa)
+           np.zeros(n_taps, np.int64), acc, stats, isa=isa,
+           **({"compiled_requant": compiled_requant} if fn is direct.conv_requant_i8 else {}))
         results.append((out, stats))
     assert np.array_equal(results[0][0], results[1][0])  # rows past n_out untouched too
     assert results[0][1].tolist() == results[1][1].tolist()
-    EXACT_CASES[f"kernel == twin: conv_requant_i8 ({isa.name})"] += 1
+    rq = "int32-lane IR" if compiled_requant else "numba"
+    EXACT_CASES[f"kernel == twin: conv_requant_i8 ({isa.name}, {rq} requantizer)"] += 1
 
 
 @pytest.mark.parametrize("isa", [int8.by_name("avx512vnni"), int8.by_name("avx2")],

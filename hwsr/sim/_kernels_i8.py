@@ -28,19 +28,27 @@ from hwsr.sim._kernels import (
 WORD_CHANNELS = 4  # channels per strip word
 
 
+def _codegen(n_args):  # noqa: ANN001, ANN202
+    """Code of a call to the function at address ``args[0]`` with ``n_args`` int64 args."""
+    def codegen(context, builder, signature, args):  # noqa: ARG001
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * n_args)
+        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), args[1:])
+        return context.get_dummy_value()
+    return codegen
+
+
 @intrinsic
 def _call_mac(typingctx, fn, strips, tapoff, wq, wstride, ntaps, acc, astride, nblocks):  # noqa: ARG001
     """Call the compiled MAC kernel at address ``fn`` (eight int64 arguments, no result).
 
     The address is an argument, not a constant, so the numba functions calling it cache."""
-    sig = types.void(*[types.int64] * 9)
+    return types.void(*[types.int64] * 9), _codegen(8)
 
-    def codegen(context, builder, signature, args):  # noqa: ARG001
-        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * 8)
-        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), args[1:])
-        return context.get_dummy_value()
 
-    return sig, codegen
+@intrinsic
+def _call_rq(typingctx, fn, acc, astride, out, width, c_out, bias, ls, rs, limits, stats):  # noqa: ARG001
+    """Call the compiled requantizer at address ``fn`` (ten int64 arguments, no result)."""
+    return types.void(*[types.int64] * 11), _codegen(10)
 
 
 @numba.njit(cache=True, inline="always")
@@ -92,7 +100,7 @@ def _window_words(ring, head, incoming, t, width, channels, half, dst):
 
 @numba.njit(cache=True, nogil=True)
 def conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, kernel, wq, fns,
-                         group, block_pixels, bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code,
+                         group, block_pixels, rq_fn, bias, lshift, rshift, relu, acc_bits, fit_code, rounding_code,
                          out_lo, out_hi, out, strips, tapoff, acc, stats):
     """MACs (int8 × int8 → int32) and int32 requantization of ``n_out`` output rows.
 
@@ -101,6 +109,8 @@ def conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, ker
     ``tapoff`` int64 scratch of ``kernel**2 * groups``; ``wq`` and ``fns`` come from
     :func:`hwsr.sim.int8.pack_weights` and :func:`hwsr.sim.int8.kernel_table` of one
     variant, whose kernels take ``group`` channels and ``block_pixels`` pixels at a time.
+    ``rq_fn`` is the address of the compiled requantizer of the layer's constants
+    (:func:`hwsr.sim.int8.requant_address`), or 0 for the numba one.
     """
     c_out = bias.shape[0]
     n_groups = strips.shape[1]
@@ -118,6 +128,12 @@ def conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, ker
     tapoff_at = np.int64(tapoff.ctypes.data)
     wq_at = np.int64(wq.ctypes.data)
     acc_at = np.int64(acc.ctypes.data)
+    limits = np.array([acc_h, acc_mask, acc_lo, acc_hi, lo, hi], np.int32)
+    rq_stats = np.zeros(3, np.int64)  # peak, overflows, saturations of the compiled requantizer
+    lim_at, rqs_at = np.int64(limits.ctypes.data), np.int64(rq_stats.ctypes.data)
+    bias_at, ls_at = np.int64(bias.ctypes.data), np.int64(lshift.ctypes.data)
+    rs_at, out_at = np.int64(rshift.ctypes.data), np.int64(out.ctypes.data)
+    out_stride = np.int64(out.strides[0])
     for j in range(n_out):
         # the strips are a ring of k window rows: window row t lives in slot t % k, so each
         # output row converts only the one row it adds (all k at the first row of the call)
@@ -137,12 +153,16 @@ def conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, ker
             _call_mac(fns[size], strips_at, tapoff_at, wq_at + np.int64(wq.itemsize * g0),
                       np.int64(c_out), np.int64(n_taps), acc_at + np.int64(4 * g0 * astride),
                       np.int64(astride), np.int64(nblocks))
+        if rq_fn != 0:
+            _call_rq(rq_fn, acc_at, np.int64(astride), out_at + np.int64(j) * out_stride,
+                     np.int64(width), np.int64(c_out), bias_at, ls_at, rs_at, lim_at, rqs_at)
+            continue
         dst = out[j]
         for o in range(c_out):
             peak, ovf, sat = _requant_fit_i32(acc[o], np.uint64(0), dst, np.uint64(o) * w, w,
                                               bias[o], lshift[o], rshift[o], relu, fit_code,
                                               acc_h, acc_mask, acc_lo, acc_hi, rounding_code,
                                               lo, hi, peak, ovf, sat)
-    stats[STAT_PEAK] = max(stats[STAT_PEAK], np.int64(peak))
-    stats[STAT_OVERFLOWS] += ovf
-    stats[STAT_SATURATIONS] += sat
+    stats[STAT_PEAK] = max(stats[STAT_PEAK], np.int64(peak), rq_stats[0])
+    stats[STAT_OVERFLOWS] += ovf + rq_stats[1]
+    stats[STAT_SATURATIONS] += sat + rq_stats[2]

@@ -180,9 +180,11 @@ def conv_requant_i8(ring: Codes, head: int, incoming: Codes, n_out: int, skip: i
                     acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
                     out: Codes, strips: npt.NDArray[np.uint32], tapoff: npt.NDArray[np.int64],
                     acc: npt.NDArray[np.int32], stats: npt.NDArray[np.int64], *,
-                    isa: int8.Isa) -> None:
+                    isa: int8.Isa, compiled_requant: bool = True) -> None:
     """MACs (int8, kernel variant ``isa``) and int32 requantization of ``n_out`` rows into
-    ``out``; ``wq`` and ``fns`` are that variant's packing and kernel table."""
+    ``out``; ``wq`` and ``fns`` are that variant's packing and kernel table. The rows are
+    requantized by the compiled int32-lane requantizer where it passed its self-test (and
+    ``compiled_requant``), else by the numba one: the same codes and counts."""
     _need(isinstance(isa, int8.Isa) and int8.passes_self_test(isa),
           f"the int8 {getattr(isa, 'name', isa)} kernel is not available on this host")
     _check_rows(ring, head, incoming, n_out, skip, width, channels, kernel, out, bias)
@@ -203,7 +205,9 @@ def conv_requant_i8(ring: Codes, head: int, incoming: Codes, n_out: int, skip: i
     _need(tapoff.dtype == np.int64 and tapoff.shape == (n_taps,), "tapoff shape mismatch")
     _check_requant(bias, lshift, rshift, out, out_lo, out_hi, acc_bits, fit_code,
                    rounding_code, stats)
+    rq_fn = int8.requant_address(isa, rounding_code, fit_code, bool(relu),
+                                 out.dtype) if compiled_requant else 0
     _kernels_i8.conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, kernel,
-                                     wq, fns, isa.group_max, isa.pixels, bias, lshift, rshift,
-                                     bool(relu), acc_bits, fit_code, rounding_code, out_lo,
-                                     out_hi, out, strips, tapoff, acc, stats)
+                                     wq, fns, isa.group_max, isa.pixels, rq_fn, bias, lshift,
+                                     rshift, bool(relu), acc_bits, fit_code, rounding_code,
+                                     out_lo, out_hi, out, strips, tapoff, acc, stats)

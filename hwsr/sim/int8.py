@@ -40,6 +40,7 @@ from hwsr.sim._mac_ir import (
     peak_name,
 )
 from hwsr.sim._objcache import compile_ir, host_cpu_features
+from hwsr.sim._requant_ir import RequantKind, requant_ir
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,55 @@ def kernel_table(c_out: int, isa: Isa) -> npt.NDArray[np.int64]:
         n = min(isa.group_max, c_out - g0)
         table[n] = mac_address(isa, n)
     return table
+
+
+@functools.cache
+def requant_address(isa: Isa, rounding: int, fit: int, relu: bool, out_dtype: np.dtype) -> int:
+    """Address of the compiled int32-lane requantizer (:mod:`hwsr.sim._requant_ir`) for a
+    layer's constants on ``isa``'s host, or 0 where it did not compile or failed its
+    self-test against the NumPy twin (the layer then keeps the numba requantizer)."""
+    kind = RequantKind(isa.lanes, rounding, fit, relu, np.dtype(out_dtype).itemsize * 8)
+    try:
+        addr = compile_ir(requant_ir(kind), kind.name, isa.target)
+        ok = _requant_self_test(addr, kind, np.dtype(out_dtype))
+    except Exception as e:  # noqa: BLE001  (any compile failure: keep the numba requantizer)
+        log.warning("int32 requantizer %s unavailable (%s)", kind.name, e)
+        return 0
+    if not ok:
+        log.warning("int32 requantizer %s failed its self-test", kind.name)
+    return addr if ok else 0
+
+
+def _requant_self_test(addr: int, kind: RequantKind, out_dtype: np.dtype) -> bool:
+    """Requantize random sums with extremes of the proven range, compare with the twin."""
+    from hwsr.sim import _naive
+
+    rng = np.random.default_rng(kind.lanes + 7 * kind.rounding + 31 * kind.fit)
+    c_out, width, astride = 3, 37, 48
+    acc = rng.integers(-(2**20), 2**20 + 1, (c_out, astride)).astype(np.int32)
+    acc[:, :4] = [[2**20, -(2**20), 0, 1]]
+    bias = rng.integers(-(2**20), 2**20 + 1, c_out).astype(np.int32)
+    ls, rs = np.array([0, 8, 1], np.int32), np.array([30, 0, 5], np.int32)
+    acc_bits = 32 if kind.fit == 0 else 20
+    lo, hi = {8: (0, 255), 16: (-512, 511)}.get(kind.out_bits, (-(2**20), 2**20))
+    limits = _limits(acc_bits, lo, hi)
+    got, want = (np.zeros((1, c_out * width), out_dtype) for _ in range(2))
+    got_stats, want_stats = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    fn = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * 10)(addr)
+    fn(acc.ctypes.data, astride, got.ctypes.data, width, c_out, bias.ctypes.data,
+       ls.ctypes.data, rs.ctypes.data, limits.ctypes.data, got_stats.ctypes.data)
+    _naive.requant_i32(acc[None, :, :width].reshape(1, c_out, width), 0, 1, width, bias, ls,
+                       rs, kind.relu, acc_bits, kind.fit, kind.rounding, lo, hi, want,
+                       want_stats)
+    return bool(np.array_equal(got, want) and got_stats.tolist() == want_stats.tolist())
+
+
+def _limits(acc_bits: int, lo: int, hi: int) -> npt.NDArray[np.int32]:
+    """The requantizer's ``limits`` (see ``hwsr.sim._kernels._acc_limits_i32``)."""
+    if acc_bits > 30:
+        return np.array([0, 0, -(2**31), 2**31 - 1, lo, hi], np.int32)
+    h = 1 << (acc_bits - 1)
+    return np.array([h, (1 << acc_bits) - 1, -h, h - 1, lo, hi], np.int32)
 
 
 def _self_test(isa: Isa, c_out: int) -> bool:
