@@ -73,8 +73,8 @@ class Isa:
 AVX512_VNNI = Isa("avx512vnni", "dpbusd", 512, 28, ("avx512f", "avx512bw", "avx512vnni"), "",
                   24)
 AVX_VNNI = Isa("avxvnni", "dpbusd", 256, 13, ("avx2", "avxvnni"), "-avx512f", 12)
-AVX2 = Isa("avx2", "pmaddwd", 256, 6, ("avx2",), "-avx512f,-avxvnni", 12)
-GENERIC = Isa("generic", "generic", 256, 6, (), "-avx512f,-avxvnni", 12)
+AVX2 = Isa("avx2", "pmaddwd", 256, 6, ("avx2",), "-avx512f,-avxvnni", 14)
+GENERIC = Isa("generic", "generic", 256, 6, (), "-avx512f,-avxvnni", 14)
 VARIANTS = (AVX512_VNNI, AVX_VNNI, AVX2, GENERIC)  # best first
 _DPBUSD = {256: "llvm.x86.avx512.vpdpbusd.256", 512: "llvm.x86.avx512.vpdpbusd.512"}
 _PMADDWD = "llvm.x86.avx2.pmadd.wd"
@@ -223,9 +223,10 @@ def peak_name(isa: Isa) -> str:
 
 def peak_ir(isa: Isa) -> str:
     """LLVM IR of ``i32 hwsr_peak_<isa>(i64 iters, i64 operands)``: ``iters`` rounds of
-    ``isa.peak_chains`` independent multiply-accumulates on two register operands loaded
-    once, no other memory traffic: the host's rate for the instruction the kernel uses
-    (``isa.macs_per_op`` MACs each; the 16-bit forms count their ``vpaddd`` too)."""
+    ``isa.peak_chains`` independent multiply-accumulates on register operands, no memory
+    traffic: the host's rate for the instruction the kernel uses (``isa.macs_per_op`` MACs
+    each; the 16-bit forms count their ``vpaddd`` too, and multiply each chain's own value,
+    so the compiler cannot hoist the product out of the loop)."""
     from llvmlite import ir
 
     mod = ir.Module(name=peak_name(isa))
@@ -248,7 +249,10 @@ def peak_ir(isa: Isa) -> str:
         p = b.phi(g.v32, f"c{c}")
         p.add_incoming(ir.Constant(g.v32, None), entry)
         chains.append(p)
-    new = [g.step(b, [p], [x], w)[0] for p in chains]
+    # the 16-bit forms multiply the chain's own value (a loop-invariant vpmaddwd would be
+    # hoisted out of the loop, leaving only the adds); vpdpbusd reads its accumulator anyway
+    new = [g.step(b, [p], [x if isa.form == "dpbusd" else b.bitcast(p, g.v16)], w)[0]
+           for p in chains]
     for p, v in zip(chains, new, strict=True):
         p.add_incoming(v, loop)
     n_next = b.add(n, i64(1))
