@@ -261,3 +261,14 @@ def test_cache_key_names_the_target() -> None:
     assert len({key, _objcache._key("ir2", *args[1:]),
                 _objcache._key(args[0], args[1], "sapphirerapids", args[3]),
                 _objcache._key(*args[:3], "+avx2,+avx512f")}) == 4
+
+
+@pytest.mark.parametrize("isa", VARIANTS)
+def test_compiled_requantizer_passes_its_self_test_in_every_mode(isa: int8.Isa) -> None:
+    """Every rounding mode and fit rule (ReLU on and off, uint8 and int16 codes) gets the
+    compiled int32-lane requantizer on this host, not the numba fallback."""
+    for rounding in range(4):
+        for fit in range(3):
+            for relu in (False, True):
+                for dtype in (np.dtype(np.uint8), np.dtype(np.int16)):
+                    assert int8.requant_address(isa, rounding, fit, relu, dtype) != 0
