@@ -20,6 +20,12 @@ Inner indices are unsigned where it lets the copies vectorize (no negative-index
 from __future__ import annotations
 
 import numba
+
+# numba loads its array registries (and through them SciPy's BLAS bindings, a long chain of
+# imports) the first time any cached kernel is loaded; imported here, that happens when the
+# simulator is imported, not in its first step, where a Ctrl-C landing in the chain ended
+# `hwsr simulate` by the signal instead of its "interrupted" exit 130
+import numba.np.arraymath  # noqa: F401
 import numpy as np
 
 from hwsr.fixed import (

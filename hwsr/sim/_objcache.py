@@ -1,9 +1,9 @@
 """Compiling the MAC kernels' LLVM IR for this host, with their object code cached on disk.
 
-A kernel is compiled once per machine, not once per process: MCJIT's object cache hands the
-host object code to :func:`compile_ir`'s callbacks, which keep it in a folder under a name
-that hashes everything the code depends on (the IR, LLVM's version, the target triple, the
-CPU name and the full feature string the code was compiled for). A folder shared between
+A kernel is compiled once per machine, not once per process: :func:`compile_ir` emits the
+host object code and keeps it in a folder under a name that hashes everything the code
+depends on (the IR, LLVM's version, the target triple, the CPU name and the full feature
+string the code was compiled for). A folder shared between
 machines (a network home, a CI cache) therefore never hands one CPU another's code; a
 stale or foreign file is simply never looked up. Files are written atomically
 (:mod:`hwsr.atomic`), so a killed run leaves the old file or none. The kernels' self-tests
@@ -28,7 +28,7 @@ from hwsr.atomic import atomic_write
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "HWSR_KERNEL_CACHE"
-FORMAT = "hwsr-mac-1"  # bump when the meaning of a cached object changes
+FORMAT = "hwsr-mac-2"  # bump when the meaning of a cached object changes
 _LOCK = threading.Lock()
 _ENGINES: list[object] = []  # the compiled modules' execution engines, kept alive
 COUNTS = {"compiled": 0, "loaded": 0}  # kernels built and kernels read from the cache
@@ -101,7 +101,12 @@ def _write(path: Path | None, data: bytes) -> None:
 def compile_ir(text: str, name: str, extra_features: str = "") -> int:
     """Address of function ``name`` of the IR module ``text``, compiled for this host (the
     host's features plus ``extra_features``), its object code read from or written to the
-    cache folder."""
+    cache folder.
+
+    The object is emitted by the target machine and handed to MCJIT as a file, not through
+    MCJIT's object-cache callbacks: a Ctrl-C that lands in a Python callback called from C is
+    swallowed by ctypes, and the interpreter then dies of the signal at exit instead of
+    reporting the interruption."""
     llvm = _llvm()
     with _LOCK:
         module = llvm.parse_assembly(text)
@@ -112,12 +117,16 @@ def compile_ir(text: str, name: str, extra_features: str = "") -> int:
             cpu=cpu, features=features, opt=3)
         folder = cache_dir()
         path = folder / f"{_key(text, module.triple, cpu, features)}.o" if folder else None
-        cached = _read(path)
-        engine = llvm.create_mcjit_compiler(module, machine)
-        engine.set_object_cache(lambda _m, data: _write(path, data),
-                                lambda _m: cached)
+        obj = _read(path)
+        COUNTS["loaded" if obj else "compiled"] += 1
+        if obj is None:
+            obj = bytes(machine.emit_object(module))
+            _write(path, obj)
+        holder = llvm.parse_assembly("")
+        holder.triple = module.triple
+        engine = llvm.create_mcjit_compiler(holder, machine)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
-        COUNTS["loaded" if cached else "compiled"] += 1
         _ENGINES.append(engine)
         return int(engine.get_function_address(name))
 
