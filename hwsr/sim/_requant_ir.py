@@ -115,104 +115,135 @@ def requant_ir(kind: RequantKind) -> str:
 
     if kind.out_bits not in (8, 16, 32, 64) or kind.lanes not in (4, 8, 16):
         raise ValueError(f"unsupported requantizer {kind}")
-    i32, i64 = ir.IntType(32), ir.IntType(64)
+    i64 = ir.IntType(64)
     mod = ir.Module(name=kind.name)
     fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [i64] * 10), kind.name)
-    acc_a, astride, out_a, width, c_out, bias_a, ls_a, rs_a, lim_a, stats_a = fn.args
-    blocks = {n: fn.append_basic_block(n) for n in ("entry", "chan", "vec", "tail", "tail_do",
-                                                    "next", "done")}
-    b = ir.IRBuilder(blocks["entry"])
-    r = _Row(kind, b)
-    L = kind.lanes
-    ptr = {n: b.inttoptr(a, i32.as_pointer()) for n, a in
-           (("acc", acc_a), ("bias", bias_a), ("ls", ls_a), ("rs", rs_a), ("lim", lim_a))}
-    lim = {n: r.splat(b.load(b.gep(ptr["lim"], [i64(i)])))
-           for i, n in enumerate(("acc_h", "acc_mask", "acc_lo", "acc_hi", "lo", "hi"))}
-    out_t = ir.IntType(kind.out_bits)
-    out_v = ir.VectorType(out_t, L)
-    out = b.inttoptr(out_a, out_t.as_pointer())
-    n_full = b.sdiv(width, i64(L))
-    rem = b.trunc(b.sub(width, b.mul(n_full, i64(L))), i32)
-    b.cbranch(b.icmp_signed(">", c_out, i64(0)), blocks["chan"], blocks["done"])
-
-    zero = r.const(0)
-    b.position_at_end(blocks["chan"])  # one output channel
-    o = b.phi(i64, "o")
-    o.add_incoming(i64(0), blocks["entry"])
-    acc3 = [b.phi(r.vec, n) for n in ("peak", "ovf", "sat")]
-    for p in acc3:
-        p.add_incoming(zero, blocks["entry"])
-    rs = r.splat(b.load(b.gep(ptr["rs"], [o])))
-    ch = {"bias": r.splat(b.load(b.gep(ptr["bias"], [o]))),
-          "ls": r.splat(b.load(b.gep(ptr["ls"], [o]))), "rs": rs,
-          "half": b.ashr(b.shl(r.const(1), rs), r.const(1))}
-    src_row = b.gep(ptr["acc"], [b.mul(o, astride)])
-    dst_row = b.gep(out, [b.mul(o, width)])
-    b.branch(blocks["vec"])
-
-    b.position_at_end(blocks["vec"])  # whole vectors of the row (the loop may run 0 times)
-    xb = b.phi(i64, "xb")
-    xb.add_incoming(i64(0), blocks["chan"])
-    st = [b.phi(r.vec, f"v{n}") for n in range(3)]
-    for p, init in zip(st, acc3, strict=True):
-        p.add_incoming(init, blocks["chan"])
-    more = b.icmp_signed("<", xb, n_full)
-    x_at = b.mul(xb, i64(L))
-    load_at = b.select(more, x_at, i64(0))  # a guard: never read past the row when done
-    x = b.load(b.bitcast(b.gep(src_row, [load_at]), r.vec.as_pointer()), align=4)
-    codes, mag, ovf, sat = r.requant(x, ch, lim)
-    new = [r.smax(st[0], mag), b.add(st[1], ovf), b.add(st[2], sat)]
-    with b.if_then(more):
-        b.store(b.trunc(codes, out_v) if kind.out_bits < 32 else
-                b.sext(codes, out_v) if kind.out_bits == 64 else codes,
-                b.bitcast(b.gep(dst_row, [x_at]), out_v.as_pointer()), align=1)
-    kept = [b.select(more, n, p) for n, p in zip(new, st, strict=True)]
-    xb.add_incoming(b.add(xb, i64(1)), b.block)
-    for p, v in zip(st, kept, strict=True):
-        p.add_incoming(v, b.block)
-    b.cbranch(more, blocks["vec"], blocks["tail"])
-
-    b.position_at_end(blocks["tail"])  # the last width % L pixels, lanes masked
-    b.cbranch(b.icmp_signed(">", rem, i32(0)), blocks["tail_do"], blocks["next"])
-    b.position_at_end(blocks["tail_do"])
-    x = b.load(b.bitcast(b.gep(src_row, [b.mul(n_full, i64(L))]), r.vec.as_pointer()),
-               align=4)
-    codes, mag, ovf, sat = r.requant(x, ch, lim)
-    valid = b.icmp_signed("<", ir.Constant(r.vec, [i32(i) for i in range(L)]), r.splat(rem))
-    tail_new = [r.smax(kept[0], b.select(valid, mag, zero)),
-                b.add(kept[1], b.select(valid, ovf, zero)),
-                b.add(kept[2], b.select(valid, sat, zero))]
-    base = b.mul(n_full, i64(L))
-    for lane in range(L - 1):
-        with b.if_then(b.icmp_signed(">", rem, i32(lane))):
-            v = b.extract_element(codes, i32(lane))
-            v = b.trunc(v, out_t) if kind.out_bits < 32 else (
-                b.sext(v, out_t) if kind.out_bits == 64 else v)
-            b.store(v, b.gep(dst_row, [b.add(base, i64(lane))]))
-    tail_end = b.block
-    b.branch(blocks["next"])
-
-    b.position_at_end(blocks["next"])
-    merged = []
-    for i, name in enumerate(("peak", "ovf", "sat")):
-        p = b.phi(r.vec, f"m{name}")
-        p.add_incoming(kept[i], blocks["tail"])
-        p.add_incoming(tail_new[i], tail_end)
-        merged.append(p)
-    o_next = b.add(o, i64(1))
-    o.add_incoming(o_next, blocks["next"])
-    for p, v in zip(acc3, merged, strict=True):
-        p.add_incoming(v, blocks["next"])
-    b.cbranch(b.icmp_signed("<", o_next, c_out), blocks["chan"], blocks["done"])
-
-    b.position_at_end(blocks["done"])
-    final = [b.phi(r.vec, f"f{n}") for n in range(3)]
-    for p, v in zip(final, merged, strict=True):
-        p.add_incoming(zero, blocks["entry"])
-        p.add_incoming(v, blocks["next"])
-    _store_stats(b, stats_a, final, L)
-    b.ret_void()
+    g = _Kernel(kind, fn)
+    g.channel_loop()
     return str(mod)
+
+
+class _Kernel:
+    """The blocks of one requantizer: a loop over the channels, in each a loop over whole
+    vectors of the row and a masked tail, then the statistics."""
+
+    def __init__(self, kind: RequantKind, fn: Any) -> None:
+        from llvmlite import ir
+
+        self.ir, self.kind, self.fn = ir, kind, fn
+        self.i32, self.i64 = ir.IntType(32), ir.IntType(64)
+        acc_a, self.astride, out_a, self.width, self.c_out, bias_a, ls_a, rs_a, lim_a, \
+            self.stats_a = fn.args
+        self.blocks = {n: fn.append_basic_block(n) for n in (
+            "entry", "chan", "vec", "tail", "tail_do", "next", "done")}
+        b = self.b = ir.IRBuilder(self.blocks["entry"])
+        self.r = _Row(kind, b)
+        self.ptr = {n: b.inttoptr(a, self.i32.as_pointer()) for n, a in (
+            ("acc", acc_a), ("bias", bias_a), ("ls", ls_a), ("rs", rs_a), ("lim", lim_a))}
+        self.lim = {n: self.r.splat(b.load(b.gep(self.ptr["lim"], [self.i64(i)]))) for i, n in
+                    enumerate(("acc_h", "acc_mask", "acc_lo", "acc_hi", "lo", "hi"))}
+        self.out_t = ir.IntType(kind.out_bits)
+        self.out_v = ir.VectorType(self.out_t, kind.lanes)
+        self.out = b.inttoptr(out_a, self.out_t.as_pointer())
+        self.n_full = b.sdiv(self.width, self.i64(kind.lanes))
+        self.rem = b.trunc(b.sub(self.width, b.mul(self.n_full, self.i64(kind.lanes))),
+                           self.i32)
+        self.zero = self.r.const(0)
+
+    def narrow(self, v: Any, t: Any) -> Any:
+        """int32 codes as stored: truncated, or sign-extended to 64 bits."""
+        bits = self.kind.out_bits
+        return v if bits == 32 else (self.b.sext(v, t) if bits == 64 else self.b.trunc(v, t))
+
+    def channel_loop(self) -> None:
+        b, bl, i64 = self.b, self.blocks, self.i64
+        b.cbranch(b.icmp_signed(">", self.c_out, i64(0)), bl["chan"], bl["done"])
+        b.position_at_end(bl["chan"])  # one output channel
+        o = b.phi(i64, "o")
+        o.add_incoming(i64(0), bl["entry"])
+        acc3 = [b.phi(self.r.vec, n) for n in ("peak", "ovf", "sat")]
+        for p in acc3:
+            p.add_incoming(self.zero, bl["entry"])
+        rs = self.r.splat(b.load(b.gep(self.ptr["rs"], [o])))
+        ch = {"bias": self.r.splat(b.load(b.gep(self.ptr["bias"], [o]))),
+              "ls": self.r.splat(b.load(b.gep(self.ptr["ls"], [o]))), "rs": rs,
+              "half": b.ashr(b.shl(self.r.const(1), rs), self.r.const(1))}
+        rows = (b.gep(self.ptr["acc"], [b.mul(o, self.astride)]),
+                b.gep(self.out, [b.mul(o, self.width)]))
+        b.branch(bl["vec"])
+        kept = self.vector_loop(rows, ch, acc3)
+        tail_new, tail_end = self.tail(rows, ch, kept)
+        b.position_at_end(bl["next"])
+        merged = []
+        for i, name in enumerate(("peak", "ovf", "sat")):
+            p = b.phi(self.r.vec, f"m{name}")
+            p.add_incoming(kept[i], bl["tail"])
+            p.add_incoming(tail_new[i], tail_end)
+            merged.append(p)
+        o_next = b.add(o, i64(1))
+        o.add_incoming(o_next, bl["next"])
+        for p, v in zip(acc3, merged, strict=True):
+            p.add_incoming(v, bl["next"])
+        b.cbranch(b.icmp_signed("<", o_next, self.c_out), bl["chan"], bl["done"])
+        b.position_at_end(bl["done"])
+        final = [b.phi(self.r.vec, f"f{n}") for n in range(3)]
+        for p, v in zip(final, merged, strict=True):
+            p.add_incoming(self.zero, bl["entry"])
+            p.add_incoming(v, bl["next"])
+        _store_stats(b, self.stats_a, final, self.kind.lanes)
+        b.ret_void()
+
+    def vector_loop(self, rows: tuple[Any, Any], ch: dict[str, Any],
+                    acc3: list[Any]) -> list[Any]:
+        """Whole vectors of the row (the body runs once more, its store and counts
+        discarded, so the loop needs no separate entry test); the counts it leaves."""
+        b, r, i64, L = self.b, self.r, self.i64, self.kind.lanes
+        b.position_at_end(self.blocks["vec"])
+        xb = b.phi(i64, "xb")
+        xb.add_incoming(i64(0), self.blocks["chan"])
+        st = [b.phi(r.vec, f"v{n}") for n in range(3)]
+        for p, init in zip(st, acc3, strict=True):
+            p.add_incoming(init, self.blocks["chan"])
+        more = b.icmp_signed("<", xb, self.n_full)
+        x_at = b.mul(xb, i64(L))
+        load_at = b.select(more, x_at, i64(0))  # never read past the row when done
+        x = b.load(b.bitcast(b.gep(rows[0], [load_at]), r.vec.as_pointer()), align=4)
+        codes, mag, ovf, sat = r.requant(x, ch, self.lim)
+        new = [r.smax(st[0], mag), b.add(st[1], ovf), b.add(st[2], sat)]
+        with b.if_then(more):
+            b.store(self.narrow(codes, self.out_v),
+                    b.bitcast(b.gep(rows[1], [x_at]), self.out_v.as_pointer()), align=1)
+        kept = [b.select(more, n, p) for n, p in zip(new, st, strict=True)]
+        xb.add_incoming(b.add(xb, i64(1)), b.block)
+        for p, v in zip(st, kept, strict=True):
+            p.add_incoming(v, b.block)
+        b.cbranch(more, self.blocks["vec"], self.blocks["tail"])
+        return kept
+
+    def tail(self, rows: tuple[Any, Any], ch: dict[str, Any],
+             kept: list[Any]) -> tuple[list[Any], Any]:
+        """The last ``width % lanes`` pixels: lanes past the row masked out of the counts,
+        stored one by one; the counts and the block that ends it."""
+        b, r, i32, i64, L = self.b, self.r, self.i32, self.i64, self.kind.lanes
+        b.position_at_end(self.blocks["tail"])
+        b.cbranch(b.icmp_signed(">", self.rem, i32(0)), self.blocks["tail_do"],
+                  self.blocks["next"])
+        b.position_at_end(self.blocks["tail_do"])
+        base = b.mul(self.n_full, i64(L))
+        x = b.load(b.bitcast(b.gep(rows[0], [base]), r.vec.as_pointer()), align=4)
+        codes, mag, ovf, sat = r.requant(x, ch, self.lim)
+        lanes = self.ir.Constant(r.vec, [i32(i) for i in range(L)])
+        valid = b.icmp_signed("<", lanes, r.splat(self.rem))
+        new = [r.smax(kept[0], b.select(valid, mag, self.zero)),
+               b.add(kept[1], b.select(valid, ovf, self.zero)),
+               b.add(kept[2], b.select(valid, sat, self.zero))]
+        for lane in range(L - 1):
+            with b.if_then(b.icmp_signed(">", self.rem, i32(lane))):
+                b.store(self.narrow(b.extract_element(codes, i32(lane)), self.out_t),
+                        b.gep(rows[1], [b.add(base, i64(lane))]))
+        end = b.block
+        b.branch(self.blocks["next"])
+        return new, end
 
 
 def _store_stats(b: Any, stats_a: Any, final: list[Any], lanes: int) -> None:
