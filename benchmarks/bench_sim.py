@@ -16,10 +16,15 @@ lowered with ``hwsr.quant.lower.lower_dual``. onnxruntime rounds half to even; t
 spec rounds half up, so the benchmark also reports how many output codes differ, and checks
 bit-exactness of the QCDQ export on a half-even variant of the engine.
 
-Also times two peak probes in the same rounds: a float32 GEMM (OpenBLAS) and a register-only
-loop of AVX-512 VNNI int8 dot products (``hwsr.sim.vnni.peak_function``, the instruction the
-simulator's int8 MACs use), and writes the markdown table, JSON and an SVG bar chart. The
-last line printed is ``sim/ort = R (2 threads)``.
+The simulator runs with the int8 kernel variant the host picks (``HWSR_SIM_INT8`` unset), and
+again forced onto every other variant this host runs (AVX-512 VNNI, AVX-VNNI, AVX2, generic),
+in the same interleaved rounds. Peak probes in the same rounds: a float32 GEMM (OpenBLAS) and
+each variant's register-only loop of its multiply instruction (``hwsr.sim.probes``), so each
+whole-frame rate is given as a fraction of the peak of the instruction it used. Then the
+first-frame time of a fresh ``simulate`` process with a cold and a warm kernel cache (numba's
+and the LLVM kernels' objects). Writes the markdown table, JSON and an SVG bar chart; earlier
+measurements of other hosts already in the markdown file are kept. The last line printed is
+``sim/ort = R (2 threads)``.
 
 Usage: ``python benchmarks/bench_sim.py [--rounds 3] [--write benchmarks/results/sim.md]``
 """
@@ -42,13 +47,14 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from hwsr.atomic import write_text
 from hwsr.export import ExportSource, Format, build
 from hwsr.export.runtimes import hwc
 from hwsr.export.runtimes import ort_session as export_session
 from hwsr.export.runtimes import run_ort as export_run
 from hwsr.fixed import Rounding
 from hwsr.program import EngineProgram, load_program
-from hwsr.sim import simulate, test_pattern
+from hwsr.sim import int8, probes, simulate, test_pattern
 from hwsr.spec import EngineSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,26 +163,6 @@ def peak_probe(threads: int) -> Callable[[], None]:
     return run
 
 
-PEAK_I8_ITERS = 400_000  # rounds of the int8 peak loop per thread (about 0.1 s)
-
-
-def peak_i8_probe(threads: int) -> Callable[[], None]:
-    """The int8 VNNI peak loop on ``threads`` Python threads (it releases the GIL); a no-op
-    where the host has no VNNI (the result is then reported as unavailable)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from hwsr.sim import vnni
-
-    if not vnni.available():
-        return lambda: None
-    fn = vnni.peak_function()
-    pool = ThreadPoolExecutor(max_workers=threads)
-
-    def run() -> None:
-        list(pool.map(fn, [PEAK_I8_ITERS] * threads))
-    return run
-
-
 def half_even_check(spec: EngineSpec) -> tuple[int, int, int]:
     """On a half-even engine: output codes where onnxruntime differs from the simulator,
     with its integer fusion and without (the QCDQ export as written), and the codes compared."""
@@ -187,6 +173,61 @@ def half_even_check(spec: EngineSpec) -> tuple[int, int, int]:
     fused = run_ort(ort_session(program), frame)
     plain = run_ort(ort_session(program, optimize=False), frame)
     return int(np.count_nonzero(fused != sim)), int(np.count_nonzero(plain != sim)), sim.size
+
+
+def variant_runs(program: EngineProgram, frame: np.ndarray) -> tuple[
+        dict[str, Callable[[], object]], dict[str, int]]:
+    """Timed functions of every int8 variant this host runs: the simulator forced onto it
+    (``sim:<name>``) and its peak loop (``peak:<name>``), each on 2 threads and on 1
+    (suffix ``1``); and the MACs of each peak run."""
+    fns: dict[str, Callable[[], object]] = {}
+    macs: dict[str, int] = {}
+    for isa in int8.VARIANTS:
+        if not int8.passes_self_test(isa):
+            continue
+        for threads, sfx in ((THREADS, ""), (1, "1")):
+            def run(name: str = isa.name, lanes: int = threads) -> None:
+                with int8.forced(name):
+                    simulate(program, frame, "dual", lanes=lanes)
+            fns[f"sim:{isa.name}{sfx}"] = run
+            fns[f"peak:{isa.name}{sfx}"], macs[f"peak:{isa.name}{sfx}"] = probes.peak_probe(
+                isa, threads)
+    return fns, macs
+
+
+FIRST_FRAME = """
+import time
+t0 = time.perf_counter()
+from hwsr.program import load_program
+from hwsr.sim import simulate, test_pattern, _objcache
+program, frame = load_program({program!r}), test_pattern(1280, 720)
+t1 = time.perf_counter()
+simulate(program, frame, "dual")
+t2 = time.perf_counter()
+print({{"import_s": t1 - t0, "first_frame_s": t2 - t1, **_objcache.COUNTS}})
+"""
+
+
+def first_frame_times() -> dict[str, dict]:
+    """A fresh process's import and first-frame time, twice on the same empty cache folders
+    (numba's and the LLVM kernels'): cold (everything compiles), then warm (all loaded)."""
+    import ast
+    import subprocess
+    import sys
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NUMBA_CACHE_DIR": f"{tmp}/numba", "HWSR_KERNEL_CACHE":
+               f"{tmp}/kernels", "PYTHONPATH": str(ROOT)}
+        for name in ("cold", "warm"):
+            t = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", FIRST_FRAME.format(
+                program=str(PROGRAM_PATH))], env=env, capture_output=True, text=True,
+                check=True)
+            out[name] = {"process_s": time.perf_counter() - t,
+                         **ast.literal_eval(done.stdout.strip().splitlines()[-1])}
+    return out
 
 
 def main() -> None:
@@ -204,22 +245,41 @@ def main() -> None:
     program, origin = engine_program(spec)
     frame = test_pattern(1280, 720)
     if args.profile:
-        for lanes in (1, THREADS):
-            print("\n".join(profile(program, frame, lanes)))
-        print(f"float32 multiply-add loop alone (3x3 20->20 row, in cache): "
-              f"{mac_loop_rate():.1f} GMAC/s on one thread")
-        from hwsr.sim import vnni
-
-        if vnni.available():
-            print(f"int8 VNNI MAC kernel alone (3x3 20->20 row, in cache, one call from "
-                  f"Python): {mac_loop_rate_i8():.1f} GMAC/s on one thread")
+        print_profile(program, frame)
         return
+    result = measure(program, frame, spec, args.rounds)
+    result["weights"] = origin
+    result["first_frame"] = first_frame_times()
+    if args.video_frames > 0:
+        result["video"] = video_clip(args.video_frames)
+    lines = results_table(result)
+    print("\n".join(lines))
+    if args.write:
+        write_results(args.write, lines, result)
+    print(f"sim/ort = {result['ratios']['sim/ort (2 threads)']:.2f} ({THREADS} threads)")
+
+
+def print_profile(program: EngineProgram, frame: np.ndarray) -> None:
+    for lanes in (1, THREADS):
+        print("\n".join(profile(program, frame, lanes)))
+    print(f"float32 multiply-add loop alone (3x3 20->20 row, in cache): "
+          f"{mac_loop_rate():.1f} GMAC/s on one thread")
+    for isa in int8.VARIANTS:
+        if int8.passes_self_test(isa):
+            print(f"int8 {isa.name} MAC kernel alone (3x3 20->20 row, in cache): "
+                  f"{probes.kernel_rate(isa):.1f} GMAC/s on one thread; its instruction's "
+                  f"peak {probes.peak_rate(isa, 1):.1f}")
+
+
+def measure(program: EngineProgram, frame: np.ndarray, spec: EngineSpec,
+            rounds: int) -> dict:
+    """The interleaved rounds and everything computed from them."""
     net = float_dual_like(program)
     x = torch.from_numpy(frame).permute(2, 0, 1)[None].float().div(256).contiguous()
     sess, sess1 = ort_session(program), ort_session(program, threads=1)
-    sim_out = simulate(program, frame, "dual").frame  # warm-up: numba compile / cache load
-    exact = bool(np.array_equal(sim_out, simulate(program, frame, "dual", mac_path="blas",
-                                                  lanes=1).frame))
+    sim_res = simulate(program, frame, "dual")  # warm-up: numba compile / cache load
+    exact = bool(np.array_equal(sim_res.frame, simulate(program, frame, "dual",
+                                                        mac_path="blas", lanes=1).frame))
     ort_out = run_ort(sess, frame)
 
     def torch_forward(threads: int) -> Callable[[], None]:
@@ -230,61 +290,97 @@ def main() -> None:
             torch.set_num_threads(THREADS)
         return run
 
+    v_fns, peak_macs = variant_runs(program, frame)
+    for fn in v_fns.values():  # warm-up of every variant's kernels
+        fn()
     load_before = os.getloadavg()
     times = best_of({"sim": lambda: simulate(program, frame, "dual", lanes=THREADS),
                      "ort": lambda: run_ort(sess, frame), "torch": torch_forward(THREADS),
-                     "peak": peak_probe(THREADS), "peak_i8": peak_i8_probe(THREADS),
+                     "peak": peak_probe(THREADS),
                      "sim1": lambda: simulate(program, frame, "dual", lanes=1),
                      "ort1": lambda: run_ort(sess1, frame), "torch1": torch_forward(1),
-                     "peak1": peak_probe(1), "peak_i81": peak_i8_probe(1)},
-                    args.rounds)
+                     "peak1": peak_probe(1), **v_fns}, rounds)
     macs_per_pixel = spec.net1().macs_per_pixel + spec.macs_per_pixel
     gmac = macs_per_pixel * frame.shape[0] * frame.shape[1] / 1e9
-    peak_gmac = {"peak": PEAK_N**3 / times["peak"] / 1e9,
-                 "peak1": PEAK_N**3 / times["peak1"] / 1e9}
-    from hwsr.sim import vnni
-
-    i8_macs = PEAK_I8_ITERS * vnni.PEAK_CHAINS * 64 if vnni.available() else 0
-    peak_i8 = {"2": THREADS * i8_macs / times["peak_i8"] / 1e9,
-               "1": i8_macs / times["peak_i81"] / 1e9} if i8_macs else None
+    layers = {f"{s.stage}.layer{ly.index}": ly.host_kernel for s in sim_res.report.stages
+              for ly in s.layers}
+    auto = int8.active()
     result = {
         "date": datetime.date.today().isoformat(), "machine": machine(),
+        "host_isa": host_isa(), "int8_host": int8.describe_host(),
         "load_before": list(load_before), "load_after": list(os.getloadavg()),
         "versions": {"numpy": np.__version__, "torch": torch.__version__,
                      "onnxruntime": ort.__version__, "numba": numba.__version__},
-        "weights": origin, "rounds": args.rounds, "gmac_per_frame": gmac,
+        "rounds": rounds, "gmac_per_frame": gmac,
         "seconds": {k: v for k, v in times.items() if not k.startswith("peak")},
-        "peak_f32_gmac_s": {"2": peak_gmac["peak"], "1": peak_gmac["peak1"]},
-        "peak_i8_gmac_s": peak_i8,
-        "sim_mac_path": simulate(program, test_pattern(16, 4), "dual").report.stages[0]
-        .layers[0].mac_path,
+        "peak_f32_gmac_s": {"2": PEAK_N**3 / times["peak"] / 1e9,
+                            "1": PEAK_N**3 / times["peak1"] / 1e9},
+        "peak_gmac_s": {k.split(":")[1]: peak_macs[k] / times[k] / 1e9 for k in peak_macs},
+        "sim_variant": auto.name if auto else None, "sim_host_kernel_per_layer": layers,
         "sim_exact_vs_blas_path": exact,
-        "ort_codes_differ": int(np.count_nonzero(ort_out != sim_out)), "codes": sim_out.size,
+        "ort_codes_differ": int(np.count_nonzero(ort_out != sim_res.frame)),
+        "codes": sim_res.frame.size,
         "half_even": dict(zip(("fused_differ", "plain_differ", "codes"),
                               half_even_check(spec), strict=True)),
     }
-    result["ratios"] = {
-        "sim/ort (2 threads)": times["sim"] / times["ort"],
-        "sim/ort (1 thread)": times["sim1"] / times["ort1"],
-        "sim/torch (2 threads)": times["sim"] / times["torch"],
-        "sim/torch (1 thread)": times["sim1"] / times["torch1"],
-        "sim/peak (2 threads)": gmac / times["sim"] / peak_gmac["peak"],
-        "sim/peak (1 thread)": gmac / times["sim1"] / peak_gmac["peak1"],
-    }
-    if peak_i8:
-        result["ratios"]["sim/int8 peak (2 threads)"] = gmac / times["sim"] / peak_i8["2"]
-        result["ratios"]["sim/int8 peak (1 thread)"] = gmac / times["sim1"] / peak_i8["1"]
-    if args.video_frames > 0:
-        result["video"] = video_clip(args.video_frames)
-    lines = results_table(result)
-    print("\n".join(lines))
-    if args.write:
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        args.write.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n",
-                                                   encoding="utf-8")
-        args.write.with_suffix(".svg").write_text(bar_chart(result), encoding="utf-8")
-    print(f"sim/ort = {result['ratios']['sim/ort (2 threads)']:.2f} ({THREADS} threads)")
+    result["ratios"] = ratios(result)
+    return result
+
+
+def variants_timed(res: dict) -> list[str]:
+    """Names of the int8 variants forced in the rounds, best first."""
+    return [v.name for v in int8.VARIANTS if f"sim:{v.name}" in res["seconds"]]
+
+
+def ratios(res: dict) -> dict[str, float]:
+    """sim/ort and sim/torch at both thread counts, for the picked variant and each forced
+    one, and each whole-frame rate as a fraction of its instruction's peak."""
+    t, gmac, peaks = res["seconds"], res["gmac_per_frame"], res["peak_gmac_s"]
+    out = {}
+    for sfx, th, label in (("", "2", f"{THREADS} threads"), ("1", "1", "1 thread")):
+        out[f"sim/ort ({label})"] = t["sim" + sfx] / t["ort" + sfx]
+        out[f"sim/torch ({label})"] = t["sim" + sfx] / t["torch" + sfx]
+        out[f"sim/f32 peak ({label})"] = gmac / t["sim" + sfx] / res["peak_f32_gmac_s"][th]
+        for name in variants_timed(res):
+            out[f"sim {name}/ort ({label})"] = t[f"sim:{name}{sfx}"] / t["ort" + sfx]
+            out[f"sim {name}/its peak ({label})"] = (gmac / t[f"sim:{name}{sfx}"]
+                                                    / peaks[name + sfx])
+    return out
+
+
+def write_results(path: Path, lines: list[str], result: dict) -> None:
+    """The markdown (with the earlier hosts' section of the file it replaces), JSON, SVG."""
+    earlier = earlier_section(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, "\n".join(lines + earlier) + "\n")
+    write_text(path.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+    write_text(path.with_suffix(".svg"), bar_chart(result))
+
+
+EARLIER = "## Earlier measurements"
+
+
+def earlier_section(path: Path) -> list[str]:
+    """The lines of ``path`` from its ``## Earlier measurements`` heading up to the next
+    ``## `` heading that is not part of it (the memory section is written by its own
+    benchmark), or none."""
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8").splitlines()
+    starts = [i for i, line in enumerate(text) if line.startswith(EARLIER)]
+    if not starts:
+        return []
+    end = next((i for i in range(starts[0] + 1, len(text))
+                if text[i].startswith("## ") and not text[i].startswith(EARLIER)), len(text))
+    return ["", *text[starts[0] : end]]
+
+
+def host_isa() -> str:
+    """The vector instruction sets of this host that matter here, as LLVM reports them."""
+    f = int8.host_cpu_features()
+    names = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni", "avxvnni",
+             "amx-int8")
+    return ", ".join(n for n in names if f.get(n)) or "none of AVX2/AVX-512/AVX-VNNI"
 
 
 def video_clip(n_frames: int) -> dict[str, float]:
@@ -356,33 +452,6 @@ def profile(program: EngineProgram, frame: np.ndarray, lanes: int) -> list[str]:
     return lines
 
 
-def mac_loop_rate_i8(width: int = 1280, rounds: int = 500) -> float:
-    """GMAC/s of the int8 VNNI MAC kernel alone on one 3x3 20->20 output row (45 taps of
-    four-channel words, 20 register accumulators per 16 pixels), strips in cache."""
-    import ctypes
-
-    from hwsr.sim import direct, vnni
-
-    rng = np.random.default_rng(0)
-    s_shape, a_shape, n_taps = direct.i8_scratch_shapes(width, 20, 3, 20)
-    strips = rng.integers(0, 2**32, s_shape, dtype=np.uint32)
-    acc = np.zeros(a_shape, np.int32)
-    wq = vnni.pack_weights(rng.integers(-128, 128, (20, 20, 3, 3)))
-    wp = s_shape[2]
-    tapoff = np.array([((dy * 5 + g) * wp + dx) * 4 for dy in range(3) for dx in range(3)
-                       for g in range(5)], np.int64)
-    fn = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * 8)(vnni.mac_address(20))
-    args = (strips.ctypes.data, tapoff.ctypes.data, wq.ctypes.data, 20, n_taps,
-            acc.ctypes.data, a_shape[1], a_shape[1] // vnni.PIXELS)
-    best = float("inf")
-    for _ in range(5):
-        t = time.perf_counter()
-        for _ in range(rounds):
-            fn(*args)
-        best = min(best, (time.perf_counter() - t) / rounds)
-    return 20 * 20 * 9 * width / best / 1e9
-
-
 def mac_loop_rate(width: int = 1280, rounds: int = 200) -> float:
     """GMAC/s of the float32 direct kernel's multiply-add loop alone (``_mac3``), on the
     passes of one 3x3 20->20 output row (60 passes x 5 groups of four channels), in cache."""
@@ -422,20 +491,22 @@ ROWS = (("sim", "hwsr.sim line-buffer simulator (bit-exact)"),
         ("ort", "onnxruntime QCDQ export (int8 convs)"), ("torch", "PyTorch float32"))
 
 
+PEAK_OP = {"avx512vnni": "`vpdpbusd` zmm", "avxvnni": "`{vex} vpdpbusd` ymm",
+           "avx2": "`vpmaddwd` + `vpaddd` ymm", "generic": "generic IR (vpmaddwd form)"}
+
+
 def results_table(res: dict) -> list[str]:
     t, gmac, r = res["seconds"], res["gmac_per_frame"], res["ratios"]
-    peak, peak_i8 = res["peak_f32_gmac_s"], res.get("peak_i8_gmac_s")
+    peak, auto = res["peak_f32_gmac_s"], res["sim_variant"]
     rows = []
     for suffix, threads in (("", "2"), ("1", "1")):
+        p_i8 = res["peak_gmac_s"].get(f"{auto}{suffix}") if auto else None
         for key, name in ROWS:
             s = t[key + suffix]
-            of_i8 = f"{100 * gmac / s / peak_i8[threads]:.0f} %" if peak_i8 else "n/a"
+            of_i8 = f"{100 * gmac / s / p_i8:.0f} %" if p_i8 else "n/a"
             rows.append(f"| {name} | {threads} | {s:.3f} | {gmac / s:.1f} | "
                         f"{100 * gmac / s / peak[threads]:.0f} % | {of_i8} | "
                         f"{t['sim' + suffix] / s:.2f} |")
-    i8_line = (f"- measured int8 peak (AVX-512 VNNI `vpdpbusd` loop, registers only, same "
-               f"rounds): {peak_i8['2']:.1f} GMAC/s on 2 threads, {peak_i8['1']:.1f} on 1"
-               if peak_i8 else "- int8 peak: this CPU has no AVX-512 VNNI")
     load = " / ".join(f"{v:.2f}" for v in res["load_before"])
     load_after = " / ".join(f"{v:.2f}" for v in res["load_after"])
     he = res["half_even"]
@@ -443,6 +514,8 @@ def results_table(res: dict) -> list[str]:
         "# Simulator benchmark: one 1280x720 -> 3840x2160 dual-stage frame (hwsr-s)",
         "",
         f"- date: {res['date']}; machine: {res['machine']}, no GPU",
+        f"- host ISA (LLVM's feature names): {res['host_isa']}",
+        f"- {res['int8_host']}",
         f"- load average (1/5/15 min) before the timed rounds {load}, after {load_after} "
         f"(a shared machine: best of {res['rounds']} interleaved rounds)",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()),
@@ -450,8 +523,10 @@ def results_table(res: dict) -> list[str]:
         f"- work: {gmac:.2f} GMAC per frame (Net1 + Net2)",
         f"- measured float32 peak (OpenBLAS {PEAK_N}^3 SGEMM in the same rounds): "
         f"{peak['2']:.1f} GMAC/s on 2 threads, {peak['1']:.1f} on 1",
-        i8_line,
-        f"- simulator MAC datapath: {res.get('sim_mac_path', 'float32')}",
+        *[f"- measured int8 peak, {name} ({PEAK_OP[name]} loop, registers only, same rounds):"
+          f" {res['peak_gmac_s'][name]:.1f} GMAC/s on 2 threads, "
+          f"{res['peak_gmac_s'][name + '1']:.1f} on 1" for name in variants_timed(res)],
+        f"- simulator host kernel per layer: {per_layer(res['sim_host_kernel_per_layer'])}",
         "",
         "| executor | threads | time (s) | GMAC/s | of f32 peak | of int8 peak | "
         "simulator / this |",
@@ -462,6 +537,8 @@ def results_table(res: dict) -> list[str]:
         f"{r['sim/ort (1 thread)']:.2f} (1 thread); sim/torch {r['sim/torch (2 threads)']:.2f} "
         f"(2 threads), {r['sim/torch (1 thread)']:.2f} (1 thread). Targets: <= 0.7 and <= 1.0 "
         "vs onnxruntime, <= 0.33 vs torch.",
+        *variant_lines(res),
+        *first_frame_lines(res),
         "",
         f"The simulator's output equals its im2col/BLAS path's bit for bit: "
         f"{res['sim_exact_vs_blas_path']}.",
@@ -474,6 +551,53 @@ def results_table(res: dict) -> list[str]:
         f"on this CPU) onnxruntime differs in {he['fused_differ']:,}.",
         *video_lines(res),
     ]
+
+
+def per_layer(kernels: dict[str, str]) -> str:
+    """``net1.layer0-4 int8 avx2; net2...``: runs of layers on the same host kernel."""
+    parts: list[tuple[str, list[str], str]] = []
+    for key, kernel in kernels.items():
+        stage, layer = key.split(".layer")
+        if parts and parts[-1][0] == stage and parts[-1][2] == kernel:
+            parts[-1][1].append(layer)
+        else:
+            parts.append((stage, [layer], kernel))
+    return "; ".join(f"{st}.layer{ls[0]}{'-' + ls[-1] if len(ls) > 1 else ''} {k}"
+                     for st, ls, k in parts)
+
+
+def variant_lines(res: dict) -> list[str]:
+    """The table of the simulator forced onto each int8 variant, in the same rounds."""
+    t, gmac, peaks, r = res["seconds"], res["gmac_per_frame"], res["peak_gmac_s"], res["ratios"]
+    rows = [f"| {name}{' (picked)' if name == res['sim_variant'] else ''} | {th} | "
+            f"{t[f'sim:{name}{sfx}']:.3f} | {gmac / t[f'sim:{name}{sfx}']:.1f} | "
+            f"{peaks[name + sfx]:.1f} | {100 * gmac / t[f'sim:{name}{sfx}'] / peaks[name + sfx]:.0f}"
+            f" % | {t[f'sim:{name}{sfx}'] / t['ort' + sfx]:.2f} |"
+            for sfx, th in (("", "2"), ("1", "1")) for name in variants_timed(res)]
+    if not rows:
+        return []
+    lines = ["", "The simulator forced onto each int8 kernel variant this host runs "
+             "(`HWSR_SIM_INT8=<variant>`), same rounds; onnxruntime here uses its own "
+             "kernels for this CPU (VNNI where the host has it), so sim/ort of a weaker "
+             "variant is pessimistic for a host that has only that instruction set:", "",
+             "| int8 kernel | threads | time (s) | GMAC/s | its instruction's peak (GMAC/s) "
+             "| of that peak | sim/ort |", "|---|---:|---:|---:|---:|---:|---:|", *rows]
+    if "avx2" in variants_timed(res):
+        lines += ["", f"AVX2 forced: sim/ort = {r['sim avx2/ort (2 threads)']:.2f} "
+                  f"(2 threads), {r['sim avx2/ort (1 thread)']:.2f} (1 thread)."]
+    return lines
+
+
+def first_frame_lines(res: dict) -> list[str]:
+    if "first_frame" not in res:
+        return []
+    ff = res["first_frame"]
+    return ["", "A fresh `simulate` process on one 720p dual frame (numba's and the LLVM "
+            "kernels' caches in an empty folder, then the same folder again):", "",
+            "| cache | process wall time (s) | imports + load (s) | first frame (s) | LLVM "
+            "kernels compiled | loaded |", "|---|---:|---:|---:|---:|---:|",
+            *[f"| {k} | {v['process_s']:.2f} | {v['import_s']:.2f} | {v['first_frame_s']:.2f} "
+              f"| {v['compiled']} | {v['loaded']} |" for k, v in ff.items()]]
 
 
 def video_lines(res: dict) -> list[str]:
@@ -491,7 +615,9 @@ def bar_chart(res: dict) -> str:
     gmac, t, peak = res["gmac_per_frame"], res["seconds"], res["peak_f32_gmac_s"]
     bars = [(f"{key} x{th}", gmac / t[key + sfx])
             for sfx, th in (("", 2), ("1", 1)) for key, _ in ROWS]
-    peak_i8 = res.get("peak_i8_gmac_s") or {}
+    auto = res.get("sim_variant")
+    peak_i8 = ({"1": res["peak_gmac_s"][auto + "1"], "2": res["peak_gmac_s"][auto]}
+               if auto else {})
     top = max(max(v for _, v in bars), peak["2"], *peak_i8.values()) * 1.1
     w, h, left, bw = 640, 320, 50, 60
     scale = (h - 60) / top
@@ -516,7 +642,7 @@ def bar_chart(res: dict) -> str:
         y = h - 30 - max(peak_i8.values()) * scale
         parts.append(f'<line x1="{left}" x2="{w - 10}" y1="{y:.1f}" y2="{y:.1f}" '
                      'stroke="#36c" stroke-dasharray="6,3"/>')
-        parts.append(f'<text x="{w - 190}" y="{y - 3:.1f}" fill="#36c">int8 VNNI peak '
+        parts.append(f'<text x="{w - 190}" y="{y - 3:.1f}" fill="#36c">int8 {auto} peak '
                      f'{peak_i8["1"]:.0f} (1 thread), {peak_i8["2"]:.0f} (2)</text>')
     return "\n".join(parts + ["</svg>"]) + "\n"
 

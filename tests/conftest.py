@@ -51,11 +51,16 @@ def exactness_title(failed: int, exitstatus: int) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus) -> None:  # type: ignore[no-untyped-def]
-    """Print how many exact-equality cases each differential comparison ran and matched."""
+    """Print how many exact-equality cases each differential comparison ran and matched, and
+    which int8 kernel variant the simulator ran on this host (the tests that force the
+    others name theirs in their case lines)."""
     if not EXACT_CASES:
         return
+    from hwsr.sim import int8
+
     stats = terminalreporter.stats
     failed = len(stats.get("failed", ())) + len(stats.get("error", ()))
     terminalreporter.section(exactness_title(failed, int(exitstatus)))
+    terminalreporter.write_line(f"simulator: {int8.describe_host()}")
     for name, n in sorted(EXACT_CASES.items()):
         terminalreporter.write_line(f"{n:6d}  {name}")

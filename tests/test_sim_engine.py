@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwsr.report import engine_report
-from hwsr.sim import EngineSim, SimReport, simulate, test_pattern, vnni
+from hwsr.sim import EngineSim, SimReport, int8, simulate, test_pattern
 from hwsr.sim.layer import plan_f32_chunks, storage_dtype
 from hwsr.spec import STAGES, Activation, Datapath, EngineSpec, LayerSpec, load_spec, stage_names
 from tests.strategies import EXACT_CASES, engine_specs, frames, random_program
@@ -166,7 +166,7 @@ def test_report_json_round_trip_and_table(hwsr_s_program) -> None:  # type: igno
     assert "net1" in table and "net2" in table and "residual" in table
     assert res.frame.shape == (36, 120, 3)
     assert res.report.out_width == 120 and res.report.out_height == 36
-    want = "int8" if vnni.available() else "float32"
+    want = "int8" if int8.available() else "float32"
     assert res.report.stages[0].layers[0].mac_path == want
 
 

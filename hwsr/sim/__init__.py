@@ -11,8 +11,11 @@ Public API:
 
 Modules: ``engine`` (Net1 → Net2 chaining, :func:`simulate`), ``stage`` (one stage: layers,
 residual delay line, pixel shuffle), ``layer`` (one conv: ring line buffer, MAC path choice,
-requantizer), ``ops`` (checked kernel entry points) over ``_kernels`` (numba) and ``_naive``
-(their NumPy twins), ``_lanes`` (host threads), ``report``, ``pattern``, ``run``, ``cli``.
+requantizer), ``ops`` and ``direct`` (checked kernel entry points) over ``_kernels`` and
+``_kernels_i8`` (numba) and ``_naive`` (their NumPy twins), ``int8`` (the int8 MAC kernel
+variants of this host, ``HWSR_SIM_INT8``) over ``_mac_ir`` and ``_requant_ir`` (their LLVM IR)
+and ``_objcache`` (compiling it, host objects cached on disk), ``probes`` (measured peaks),
+``_lanes`` (host threads), ``report``, ``pattern``, ``run``, ``cli``.
 
 The simulator reads only the integer program (:mod:`hwsr.program`) and equals the integer
 reference (:mod:`hwsr.reference`) bit for bit, statistics included.

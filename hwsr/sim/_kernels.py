@@ -20,6 +20,12 @@ Inner indices are unsigned where it lets the copies vectorize (no negative-index
 from __future__ import annotations
 
 import numba
+
+# numba loads its array registries (and through them SciPy's BLAS bindings, a long chain of
+# imports) the first time any cached kernel is loaded; imported here, that happens when the
+# simulator is imported, not in its first step, where a Ctrl-C landing in the chain ended
+# `hwsr simulate` by the signal instead of its "interrupted" exit 130
+import numba.np.arraymath  # noqa: F401
 import numpy as np
 
 from hwsr.fixed import (
@@ -287,7 +293,8 @@ def residual_shuffle_rows_i32(conv, n_rows, width, upscale, ring, head, incoming
 
     Per output row: each of its ``3r`` planes (sub-pixel column ``k``, colour ``c``) is
     computed in a vectorized pass over the columns into a uint8 plane, then the planes are
-    interleaved into the row (column, sub-pixel, colour) with contiguous stores per plane.
+    interleaved into the row (column, sub-pixel, colour), pixel by pixel: the output row is
+    written front to back (a plane at a time, stride-``3r`` byte stores, took twice as long).
     """
     n_ring = ring.shape[0]
     r = np.uint64(upscale)
@@ -324,10 +331,10 @@ def residual_shuffle_rows_i32(conv, n_rows, width, upscale, ring, head, incoming
                     saturations += np.int64(sat)
             dst = out[np.uint64(j) * r + i]
             step = r * np.uint64(3)
-            for p in range(step):
-                plane = planes[p]
-                for x in range(w):
-                    dst[x * step + p] = plane[x]
+            for x in range(w):  # pixel-major: each output pixel's bytes in one run of stores
+                b0 = x * step
+                for p in range(step):
+                    dst[b0 + p] = planes[p, x]
     stats[0] += saturations
 
 

@@ -163,20 +163,21 @@ def conv_requant_f32(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: i
 
 
 def conv_requant_i8(ring: np.ndarray, head: int, incoming: np.ndarray, n_out: int, skip: int,
-                    width: int, channels: int, kernel: int, wq: npt.NDArray[np.int32],
+                    width: int, channels: int, kernel: int, wq: np.ndarray,
                     fns: np.ndarray, bias: npt.NDArray[np.int32],
                     lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32], relu: bool,
                     acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
                     out: np.ndarray, strips: np.ndarray, tapoff: np.ndarray, acc: np.ndarray,
-                    stats: npt.NDArray[np.int64]) -> None:
-    """Twin of the int8 (VNNI) kernel: the weights unpacked from the int32 words ``wq``
-    (tap ``(dy*k + dx)*groups + g``, byte ``i`` = channel ``4g + i``), int64 sums, then
-    :func:`requant_i32` (``fns`` and the scratch arrays are the kernel's)."""
+                    stats: npt.NDArray[np.int64], *, isa: object = None) -> None:
+    """Twin of the int8 kernels: the weights unpacked from the words ``wq`` of any variant
+    (tap ``(dy*k + dx)*groups + g``, lane ``i`` = channel ``4g + i``), int64 sums, then
+    :func:`requant_i32` (``fns``, ``isa`` and the scratch arrays are the kernel's)."""
     if n_out == 0:
         return
     c_out = bias.shape[0]
     groups = -(-channels // 4)
-    weight = wq.view(np.int8).reshape(kernel, kernel, groups, c_out, 4).astype(np.int64)
+    lane = np.int8 if wq.dtype == np.int32 else np.dtype("<i2")  # int8 or int16 lanes
+    weight = wq.view(lane).reshape(kernel, kernel, groups, c_out, 4).astype(np.int64)
     weight = weight.transpose(3, 2, 4, 0, 1).reshape(c_out, groups * 4, kernel, kernel)
     wpack = weight[:, :channels, :, :]
     padded = _padded_window(ring, head, incoming, n_out, skip, width, channels, kernel)

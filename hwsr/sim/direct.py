@@ -4,8 +4,8 @@ The direct paths compute a layer's MACs straight from the line buffer, a row at 
 requantize each output row while its accumulators are in L1. Two MAC datapaths:
 
 * **int8** (:func:`conv_requant_i8`): uint8 codes × int8 weights summed in int32 by the
-  AVX-512 VNNI kernel of :mod:`hwsr.sim.vnni` (the engine's own arithmetic, 64 MACs per
-  instruction). Exact where the inputs are uint8, the weights int8 and the int32
+  host's int8 kernel variant of :mod:`hwsr.sim.int8` (the engine's own arithmetic: AVX-512
+  VNNI, AVX-VNNI, AVX2 or generic vector code). Exact where the inputs are uint8, the weights int8 and the int32
   requantizer proven exact (which bounds every sum below 2**30).
 * **float32** (:func:`conv_requant_f32`, :func:`hwsr.sim._kernels.conv_requant_rows_f32`):
   row-vectorized float32 multiply-adds, on any x86-64. Exact only where the layer's
@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from hwsr.sim import _kernels, _kernels_i8, vnni
+from hwsr.sim import _kernels, _kernels_i8, int8
 from hwsr.sim._kernels import DIRECT_GROUP, DIRECT_TAPS
 
 Codes = np.ndarray
@@ -161,44 +161,53 @@ def conv_requant_f32(ring: Codes, head: int, incoming: Codes, n_out: int, skip: 
 
 def i8_scratch_shapes(width: int, channels: int, kernel: int,
                       c_out: int) -> tuple[tuple[int, int, int], tuple[int, int], int]:
-    """Shapes of the int8 kernel's scratch: word strips ``(k, groups, wp)`` uint32, sums
-    ``(c_out, blocks*16)`` int32 and tap offsets (int64 count), for one host lane.
+    """Shapes of the int8 kernels' scratch: word strips ``(k, groups, wp)`` uint32, sums
+    ``(c_out, padded)`` int32 (``padded``: the width rounded up to 16 pixels, a whole number
+    of every variant's blocks) and tap offsets (int64 count), for one host lane.
 
     >>> i8_scratch_shapes(1280, 20, 3, 27)
     ((3, 5, 1282), (27, 1280), 45)
     """
-    groups = -(-channels // vnni.CHANNELS)
-    padded = -(-width // vnni.PIXELS) * vnni.PIXELS
+    groups = -(-channels // int8.CHANNELS)
+    padded = -(-width // int8.BLOCK_ALIGN) * int8.BLOCK_ALIGN
     return (kernel, groups, padded + kernel - 1), (c_out, padded), kernel * kernel * groups
 
 
 def conv_requant_i8(ring: Codes, head: int, incoming: Codes, n_out: int, skip: int,
-                    width: int, channels: int, kernel: int, wq: npt.NDArray[np.int32],
+                    width: int, channels: int, kernel: int, wq: np.ndarray,
                     fns: npt.NDArray[np.int64], bias: npt.NDArray[np.int32],
                     lshift: npt.NDArray[np.int32], rshift: npt.NDArray[np.int32], relu: bool,
                     acc_bits: int, fit_code: int, rounding_code: int, out_lo: int, out_hi: int,
                     out: Codes, strips: npt.NDArray[np.uint32], tapoff: npt.NDArray[np.int64],
-                    acc: npt.NDArray[np.int32], stats: npt.NDArray[np.int64]) -> None:
-    """MACs (int8, VNNI) and int32 requantization of ``n_out`` rows into ``out``."""
-    _need(vnni.available(), "the int8 VNNI kernel is not available on this host")
+                    acc: npt.NDArray[np.int32], stats: npt.NDArray[np.int64], *,
+                    isa: int8.Isa, compiled_requant: bool = True) -> None:
+    """MACs (int8, kernel variant ``isa``) and int32 requantization of ``n_out`` rows into
+    ``out``; ``wq`` and ``fns`` are that variant's packing and kernel table. The rows are
+    requantized by the compiled int32-lane requantizer where it passed its self-test (and
+    ``compiled_requant``), else by the numba one: the same codes and counts."""
+    _need(isinstance(isa, int8.Isa) and int8.passes_self_test(isa),
+          f"the int8 {getattr(isa, 'name', isa)} kernel is not available on this host")
     _check_rows(ring, head, incoming, n_out, skip, width, channels, kernel, out, bias)
     _need(ring.dtype == np.uint8, "int8 MACs need uint8 input codes")
     c_out = bias.shape[0]
     s_shape, a_shape, n_taps = i8_scratch_shapes(width, channels, kernel, c_out)
-    _need(wq.dtype == np.int32 and wq.shape == (n_taps, c_out) and wq.flags.c_contiguous,
+    w_dtype = np.int32 if isa.weight_bytes == 4 else np.int64
+    _need(wq.dtype == w_dtype and wq.shape == (n_taps, c_out) and wq.flags.c_contiguous,
           "wq shape mismatch")
-    _need(fns.dtype == np.int64 and fns.shape == (vnni.GROUP_MAX + 1,)
-          and _once(f"fns {c_out}", (fns,),
-                    lambda: np.array_equal(fns, vnni.kernel_table(c_out))),
+    _need(fns.dtype == np.int64 and fns.shape == (isa.group_max + 1,)
+          and _once(f"fns {c_out} {isa.name}", (fns,),
+                    lambda: np.array_equal(fns, int8.kernel_table(c_out, isa))),
           "fns is not this layer's kernel table")
     _need(strips.dtype == np.uint32 and strips.shape == s_shape and strips.flags.c_contiguous,
           "strips must be uint32 (kernel, groups, wp)")
     _need(acc.dtype == np.int32 and acc.shape == a_shape and acc.flags.c_contiguous,
-          "acc must be int32 (c_out, blocks*16)")
+          "acc must be int32 (c_out, padded width)")
     _need(tapoff.dtype == np.int64 and tapoff.shape == (n_taps,), "tapoff shape mismatch")
     _check_requant(bias, lshift, rshift, out, out_lo, out_hi, acc_bits, fit_code,
                    rounding_code, stats)
+    rq_fn = int8.requant_address(isa, rounding_code, fit_code, bool(relu),
+                                 out.dtype) if compiled_requant else 0
     _kernels_i8.conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, kernel,
-                                     wq, fns, vnni.GROUP_MAX, bias, lshift, rshift, bool(relu),
-                                     acc_bits, fit_code, rounding_code, out_lo, out_hi, out,
-                                     strips, tapoff, acc, stats)
+                                     wq, fns, isa.group_max, isa.pixels, rq_fn, bias, lshift,
+                                     rshift, bool(relu), acc_bits, fit_code, rounding_code,
+                                     out_lo, out_hi, out, strips, tapoff, acc, stats)

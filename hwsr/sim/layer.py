@@ -16,9 +16,9 @@ in int64 with the scalar twins of :mod:`hwsr.fixed`.
 Where the int32 requantizer is proven exact, the layer takes a *direct* path
 (:mod:`hwsr.sim.direct`): no im2col matrix and no BLAS call, but one kernel that multiplies
 and adds a row at a time straight from the line buffer and requantizes each output row while
-its sums are in L1. Its MACs are the engine's own int8 × int8 → int32 (AVX-512 VNNI,
-:mod:`hwsr.sim.vnni`) where the host has it and the inputs are uint8 and the weights int8,
-else float32 where one chunk is exact. ``mac_path='float32'`` keeps the float32 direct path,
+its sums are in L1. Its MACs are the engine's own int8 × int8 → int32 (the host's kernel
+variant of :mod:`hwsr.sim.int8`: AVX-512 VNNI, AVX-VNNI or AVX2) where the inputs are uint8
+and the weights int8, else float32 where one chunk is exact. ``mac_path='float32'`` keeps the float32 direct path,
 ``'blas'`` the im2col/BLAS path, for comparison; an accumulator tap also runs on BLAS (it
 reads the accumulator matrix). Every path gives the same codes and statistics.
 """
@@ -34,7 +34,7 @@ import numpy.typing as npt
 from hwsr.fixed import FixedType, int_range
 from hwsr.program import LayerProgram
 from hwsr.report import linebuffer_bits
-from hwsr.sim import direct, ops, vnni
+from hwsr.sim import direct, int8, ops
 from hwsr.sim._kernels import (
     FIT_NONE,
     FIT_SATURATE,
@@ -198,7 +198,9 @@ class ConvUnit:
         self.chunks = self._choose_path(mac_path, w_mat.T, x_max, f32_limit)
         self.w_f32 = w_mat.astype(np.float32) if self.chunks else np.zeros((c_out, 0), np.float32)
         fit = plan_i32_requant(lp, in_type, datapath) if requant_path != "int64" else None
-        # int8 direct path: uint8 inputs, int8 weights, VNNI on this host, exact int32 requant
+        # int8 direct path: uint8 inputs, int8 weights, an int8 kernel variant on this host
+        # (chosen now: the layer keeps it), an exact int32 requantizer
+        self.isa = int8.active()
         self.int8 = self._int8_ok(mac_path, fit, in_buf.dtype)
         self.fit_i32 = fit if self.int8 or (self.chunks is not None
                                             and len(self.chunks) == 1) else None
@@ -211,11 +213,13 @@ class ConvUnit:
                        and mac_path in ("auto", "float32"))
         self.wpack: npt.NDArray[np.float32] | None = None
         self.taps: npt.NDArray[np.int64] | None = None
-        self.wq = np.zeros((0, c_out), np.int32)
+        self.wq: np.ndarray = np.zeros((0, c_out), np.int32)
         self.fns = np.zeros(0, np.int64)
         self.i8_shapes: tuple[tuple[int, int, int], tuple[int, int], int, int] | None = None
         if self.int8:
-            self.wq, self.fns = vnni.pack_weights(self.weight), vnni.kernel_table(c_out)
+            assert self.isa is not None
+            self.wq = int8.pack_weights(self.weight, self.isa)
+            self.fns = int8.kernel_table(c_out, self.isa)
             s_shape, a_shape, n_taps = direct.i8_scratch_shapes(width, c_in, k, c_out)
             self.i8_shapes = (s_shape, a_shape, int(np.prod(s_shape)), int(np.prod(a_shape)))
             self.strip_elems = self.i8_shapes[2] + self.i8_shapes[3]
@@ -267,7 +271,7 @@ class ConvUnit:
                "inputs are not uint8 codes" if in_dtype != np.uint8 else
                "weights do not fit int8" if self.weight.size and not (
                    -128 <= int(self.weight.min()) and int(self.weight.max()) <= 127) else
-               "this host has no AVX-512 VNNI int8 kernel" if not vnni.available() else "")
+               int8.unavailable_reason() if self.isa is None else "")
         if mac_path == "int8" and why:
             raise ValueError(f"int8 MACs cannot run this layer: {why}")
         return mac_path in ("auto", "int8") and not why
@@ -286,13 +290,27 @@ class ConvUnit:
 
     @property
     def mac_path(self) -> str:
-        """Datapath model in use: 'int8' (VNNI), 'float32' (one exact chunk), 'float32xN' or
-        'int64'."""
+        """Datapath model in use: 'int8' (see :attr:`host_kernel` for the variant), 'float32'
+        (one exact chunk), 'float32xN' or 'int64'."""
         if self.int8:
             return "int8"
         if not self.chunks:
             return "int64"
         return "float32" if len(self.chunks) == 1 else f"float32x{len(self.chunks)}"
+
+    @property
+    def host_kernel(self) -> str:
+        """The host code that sums this layer's products, as the report names it: the int8
+        variant, or float32 and why it is exact (the engine's datapath is integer on every
+        path)."""
+        if self.int8:
+            assert self.isa is not None
+            return f"int8 {self.isa.name}"
+        if not self.chunks:
+            return "int64"
+        if len(self.chunks) == 1:
+            return "float32 (exact by bound)"
+        return f"float32 x{len(self.chunks)} (exact by bound)"
 
     @property
     def linebuffer_bits(self) -> int:
@@ -311,7 +329,7 @@ class ConvUnit:
             mac_path=self.mac_path, acc_bound=self.acc_bound,
             acc_peak=int(self.stats[STAT_PEAK]), acc_overflows=int(self.stats[STAT_OVERFLOWS]),
             saturations=int(self.stats[STAT_SATURATIONS]), groups=self.groups,
-            dilation=self.dilation)
+            dilation=self.dilation, host_kernel=self.host_kernel)
 
     def begin_frame(self) -> None:
         """Vertical sync: the rows above the frame are zero padding."""
@@ -429,9 +447,9 @@ class ConvUnit:
         strips = words[:n_s].view(np.uint32).reshape(s_shape)
         acc = words[n_s : n_s + n_a].view(np.int32).reshape(a_shape)
         dp, t = self.datapath, self.out_type
-        assert self.fit_i32 is not None
+        assert self.fit_i32 is not None and self.isa is not None
         direct.conv_requant_i8(self.ring, self.head, self.in_buf, n, skip, w, c_in, k, self.wq,
                                self.fns, self.bias_i32, self.lshift_i32, self.rshift_i32,
                                self.relu, dp.acc_bits, self.fit_i32, dp.rounding.code,
                                t.min_code, t.max_code, self.out_buf[j0:], strips,
-                               self.tapoff[lane], acc, self.lane_stats[lane])
+                               self.tapoff[lane], acc, self.lane_stats[lane], isa=self.isa)

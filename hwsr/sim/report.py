@@ -34,13 +34,16 @@ class LayerSimReport(ReportNode):
     latency_rows: int  # span // 2: rows below an output row that must arrive before it leaves
     macs_per_pixel: int  # k·k·(c_in/groups)·c_out per LR pixel: the engine's MACs
     macs_per_frame: int  # the engine's products per frame
-    mac_path: str  # host datapath: float32 (proven exact), float32xN (chunked) or int64
+    mac_path: str  # host datapath: int8, float32 (proven exact), float32xN (chunked) or int64
     acc_bound: int  # worst-case |accumulator| over every input, from the integer weights
     acc_peak: int  # largest |accumulator| seen, before the overflow rule
     acc_overflows: int  # accumulator results outside acc_bits
     saturations: int  # codes clamped by the layer's requantization
     groups: int = 1  # channel groups (c_in: depthwise)
     dilation: int = 1  # tap spacing
+    # the simulator's host code that summed the products (not the engine's datapath, which is
+    # always the integer one): 'int8 <variant>', 'float32 (exact by bound)', 'int64', ...
+    host_kernel: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,14 +107,14 @@ class SimReport(ReportNode):
         lines = [f"simulated {self.name}: {self.stage}, {self.width}x{self.height} -> "
                  f"{self.out_width}x{self.out_height}, {self.frames} frame(s)"]
         for s in self.stages:
-            lines += ["", *_stage_lines(s)]
+            lines += ["", *_stage_lines(s, self.fps)]
         lines += [
             "",
             f"total: line buffers {self.linebuffer_bits:,} bits = {self.linebuffer_kib:g} KiB; "
             f"{self.macs_per_pixel:,} MACs/px = {self.macs_per_frame:,} MACs/frame",
             f"  latency  {self.latency_rows} LR rows = {self.latency_out_rows} output rows = "
             f"{self.latency_cycles:,} cycles at {self.pixels_per_clock} px/clock",
-            f"  MAC rate {self.mac_rate_gmacs:.3f} GMAC/s at {self.fps:g} fps = "
+            f"  MAC rate the engine needs: {self.mac_rate_gmacs:.3f} GMAC/s at {self.fps:g} fps = "
             f"{self.macs_per_clock:.2f} MACs/clock at {self.clock_mhz:g} MHz",
             f"  events   accumulator peak {self.acc_peak:,}, {self.acc_overflows:,} overflows; "
             f"{self.saturations:,} requant saturations, {self.output_saturations:,} output "
@@ -120,18 +123,21 @@ class SimReport(ReportNode):
         return "\n".join(lines)
 
 
-_TABLE = Columns(("layer", "k", "c_in", "c_out", "LB bits", "MACs/px", "MAC path", "acc bound",
-                  "acc peak", "acc ovf", "sat"), (8, 6, 5, 6, 11, 8, 10, 12, 12, 9, 9))
+_TABLE = Columns(("layer", "k", "c_in", "c_out", "LB bits", "MACs/px", "host kernel",
+                  "acc bound", "acc peak", "acc ovf", "sat"),
+                 (8, 6, 5, 6, 11, 8, 26, 12, 12, 9, 9))
 _row = _TABLE.row
 
 
-def _stage_lines(s: StageSimReport) -> list[str]:
+def _stage_lines(s: StageSimReport, fps: float) -> list[str]:
     lines = [f"{s.stage} ({s.name}, x{s.upscale}): latency {s.latency_rows} rows = "
-             f"{s.latency_cycles:,} cycles, {s.mac_rate_gmacs:.3f} GMAC/s", _TABLE.header()]
+             f"{s.latency_cycles:,} cycles; the engine needs {s.mac_rate_gmacs:.3f} GMAC/s "
+             f"at {fps:g} fps", _TABLE.header()]
     for ly in s.layers:
         lines.append(_row((str(ly.index), kernel_label(ly.kernel, ly.c_in, ly.groups, ly.dilation),
                            str(ly.c_in), str(ly.c_out),
-                           f"{ly.linebuffer_bits:,}", f"{ly.macs_per_pixel:,}", ly.mac_path,
+                           f"{ly.linebuffer_bits:,}", f"{ly.macs_per_pixel:,}",
+                           ly.host_kernel or ly.mac_path,
                            f"{ly.acc_bound:,}", f"{ly.acc_peak:,}", f"{ly.acc_overflows:,}",
                            f"{ly.saturations:,}")))
     if s.residual_rows:
