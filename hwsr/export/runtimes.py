@@ -37,7 +37,7 @@ def ort_u8s8_saturates() -> bool:
     (``vpdpbusd``) the products go straight into int32 and the fused layer is exact."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return False
-    from hwsr.sim.vnni import host_cpu_features
+    from hwsr.sim.int8 import host_cpu_features
 
     features = host_cpu_features()  # empty where unreadable: assume no VNNI
     return not (features.get("avx512vnni", False) or features.get("avxvnni", False))
