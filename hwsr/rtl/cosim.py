@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ from typing import Any
 from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
+from hwsr.rtl.plan import FoldPlan
+from hwsr.spec import EngineSpec
+
+PlanMaker = Callable[[EngineSpec, bool], FoldPlan]  # Net2's spec, dual -> plan
 
 log = logging.getLogger(__name__)
 SIMULATORS = ("icarus", "verilator")
@@ -71,6 +76,7 @@ class CosimResult:
     digest: str  # emitted design hash (build key)
     build_s: float  # emit + compile wall time
     frames: tuple[FrameResult, ...]
+    plan: FoldPlan | None = None  # the folding (None: one pixel per clock)
 
     @property
     def ok(self) -> bool:
@@ -115,14 +121,16 @@ def load_set(golden: Path) -> tuple[dict[str, Any], EngineProgram]:
     return manifest, program
 
 
-def emitted_for(program: EngineProgram, max_width: int, build_root: Path) -> EmittedRtl:
-    """The engine folder for ``program`` under ``build_root``, keyed by its hash."""
-    design, files = design_files(program, max_width)
+def emitted_for(program: EngineProgram, max_width: int, build_root: Path,
+                plan: FoldPlan | None = None) -> EmittedRtl:
+    """The engine folder for ``program`` (folded by ``plan``) under ``build_root``, keyed by
+    its hash."""
+    design, files = design_files(program, max_width, plan=plan)
     digest = digest_of(files)
     folder = build_root / digest[:16]
     if (folder / DESIGN_FILE).is_file():
-        return EmittedRtl(folder, design, digest)
-    return emit_rtl(program, folder, max_width=max_width, overwrite=True)
+        return EmittedRtl(folder, design, digest, plan)
+    return emit_rtl(program, folder, max_width=max_width, overwrite=True, plan=plan)
 
 
 def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: float,
@@ -141,6 +149,8 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
            "folder": str((golden / f["name"]).resolve()),
            "taps": list(f.get("taps", f.get("files", [])))} for f in frames]
     bound = max(d.latency_cycles(f["width"]) for f in fl)
+    if rtl.plan is not None and not rtl.plan.full:  # folded: every pixel takes its cycles
+        bound = (bound + max(f["width"] * f["height"] for f in fl)) * rtl.plan.cycles_per_pixel
     return {"frames": fl, "taps": taps, "stall": stall, "seed": seed,
             "latency_bound": bound, "results": str(results)}
 
@@ -188,8 +198,10 @@ def _frame_results(path: Path) -> tuple[FrameResult, ...]:
 
 def cosim(golden: str | Path, *, program: EngineProgram | None = None,
           simulator: str = "icarus", stall: float = DEFAULT_STALL, seed: int = 1,
-          frames: list[str] | None = None, build_root: str | Path | None = None) -> CosimResult:
-    """Co-simulate the engine of ``program`` (default: the set's) against golden set ``golden``."""
+          frames: list[str] | None = None, build_root: str | Path | None = None,
+          plan: PlanMaker | None = None) -> CosimResult:
+    """Co-simulate the engine of ``program`` (default: the set's) against golden set ``golden``;
+    ``plan`` (a function of the program's Net2 spec) folds it."""
     root = Path(golden)
     env = _which_sim(simulator)
     if not 0 <= stall < 1:
@@ -201,7 +213,10 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
     broot = Path(build_root) if build_root else Path(tempfile.gettempdir()) / "hwsr-rtl"
     max_width = max(int(f["width"]) for f in manifest["frames"])
     t0 = time.perf_counter()
-    rtl = emitted_for(program or set_program, max_width, broot)
+    chosen_program = program or set_program
+    folding = None if plan is None else plan(chosen_program.net2.spec,
+                                             chosen_program.net1 is not None)
+    rtl = emitted_for(chosen_program, max_width, broot, folding)
     results = rtl.folder / f"results-{simulator}-{os.getpid()}.json"
     results.unlink(missing_ok=True)
     job = _job(rtl, root, chosen, stall, seed, results)
@@ -215,4 +230,5 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
     if not out:
         raise RtlError(f"the {simulator} simulation produced no result: see the logs in "
                        f"{rtl.folder}")
-    return CosimResult(simulator, program or set_program, rtl.design, rtl.digest, build_s, out)
+    return CosimResult(simulator, chosen_program, rtl.design, rtl.digest, build_s, out,
+                       folding)

@@ -16,9 +16,12 @@ from hwsr.program import EngineProgram
 from hwsr.report import EngineReport, engine_report
 from hwsr.rtl.cosim import CosimResult, FrameResult
 from hwsr.rtl.design import EngineDesign
+from hwsr.rtl.fold import folded_units
+from hwsr.rtl.plan import FoldPlan
 from hwsr.rtl.top import render_top
+from hwsr.rtl.top_fold import render_folded_top
 
-_INST = re.compile(r"(hwsr_conv|hwsr_residual) #\((.*?)\) (\w+) \(")
+_INST = re.compile(r"(hwsr_conv|hwsr_window|hwsr_residual) #\((.*?)\) (\w+) \(")
 _PARAM = re.compile(r"\.(\w+)\(([^(){}]*)\)")
 
 
@@ -27,7 +30,7 @@ def memory_bits_from_verilog(top_text: str, max_width: int) -> dict[str, int]:
     bits: dict[str, int] = {}
     for kind, params, name in _INST.findall(top_text):
         p = {k: v for k, v in _PARAM.findall(params)}
-        if kind == "hwsr_conv":
+        if kind in ("hwsr_conv", "hwsr_window"):
             k, cin, in_bits = int(p["K"]), int(p["CIN"]), int(p["IN_BITS"])
             span = int(p.get("DIL", 1)) * (k - 1) + 1
             bits[name] = (span - 1) * max_width * cin * in_bits
@@ -52,8 +55,11 @@ def report_bits(program: EngineProgram, width: int) -> tuple[int, int]:
     return rep.linebuffer_bits, rep.rtl_delay_line_extra_bits
 
 
-def rtl_figures_lines(program: EngineProgram, design: EngineDesign) -> list[str]:
+def rtl_figures_lines(program: EngineProgram, design: EngineDesign,
+                      plan: FoldPlan | None = None) -> list[str]:
     """Line-buffer bits of the emitted RTL and of the report at MAXW, and the latency."""
+    if plan is not None and not plan.full:
+        return folded_figures_lines(program, design, plan)
     w = design.max_width
     counted = sum(memory_bits_from_verilog(render_top(design), w).values())
     rows, over = report_bits(program, w)
@@ -106,3 +112,25 @@ def _frame_line(f: FrameResult, result: CosimResult, stall: float) -> str:
     return (f"{f.name:>20} {f.width}x{f.height}: {status}, taps {taps}/{len(f.taps)}, "
             f"cycles {f.cycles if f.cycles is not None else '-'}, latency {lat}, "
             f"{f.wall_s:.2f} s")
+
+
+def folded_figures_lines(program: EngineProgram, design: EngineDesign,
+                         plan: FoldPlan) -> list[str]:
+    """The folded engine's memories counted from its emitted top level, against the report."""
+    w = design.max_width
+    units = folded_units(plan, design)
+    bits = memory_bits_from_verilog(render_folded_top(design, units), w)
+    lb = sum(b for n, b in bits.items() if n.endswith("_win"))
+    delay = sum(b for n, b in bits.items() if not n.endswith("_win"))
+    rows, _ = report_bits(program, w)
+    res_rows = sum(s.residual_bits for s in _engine_report(program, w).stages)
+    fifo = sum(fu.fifo_depth * sum(ly.c_out * (ly.out_bits + s.acc_bits) for ly, s in
+                                   zip(fu.layers, (fu.stage,) * len(fu.layers), strict=True))
+               for fu in units)
+    return [
+        f"line buffers at width {w}: RTL windows {lb:,} bits; hwsr report {rows - res_rows:,} "
+        f"bits ({'equal' if lb == rows - res_rows else 'DIFFER'})",
+        f"residual delay lines: RTL {delay:,} bits (per layer its lag, window register and "
+        f"output FIFO); output FIFOs {fifo:,} bits (data and accumulator probe)",
+        "latency: the folded engine's is measured by hwsr cosim (not predicted yet)",
+    ]
