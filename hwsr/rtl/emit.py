@@ -119,14 +119,15 @@ def design_json(design: EngineDesign, digest: str, source: str,
 
 def emit_rtl(program: EngineProgram, out_dir: str | Path, *, max_width: int = 1280,
              source: str = "", overwrite: bool = False,
-             plan: FoldPlan | None = None) -> EmittedRtl:
+             plan: FoldPlan | None = None, tb_max_pixels: int = 8192) -> EmittedRtl:
     """Write the engine folder for ``program`` at ``out_dir`` atomically (see module doc).
 
     An existing ``out_dir`` is replaced only with ``overwrite`` (and only if it is an
     emitted engine folder or empty); a refused program writes nothing.
     """
     dest = Path(out_dir)
-    design, files = design_files(program, max_width, source, plan=plan)  # refusals here
+    design, files = design_files(program, max_width, source, tb_max_pixels,
+                                 plan=plan)  # refusals happen here
     _check_dest(dest, overwrite)
     digest = digest_of(files)
     files[DESIGN_FILE] = json.dumps(design_json(design, digest, source, plan), indent=1) + "\n"

@@ -164,14 +164,15 @@ class FoldPlan:
 def _units(specs: tuple[EngineSpec, ...], shared: bool) -> list[tuple[int, tuple[str, ...],
                                                                         int, tuple[int, ...]]]:
     """(index, stages, fan_in, c_out per stage) of every unit."""
-    names = tuple(s.stage for s in specs)
+    names = ("net1", "net2")[-len(specs):]  # stage order (a ×1 Net2 is still net2)
     out = []
     for i, ly in enumerate(specs[-1].layers):
         fan_in = ly.kernel * ly.kernel * ly.group_c_in
         if shared:
             out.append((i, names, fan_in, tuple(s.layers[i].c_out for s in specs)))
         else:
-            out += [(i, (s.stage,), fan_in, (s.layers[i].c_out,)) for s in specs]
+            out += [(i, (n,), fan_in, (s.layers[i].c_out,)) for n, s in zip(names, specs,
+                                                                             strict=True)]
     return out
 
 
@@ -232,6 +233,35 @@ def fold_plan(net2: EngineSpec, budget: Budget | None = None, *, shared: bool = 
         _, _, pe, simd = _cheapest(fr, pick)
         folds.append(UnitFold(i, stages, fan_in, c_out, pe, simd))
     return FoldPlan(budget, shared, tuple(folds))
+
+
+def plan_of_shapes(net2: EngineSpec, shapes: list[tuple[int, int]], budget: Budget | None = None,
+                   *, shared: bool = True, dual: bool = True) -> FoldPlan:
+    """A plan with the given (PE, SIMD) per unit, in unit order (tests, hand folding);
+    SIMD must divide the unit's fan-in.
+
+    >>> from hwsr.spec import LayerSpec
+    >>> spec = EngineSpec("t", (LayerSpec(3, 3, 4), LayerSpec(1, 4, 27)), upscale=3)
+    >>> plan_of_shapes(spec, [(1, 9), (3, 2)]).cycles_per_pixel  # (4+4)*3 and (1+9)*2
+    24
+    """
+    specs = stage_specs(net2, dual)
+    units = _units(specs, shared and len(specs) > 1)
+    if len(shapes) != len(units):
+        raise ValueError(f"{len(units)} units, {len(shapes)} shapes given")
+    folds = []
+    for (i, stages, fan_in, c_out), (pe, simd) in zip(units, shapes, strict=True):
+        if pe < 1 or simd < 1 or fan_in % simd:
+            raise ValueError(f"unit {i}: PE {pe} x SIMD {simd} (SIMD must divide {fan_in})")
+        folds.append(UnitFold(i, stages, fan_in, c_out, pe, simd))
+    return FoldPlan(budget or net2.budget, shared and len(specs) > 1, tuple(folds))
+
+
+def unit_shapes(net2: EngineSpec, *, shared: bool = True,
+                dual: bool = True) -> list[tuple[int, tuple[int, ...]]]:
+    """(fan_in, c_out per stage) of every unit, in unit order."""
+    specs = stage_specs(net2, dual)
+    return [(fan_in, c_out) for _, _, fan_in, c_out in _units(specs, shared and len(specs) > 1)]
 
 
 def full_plan(net2: EngineSpec, budget: Budget | None = None, dual: bool = True) -> FoldPlan:

@@ -89,7 +89,36 @@ module hwsr_mac #(
         $readmemh(WEIGHT_FILE, wmem);
         $readmemh(BIAS_FILE, bmem);
         $readmemh(SHIFT_FILE, smem);
+`ifdef HWSR_PACKED_MAC
+        pack_weights;
+`endif
     end
+
+`ifdef HWSR_PACKED_MAC
+    // Simulation speed-up (Icarus), dense layers only: the PE weights of one product packed
+    // into lanes of SUM_BITS, so one wide multiply-add per product forms every lane's chunk
+    // sum at once, unpacked exactly (each lane's sum fits SUM_BITS). The sums then ride the
+    // pipeline's own registers (ps: issue, products, each tree register), so timing, credit
+    // and everything after the tree are the design's; Verilator and yosys see the plain tree.
+    localparam integer PACK = (GROUPS == 1) ? 1 : 0;
+    reg signed [PE*SUM_BITS-1:0] wpk [0:(NG0 + NG1)*NCH*SIMD-1];
+    reg signed [PE*SUM_BITS-1:0] pk, pw;
+    reg signed [SUM_BITS-1:0]    lane;
+    reg signed [SUM_BITS-1:0]    ps [0:(NTR + 2)*PE-1];
+    reg signed [IN_BITS:0]       xv;
+    integer pa, pl, pr;
+    task pack_weights;
+        for (pa = 0; pa < (NG0 + NG1)*NCH*SIMD; pa = pa + 1) begin
+            wpk[pa] = 0;
+            for (pl = 0; pl < PE; pl = pl + 1) begin
+                pw = $signed(wmem[pa / SIMD][(pl*SIMD + pa % SIMD)*W_BITS +: W_BITS]);
+                wpk[pa] = wpk[pa] + (pw <<< (SUM_BITS*pl));
+            end
+        end
+    endtask
+`else
+    localparam integer PACK = 0;
+`endif
 
     // ---- sequencer: which stage's pixel, which channel group g and chunk j this cycle ----
     wire [7:0] cnt0, cnt1;
@@ -142,7 +171,24 @@ module hwsr_mac #(
             wq <= wmem[bank_w + cg*NCH + cj];
             m_is <= {bmem[bank_b + cg], smem[bank_b + cg], cg, cur, cj == NCH - 1,
                      cj == 16'd0, 1'b1};
-            for (p = 0; p < PE; p = p + 1)
+`ifdef HWSR_PACKED_MAC
+            if (PACK) begin
+                pk = 0;
+                for (e = 0; e < SIMD; e = e + 1) begin
+                    f = cj*SIMD + e;
+                    xc = wm[f / GC] ? wd[((f / GC)*CIN + f % GC)*IN_BITS +: IN_BITS]
+                                    : {IN_BITS{1'b0}};
+                    xv = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
+                    pk = pk + wpk[(bank_w + cg*NCH + cj)*SIMD + e] * xv;
+                end
+                for (p = 0; p < PE; p = p + 1) begin
+                    lane = pk[SUM_BITS-1:0];
+                    pk = (pk - lane) >>> SUM_BITS;
+                    ps[p] <= lane;
+                end
+            end
+`endif
+            if (!PACK) for (p = 0; p < PE; p = p + 1)
                 for (e = 0; e < SIMD; e = e + 1) begin
                     f = cj*SIMD + e;
                     co = cg*PE + p;
@@ -177,11 +223,17 @@ module hwsr_mac #(
     // Loop bounds are constants (SIMD, TREE_K, LEV); the live width n_t of a level is a guard.
     integer r, lv_t, i_t, n_t, p_t;
     always @(posedge clk) begin
-        if (m_is[0])
+`ifdef HWSR_PACKED_MAC
+        if (PACK)
+            for (pr = 0; pr <= NTR; pr = pr + 1)
+                if ((pr == 0) ? m_is[0] : m_tr[(pr-1)*MW])
+                    for (pl = 0; pl < PE; pl = pl + 1) ps[(pr+1)*PE + pl] <= ps[pr*PE + pl];
+`endif
+        if (!PACK && m_is[0])
             for (i_t = 0; i_t < PE*SIMD; i_t = i_t + 1)
                 tr[i_t] <= $signed(wq[i_t*W_BITS +: W_BITS]) * $signed(xq[i_t]);
         for (r = 1; r <= NTR; r = r + 1)
-            if (m_tr[(r-1)*MW])
+            if (!PACK && m_tr[(r-1)*MW])
                 for (p_t = 0; p_t < PE; p_t = p_t + 1) begin
                     n_t = (SIMD + (1 << ((r-1)*TREE_K)) - 1) >> ((r-1)*TREE_K);
                     for (i_t = 0; i_t < SIMD; i_t = i_t + 1) tt[i_t] = tr[((r-1)*PE + p_t)*SIMD + i_t];
@@ -219,13 +271,17 @@ module hwsr_mac #(
         for (p_a = 0; p_a < PE; p_a = p_a + 1) begin
             if (m_ts[0]) begin  // the tree's levels after its last register
                 n_a = (SIMD + (1 << (NTR*TREE_K)) - 1) >> (NTR*TREE_K);
-                for (i_a = 0; i_a < SIMD; i_a = i_a + 1) ta[i_a] = tr[(NTR*PE + p_a)*SIMD + i_a];
-                for (lv_a = NTR*TREE_K; lv_a < LEV; lv_a = lv_a + 1) begin
+                for (i_a = 0; i_a < SIMD; i_a = i_a + 1)
+                    if (!PACK) ta[i_a] = tr[(NTR*PE + p_a)*SIMD + i_a];
+                for (lv_a = NTR*TREE_K; lv_a < LEV && !PACK; lv_a = lv_a + 1) begin
                     for (i_a = 0; i_a < SIMD; i_a = i_a + 1)
                         if (i_a < (n_a + 1) / 2)
                             ta[i_a] = ta[2*i_a] + ((2*i_a + 1 < n_a) ? ta[2*i_a + 1] : 0);
                     n_a = (n_a + 1) / 2;
                 end
+`ifdef HWSR_PACKED_MAC
+                if (PACK) ta[0] = ps[(NTR+1)*PE + p_a];
+`endif
                 acc[p_a] <= (m_ts[1] ? $signed(m_ts[20 + PE*8 + p_a*B_BITS +: B_BITS]) : acc[p_a])
                           + ta[0];
             end
