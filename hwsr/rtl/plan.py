@@ -344,8 +344,9 @@ def plan_lines(plan: FoldPlan, net2: EngineSpec, dual: bool = True) -> list[str]
     b = plan.budget
     t = timing_for(b.width, b.height, b.fps)
     rate = (f"{t.name} timing, {t.h_total}x{t.v_total} total" if t else "no blanking")
-    kind = "one multiplier per MAC" if plan.full else (
-        "one unit per layer shared by both stages" if plan.shared else "separate engines")
+    single = len({n for u in plan.units for n in u.stages}) == 1
+    kind = ("one multiplier per MAC" if plan.full else "one stage" if single else
+            "one unit per layer shared by both stages" if plan.shared else "separate engines")
     lines = [f"folding plan ({kind}): budget {b.macs:,} MACs at {b.clock_mhz:g} MHz, "
              f"{b.width}x{b.height} @ {b.fps:g} fps ({rate}: "
              f"{float(plan.available):.2f} cycles per LR pixel)",
