@@ -395,10 +395,12 @@ def folding_lines(spec: EngineSpec, *, stage: str = "dual", macs: int | None = N
     two separate engines (multipliers, cycles per LR pixel, memory bits)."""
     from hwsr.rtl.plan import compare_lines, fold_plan, plan_lines
 
-    given = {"macs": macs, "clock_mhz": clock_mhz, "width": width, "height": height,
-             "fps": fps}
-    budget = dataclasses.replace(spec.budget, **{k: v for k, v in given.items()
-                                                 if v is not None})
+    b = spec.budget
+    budget = dataclasses.replace(
+        b, macs=b.macs if macs is None else macs,
+        clock_mhz=b.clock_mhz if clock_mhz is None else clock_mhz,
+        width=b.width if width is None else width, height=b.height if height is None else height,
+        fps=b.fps if fps is None else fps)
     if budget.macs < 1:
         raise ValueError(f"--macs must be >= 1, got {budget.macs}")
     check_format(budget.width, budget.height, budget.fps, budget.clock_mhz, 1)
