@@ -44,6 +44,7 @@ module hwsr_mac #(
     parameter integer SUM_BITS = 48,
     parameter integer ACC_SAT = 0,
     parameter integer ROUND = 0,
+    parameter integer PROBE = 1,        // carry the accumulator probe (m0_acc/m1_acc)
     parameter WEIGHT_FILE = "weight.hex",
     parameter BIAS_FILE = "bias.hex",
     parameter SHIFT_FILE = "shift.hex"
@@ -158,17 +159,19 @@ module hwsr_mac #(
     // ---- issue: operands of every lane, and this group's weight, bias and shift words ----
     wire [K*K*CIN*IN_BITS-1:0] wd = cur ? b_data : a_data;
     wire [K*K-1:0]             wm = cur ? b_mask : a_mask;
-    wire [15:0] bank_w = cur ? NG0 * NCH : 16'd0;
+    reg  [15:0] wa;  // weight address of the step after this one (a counter)
+    wire [15:0] cwa = busy ? wa : (pick ? NG0 * NCH : 16'd0);
     wire [15:0] bank_b = cur ? NG0 : 16'd0;
     reg  [PE*SIMD*W_BITS-1:0] wq;
     reg  [IN_BITS:0] xq [0:PE*SIMD-1];  // zero- or sign-extended codes
     reg  [MW-1:0] m_is;
     reg  [IN_BITS-1:0] xc;
-    integer p, e, f, co, grp, src;
+    integer p, e, f, grp, src, jj, gg;
     always @(posedge clk) begin
         m_is <= {MW{1'b0}};
         if (!rst && issue) begin
-            wq <= wmem[bank_w + cg*NCH + cj];
+            wq <= wmem[cwa];
+            wa <= cwa + 16'd1;
             m_is <= {bmem[bank_b + cg], smem[bank_b + cg], cg, cur, cj == NCH - 1,
                      cj == 16'd0, 1'b1};
 `ifdef HWSR_PACKED_MAC
@@ -179,7 +182,7 @@ module hwsr_mac #(
                     xc = wm[f / GC] ? wd[((f / GC)*CIN + f % GC)*IN_BITS +: IN_BITS]
                                     : {IN_BITS{1'b0}};
                     xv = IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
-                    pk = pk + wpk[(bank_w + cg*NCH + cj)*SIMD + e] * xv;
+                    pk = pk + wpk[cwa*SIMD + e] * xv;
                 end
                 for (p = 0; p < PE; p = p + 1) begin
                     lane = pk[SUM_BITS-1:0];
@@ -188,14 +191,20 @@ module hwsr_mac #(
                 end
             end
 `endif
+            // Each operand is a mux over the chunks (and, grouped, the channel groups) with
+            // constant window indices: no index arithmetic on the registers.
             if (!PACK) for (p = 0; p < PE; p = p + 1)
                 for (e = 0; e < SIMD; e = e + 1) begin
-                    f = cj*SIMD + e;
-                    co = cg*PE + p;
-                    grp = (GROUPS == 1) ? 0 : co / GO;
-                    src = (f / GC)*CIN + grp*GC + f % GC;
-                    xc = (co < (cur ? COUT1 : COUT0) && wm[f / GC]) ?
-                         wd[src*IN_BITS +: IN_BITS] : {IN_BITS{1'b0}};
+                    xc = {IN_BITS{1'b0}};
+                    for (jj = 0; jj < NCH; jj = jj + 1)
+                        for (gg = 0; gg < ((GROUPS == 1) ? 1 : NGM); gg = gg + 1)
+                            if (cj == jj && (GROUPS == 1 || cg == gg)) begin
+                                f = jj*SIMD + e;
+                                grp = (GROUPS == 1) ? 0 : (gg*PE + p) / GO;
+                                src = (f / GC)*CIN + grp*GC + f % GC;
+                                if (grp < GROUPS && wm[f / GC])
+                                    xc = wd[src*IN_BITS +: IN_BITS];
+                            end
                     xq[p*SIMD + e] <= IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
                 end
         end
@@ -222,6 +231,7 @@ module hwsr_mac #(
     wire [MW-1:0] m_ts = m_tr[NTR*MW +: MW];
     // Loop bounds are constants (SIMD, TREE_K, LEV); the live width n_t of a level is a guard.
     integer r, lv_t, i_t, n_t, p_t;
+    reg signed [W_BITS+IN_BITS:0] pm;
     always @(posedge clk) begin
 `ifdef HWSR_PACKED_MAC
         if (PACK)
@@ -231,7 +241,10 @@ module hwsr_mac #(
 `endif
         if (!PACK && m_is[0])
             for (i_t = 0; i_t < PE*SIMD; i_t = i_t + 1)
-                tr[i_t] <= $signed(wq[i_t*W_BITS +: W_BITS]) * $signed(xq[i_t]);
+            begin  // a W_BITS x (IN_BITS+1) multiplier, then sign-extended into the tree
+                pm = $signed(wq[i_t*W_BITS +: W_BITS]) * $signed(xq[i_t]);
+                tr[i_t] <= pm;
+            end
         for (r = 1; r <= NTR; r = r + 1)
             if (!PACK && m_tr[(r-1)*MW])
                 for (p_t = 0; p_t < PE; p_t = p_t + 1) begin
@@ -312,10 +325,12 @@ module hwsr_mac #(
     end
 
     // ---- output words: lanes of group g into the stage's word; the FIFO takes it whole ----
-    reg [NG0*PE*(OUT_BITS+ACC_BITS)-1:0] word0;
-    reg [NGM*PE*(OUT_BITS+ACC_BITS)-1:0] word1;
+    // A word lane is the output code and, with PROBE = 1, the accumulator probe above it.
+    localparam integer LW = OUT_BITS + (PROBE ? ACC_BITS : 0);
+    reg [NG0*PE*LW-1:0] word0;
+    reg [NGM*PE*LW-1:0] word1;
     reg push0, push1;
-    integer p_o;
+    integer p_o, g_o;
     wire [15:0] rg = m_rq[19:4];
     assign done0 = push0;
     assign done1 = push1;
@@ -323,38 +338,41 @@ module hwsr_mac #(
         push0 <= !rst && m_rq[0] && !m_rq[3] && rg == NG0 - 1;
         push1 <= !rst && m_rq[0] && m_rq[3] && rg == NG1 - 1;
         if (m_rq[0])
-            for (p_o = 0; p_o < PE; p_o = p_o + 1)
-                if (m_rq[3])
-                    word1[(rg*PE + p_o)*(OUT_BITS+ACC_BITS) +: OUT_BITS+ACC_BITS]
-                        <= {rq_acc[p_o], rq[p_o][OUT_BITS-1:0]};
-                else
-                    word0[(rg*PE + p_o)*(OUT_BITS+ACC_BITS) +: OUT_BITS+ACC_BITS]
-                        <= {rq_acc[p_o], rq[p_o][OUT_BITS-1:0]};
+            for (g_o = 0; g_o < NGM; g_o = g_o + 1)  // a demultiplexer over the groups
+                if (rg == g_o)
+                    for (p_o = 0; p_o < PE; p_o = p_o + 1)
+                        if (m_rq[3])
+                            word1[(g_o*PE + p_o)*LW +: LW] <= {rq_acc[p_o], rq[p_o][OUT_BITS-1:0]};
+                        else if (g_o < NG0)
+                            word0[(g_o*PE + p_o)*LW +: LW] <= {rq_acc[p_o], rq[p_o][OUT_BITS-1:0]};
     end
 
-    wire [COUT0*(OUT_BITS+ACC_BITS)-1:0] f0_in = word0[COUT0*(OUT_BITS+ACC_BITS)-1:0];
-    wire [COUT0*(OUT_BITS+ACC_BITS)-1:0] f0_out;
-    hwsr_fifo #(.WIDTH(COUT0*(OUT_BITS+ACC_BITS)), .DEPTH(FD)) u_f0 (
-        .clk(clk), .rst(rst), .s_valid(push0), .s_data(f0_in), .count(cnt0),
+    wire [COUT0*LW-1:0] f0_out;
+    hwsr_fifo #(.WIDTH(COUT0*LW), .DEPTH(FD)) u_f0 (
+        .clk(clk), .rst(rst), .s_valid(push0), .s_data(word0[COUT0*LW-1:0]), .count(cnt0),
         .m_valid(m0_valid), .m_ready(m0_ready), .m_data(f0_out));
     genvar gc;
     generate
         for (gc = 0; gc < COUT0; gc = gc + 1) begin : g_o0
-            assign m0_data[gc*OUT_BITS +: OUT_BITS] = f0_out[gc*(OUT_BITS+ACC_BITS) +: OUT_BITS];
-            assign m0_acc[gc*ACC_BITS +: ACC_BITS] =
-                f0_out[gc*(OUT_BITS+ACC_BITS) + OUT_BITS +: ACC_BITS];
+            assign m0_data[gc*OUT_BITS +: OUT_BITS] = f0_out[gc*LW +: OUT_BITS];
+            if (PROBE) begin : g_p
+                assign m0_acc[gc*ACC_BITS +: ACC_BITS] = f0_out[gc*LW + OUT_BITS +: ACC_BITS];
+            end else begin : g_np
+                assign m0_acc[gc*ACC_BITS +: ACC_BITS] = {ACC_BITS{1'b0}};
+            end
         end
         if (NS > 1) begin : g_s1
-            wire [COUT1*(OUT_BITS+ACC_BITS)-1:0] f1_out;
-            hwsr_fifo #(.WIDTH(COUT1*(OUT_BITS+ACC_BITS)), .DEPTH(FD)) u_f1 (
-                .clk(clk), .rst(rst), .s_valid(push1),
-                .s_data(word1[COUT1*(OUT_BITS+ACC_BITS)-1:0]), .count(cnt1),
-                .m_valid(m1_valid), .m_ready(m1_ready), .m_data(f1_out));
+            wire [COUT1*LW-1:0] f1_out;
+            hwsr_fifo #(.WIDTH(COUT1*LW), .DEPTH(FD)) u_f1 (
+                .clk(clk), .rst(rst), .s_valid(push1), .s_data(word1[COUT1*LW-1:0]),
+                .count(cnt1), .m_valid(m1_valid), .m_ready(m1_ready), .m_data(f1_out));
             for (gc = 0; gc < COUT1; gc = gc + 1) begin : g_o1
-                assign m1_data[gc*OUT_BITS +: OUT_BITS] =
-                    f1_out[gc*(OUT_BITS+ACC_BITS) +: OUT_BITS];
-                assign m1_acc[gc*ACC_BITS +: ACC_BITS] =
-                    f1_out[gc*(OUT_BITS+ACC_BITS) + OUT_BITS +: ACC_BITS];
+                assign m1_data[gc*OUT_BITS +: OUT_BITS] = f1_out[gc*LW +: OUT_BITS];
+                if (PROBE) begin : g_p
+                    assign m1_acc[gc*ACC_BITS +: ACC_BITS] = f1_out[gc*LW + OUT_BITS +: ACC_BITS];
+                end else begin : g_np
+                    assign m1_acc[gc*ACC_BITS +: ACC_BITS] = {ACC_BITS{1'b0}};
+                end
             end
         end else begin : g_s0
             assign cnt1 = 8'd0;
