@@ -70,7 +70,7 @@ def test_emitted_folder_and_hash(program: EngineProgram, tmp_path: Path) -> None
     names = sorted(p.relative_to(out.folder).as_posix() for p in out.folder.rglob("*.*"))
     assert names[:2] == ["design.json", "files.f"] and "rom/net2.layer4.shift.hex" in names
     assert (out.folder / "files.f").read_text().split() == [
-        "hwsr_conv.v", "hwsr_residual.v", "hwsr_engine.v"]
+        "hwsr_window.v", "hwsr_conv.v", "hwsr_residual.v", "hwsr_engine.v"]
     meta = json.loads((out.folder / "design.json").read_text())
     assert meta["hash"] == out.digest and meta["taps"][0] == "net1.layer0"
     rom = (out.folder / "rom/net1.layer0.weight.hex").read_text()

@@ -2,7 +2,8 @@
 
 The folder (built beside its destination and swapped in whole by ``hwsr.atomic``)::
 
-    hwsr_conv.v hwsr_residual.v   the two leaf modules (fixed, from the package)
+    hwsr_window.v hwsr_conv.v hwsr_residual.v   the leaf modules (fixed, from the package;
+                  folded: hwsr_window.v hwsr_fifo.v hwsr_mac.v hwsr_residual.v)
     hwsr_engine.v                 the generated top level (instances and wiring)
     tb_engine.v                   the plain $readmemh testbench of this engine
     files.f                       the design's sources in compile order (not the testbench)
@@ -35,7 +36,7 @@ from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
 
 log = logging.getLogger(__name__)
-LEAF_MODULES = ("hwsr_conv.v", "hwsr_residual.v")
+LEAF_MODULES = ("hwsr_window.v", "hwsr_conv.v", "hwsr_residual.v")
 FOLDED_MODULES = ("hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v")
 _INCLUDE = re.compile(r'^`include "([\w.]+)"\n', re.MULTILINE)
 TOP_FILE = "hwsr_engine.v"

@@ -53,7 +53,7 @@ class LayerSynthesis:
 def _script(design_params: dict[str, object], synth: bool) -> str:
     sets = " ".join(f"-set {k} {v}" for k, v in design_params.items())
     tail = "synth -top hwsr_conv\nstat -width\n" if synth else ""
-    return (f"read_verilog -defer hwsr_conv.v\nchparam {sets} hwsr_conv\n"
+    return (f"read_verilog -defer hwsr_window.v hwsr_conv.v\nchparam {sets} hwsr_conv\n"
             "hierarchy -top hwsr_conv\nproc\nopt -fast\nmemory -nomap\n"
             f"tee -o mem.txt dump t:$mem_v2\n{tail}")
 
@@ -74,7 +74,8 @@ def layer_synthesis(program: EngineProgram, stage: str, index: int, width: int =
               **{f"{k.upper()}_FILE": f'"rom/{ly.tap}.{k}.hex"' for k in ("weight", "bias", "shift")}}
     with tempfile.TemporaryDirectory(prefix="hwsr-yosys-") as tmp:
         folder = Path(tmp)
-        (folder / "hwsr_conv.v").write_text(leaf_source("hwsr_conv.v"))
+        for name in ("hwsr_window.v", "hwsr_conv.v"):
+            (folder / name).write_text(leaf_source(name))
         for rel, text in rom_images(program).items():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (folder / rel).write_text(text)
