@@ -77,6 +77,11 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
     """Per frame and tap verdicts, cycles, latency (with the report's figure), wall time."""
     lines = [f"cosim on {result.simulator}, design {result.digest[:16]}, stall {stall:g}, "
              f"build {result.build_s:.1f} s"]
+    if result.plan is not None and not result.plan.full:
+        p = result.plan
+        lines.append(f"folded engine: {p.multipliers:,} multipliers, {p.cycles_per_pixel} "
+                     f"cycles per LR pixel ({'shared by both stages' if p.shared else 'separate'}"
+                     "); its latency is measured, not predicted")
     for f in result.frames:
         lines.append(_frame_line(f, result, stall))
         for t in f.taps:
@@ -106,7 +111,8 @@ def _frame_line(f: FrameResult, result: CosimResult, stall: float) -> str:
     taps = sum(t.ok for t in f.taps)
     want = report_latency(result.program, f.width)
     lat = "-" if f.latency is None else f"{f.latency}"
-    if stall == 0 and f.latency is not None:
+    folded = result.plan is not None and not result.plan.full
+    if stall == 0 and f.latency is not None and not folded:
         lat += f" (report {want}{'' if want == f.latency else ' DIFFERS'})"
     status = "pass" if f.ok else ("INCOMPLETE" if not f.completed else "FAIL")
     return (f"{f.name:>20} {f.width}x{f.height}: {status}, taps {taps}/{len(f.taps)}, "
