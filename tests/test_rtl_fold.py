@@ -14,12 +14,12 @@ import pytest
 
 from hwsr.fixed import Overflow, Rounding
 from hwsr.golden import standard_frames, write_golden
-from hwsr.program import load_program
+from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.cosim import cosim
 from hwsr.rtl.emit import emit_rtl
 from hwsr.rtl.plan import FoldPlan, fold_plan, plan_of_shapes, unit_shapes
 from hwsr.spec import Activation, Budget, Datapath, EngineSpec, LayerSpec
-from tests.strategies import random_program
+from tests.strategies import random_program, random_stage
 from tests.test_rtl_cosim import _visible_lsb
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
@@ -162,13 +162,13 @@ def _random_spec(rng: np.random.Generator) -> EngineSpec:
                       residual=bool(rng.integers(0, 2)))
 
 
-def _random_plan(spec: EngineSpec, rng: np.random.Generator) -> FoldPlan:
+def _random_plan(spec: EngineSpec, rng: np.random.Generator, dual: bool) -> FoldPlan:
     shared = bool(rng.integers(0, 2))
     shapes = []
-    for fan_in, c_out in unit_shapes(spec, shared=shared):
+    for fan_in, c_out in unit_shapes(spec, shared=shared, dual=dual):
         divisors = [d for d in range(1, fan_in + 1) if fan_in % d == 0]
         shapes.append((int(rng.integers(1, max(c_out) + 1)), int(rng.choice(divisors))))
-    return plan_of_shapes(spec, shapes, shared=shared)
+    return plan_of_shapes(spec, shapes, shared=shared, dual=dual)
 
 
 def _fuzz_seed() -> int:
@@ -185,7 +185,8 @@ def _plain_run(folder: Path, frame: Path, seed: int) -> str:
 
 def test_random_programs_through_the_folded_rtl(tmp_path: Path) -> None:
     """N_RANDOM random programs, random PE x SIMD per unit, shared or separate, small frames
-    with stalls, every tap (the plain testbench) against the simulator's golden vectors. On
+    (every fourth Net2 alone) with stalls, every tap (the plain testbench) against the
+    simulator's golden vectors. On
     failure the message gives the seed: HWSR_RTL_FUZZ_SEED=<seed> replays the same programs."""
     seed = _fuzz_seed()
     print(f"random RTL programs: HWSR_RTL_FUZZ_SEED={seed}")
@@ -193,10 +194,12 @@ def test_random_programs_through_the_folded_rtl(tmp_path: Path) -> None:
     frames = standard_frames(5, 4, names=("noise", "tiny1x1", "tiny2x3"))
     for case in range(N_RANDOM):
         spec = _random_spec(rng)
-        program = random_program(spec, rng)
-        plan = _random_plan(spec, rng)
+        dual = case % 4 != 3  # every fourth program is Net2 alone
+        program = random_program(spec, rng) if dual else EngineProgram(
+            net2=random_stage(spec, rng), net1=None)
+        plan = _random_plan(spec, rng, dual)
         golden = tmp_path / f"set{case}"
-        write_golden(program, frames, golden, model="fuzz")
+        write_golden(program, frames, golden, model="fuzz", stage="dual" if dual else "net2")
         out = emit_rtl(program, tmp_path / f"rtl{case}", max_width=5, plan=plan,
                        tb_max_pixels=32)
         subprocess.run(["iverilog", "-g2005", "-DHWSR_PACKED_MAC", "-o", "tb.vvp", "-s",
