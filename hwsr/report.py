@@ -39,9 +39,13 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from hwsr.report_model import BITS_PER_KIB, Columns, ReportNode, total
 from hwsr.spec import IMAGE_CHANNELS, EngineSpec
+
+if TYPE_CHECKING:  # the plan lives with the RTL; imported when a report asks for it
+    from hwsr.rtl.plan import FoldPlan
 
 # ---- the cost formulas: the one home of each (the simulator's report uses them too) ---------
 
@@ -386,14 +390,13 @@ def _summary_lines(t: _Totals, upscale: int, mac_units: bool = True) -> list[str
     return lines
 
 
-def folding_lines(spec: EngineSpec, *, stage: str = "dual", macs: int | None = None,
-                  clock_mhz: float | None = None, width: int | None = None,
-                  height: int | None = None, fps: float | None = None,
-                  separate: bool = False) -> list[str]:
-    """``hwsr report --macs``: the folding plan of the engine (:mod:`hwsr.rtl.plan`) at the
-    spec's budget with any figure overridden, and for a dual engine the shared array next to
-    two separate engines (multipliers, cycles per LR pixel, memory bits)."""
-    from hwsr.rtl.plan import compare_lines, fold_plan, plan_lines
+def folding_plan(spec: EngineSpec, *, stage: str = "dual", macs: int | None = None,
+                 clock_mhz: float | None = None, width: int | None = None,
+                 height: int | None = None, fps: float | None = None,
+                 separate: bool = False) -> FoldPlan:
+    """The folding plan (:mod:`hwsr.rtl.plan`) of the engine at the spec's budget with any
+    figure overridden (``hwsr report --macs``)."""
+    from hwsr.rtl.plan import fold_plan
 
     b = spec.budget
     budget = dataclasses.replace(
@@ -405,11 +408,22 @@ def folding_lines(spec: EngineSpec, *, stage: str = "dual", macs: int | None = N
         raise ValueError(f"--macs must be >= 1, got {budget.macs}")
     check_format(budget.width, budget.height, budget.fps, budget.clock_mhz, 1)
     net = spec.net1() if stage == "net1" else spec
+    return fold_plan(net, budget, shared=not separate, dual=stage == "dual")
+
+
+def folding_lines(spec: EngineSpec, *, stage: str = "dual", separate: bool = False,
+                  **budget: float | None) -> list[str]:
+    """``hwsr report --macs``: the folding plan's lines (``budget``: :func:`folding_plan`'s
+    overrides), and for a dual engine the shared array next to two separate engines
+    (multipliers, cycles per LR pixel, memory bits)."""
+    from hwsr.rtl.plan import compare_lines, plan_lines
+
+    plan = folding_plan(spec, stage=stage, separate=separate, **budget)  # type: ignore[arg-type]
     dual = stage == "dual"
-    plan = fold_plan(net, budget, shared=not separate, dual=dual)
-    lines = plan_lines(plan, net, dual)
+    lines = plan_lines(plan, spec.net1() if stage == "net1" else spec, dual)
     if dual:
-        lb = engine_report(spec, width=budget.width, height=budget.height).linebuffer_bits
+        b = plan.budget
+        lb = engine_report(spec, width=b.width, height=b.height).linebuffer_bits
         lines += ["", "shared array against separate engines at this budget:",
-                  *compare_lines(spec, budget, lb)]
+                  *compare_lines(spec, b, lb)]
     return lines
