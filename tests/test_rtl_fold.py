@@ -211,3 +211,39 @@ def test_random_programs_through_the_folded_rtl(tmp_path: Path) -> None:
             assert f"PASS frame={golden / name}" in text, (
                 f"HWSR_RTL_FUZZ_SEED={seed} case {case} frame {name}: {spec.layers} "
                 f"{spec.datapath} plan {shapes} shared {plan.shared}: {text[-300:]}")
+
+
+# ---- the input at video timing --------------------------------------------------------------
+
+
+def test_video_timing_fifo_real_time_and_overflowing(tmp_path: Path) -> None:
+    """720p60 timing scaled to a 32x8 crop (41 x 9 ticks, 99 ticks per 800 engine cycles),
+    no back-pressure on the source: at 2048 MACs (8 cycles per pixel, 8.08 per tick) the
+    input FIFO never holds more than the pixel just arrived, as the periodic model says; at
+    1024 (16 cycles per pixel) it fills, within the model's bound; both bit-exact."""
+    from hwsr.rtl.plan import fifo_model, video_run
+    from hwsr.sim import test_pattern
+
+    program = load_program(ROOT / "golden/hwsr-s/program.npz")
+    golden = tmp_path / "set"
+    write_golden(program, {"crop32x8": test_pattern(32, 8)}, golden, model="hwsr-s")
+    run = video_run("720p60", 600, 32, 8)
+    assert (run.h_total, run.v_total, run.num, run.den) == (41, 9, 99, 800)
+    fills = []
+    for macs in (2048, 1024):
+        result = cosim(golden, build_root=tmp_path / "b", video="720p60", plan=_budget(macs))
+        _assert_exact(result, 1)
+        video = result.frames[0].video
+        assert video is not None and result.plan is not None
+        fills.append((video["max_fill"], fifo_model(run, result.plan.cycles_per_pixel)))
+    (real, real_model), (over, over_model) = fills
+    assert real == real_model == 1
+    assert 8 < over <= over_model
+
+
+def test_cosim_refuses_an_unknown_video_timing(capsys: pytest.CaptureFixture[str]) -> None:
+    from hwsr.cli import main
+
+    assert main(["cosim", "--golden", str(ROOT / "golden/hwsr-s"), "--video", "480i"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown video timing '480i'" in err[0]

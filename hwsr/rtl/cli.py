@@ -45,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--frame", action="append", help="only this frame (repeatable)")
     c.add_argument("--build-dir", type=Path, help="build root (default: a temp folder)")
     c.add_argument("--json", type=Path, help="also write every frame's and tap's verdict here")
+    c.add_argument("--video", default=None, metavar="TIMING",
+                   help="feed the input at this video timing (720p60, 720p50, 1080p30, "
+                        "1080p60; blanking scaled to each frame) into a FIFO, no back-pressure "
+                        "on the source; prints the FIFO's largest fill next to the model's")
     _add_plan_options(c)
     c.set_defaults(func=run_cosim)
 
@@ -126,7 +130,7 @@ def run_cosim(args: argparse.Namespace) -> int:
     stall = DEFAULT_STALL if args.stall is None else args.stall
     result = cosim(args.golden, program=program, simulator=args.simulator, stall=stall,
                    seed=args.seed, frames=args.frame, build_root=args.build_dir,
-                   plan=plan_maker(args))
+                   plan=plan_maker(args), video=args.video)
     print("\n".join(cosim_lines(result, stall)))
     if args.json is not None:
         from hwsr.atomic import json_text, write_text

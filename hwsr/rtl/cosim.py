@@ -26,7 +26,7 @@ from typing import Any
 from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
-from hwsr.rtl.plan import FoldPlan
+from hwsr.rtl.plan import FoldPlan, video_run
 from hwsr.spec import EngineSpec
 
 PlanMaker = Callable[[EngineSpec, bool], FoldPlan]  # Net2's spec, dual -> plan
@@ -62,6 +62,7 @@ class FrameResult:
     wall_s: float  # simulation wall time of the frame
     taps: tuple[TapResult, ...]
     framing_error: bool = False  # the engine's err_framing flag was set
+    video: dict[str, Any] | None = None  # at a video timing: max_fill, last_out_cycle
 
     @property
     def ok(self) -> bool:
@@ -134,7 +135,8 @@ def emitted_for(program: EngineProgram, max_width: int, build_root: Path,
 
 
 def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: float,
-         seed: int, results: Path) -> dict[str, Any]:
+         seed: int, results: Path, video: str | None = None,
+         clock_mhz: float = 600.0) -> dict[str, Any]:
     d = rtl.design
     acc_bits = {s.name: s.acc_bits for s in d.stages}
     taps = []
@@ -147,7 +149,10 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
               "bits": 8, "r": s.upscale} for s in d.stages]
     fl = [{"name": f["name"], "width": int(f["width"]), "height": int(f["height"]),
            "folder": str((golden / f["name"]).resolve()),
-           "taps": list(f.get("taps", f.get("files", [])))} for f in frames]
+           "taps": list(f.get("taps", f.get("files", []))),
+           **({} if video is None else {"video": {**video_run(
+               video, clock_mhz, int(f["width"]), int(f["height"])).job(), "timing": video}})}
+          for f in frames]
     bound = max(d.latency_cycles(f["width"]) for f in fl)
     if rtl.plan is not None and not rtl.plan.full:  # folded: every pixel takes its cycles
         bound = (bound + max(f["width"] * f["height"] for f in fl)) * rtl.plan.cycles_per_pixel
@@ -192,20 +197,27 @@ def _frame_results(path: Path) -> tuple[FrameResult, ...]:
         taps = tuple(TapResult(n, t["transfers"], t["mismatch"]) for n, t in f["taps"].items())
         out.append(FrameResult(f["name"], f["width"], f["height"], f["completed"],
                                f["cycles"], f["latency"], f["wall_s"], taps,
-                               bool(f["framing_error"])))
+                               bool(f["framing_error"]), f.get("video")))
     return tuple(out)
 
 
 def cosim(golden: str | Path, *, program: EngineProgram | None = None,
           simulator: str = "icarus", stall: float = DEFAULT_STALL, seed: int = 1,
           frames: list[str] | None = None, build_root: str | Path | None = None,
-          plan: PlanMaker | None = None) -> CosimResult:
+          plan: PlanMaker | None = None, video: str | None = None) -> CosimResult:
     """Co-simulate the engine of ``program`` (default: the set's) against golden set ``golden``;
-    ``plan`` (a function of the program's Net2 spec) folds it."""
+    ``plan`` (a function of the program's Net2 spec) folds it; ``video`` (a timing such as
+    ``720p60``, scaled to each frame) feeds the input at that timing into a FIFO, no
+    back-pressure on the source and none on the output, instead of the seeded stalls."""
     root = Path(golden)
     env = _which_sim(simulator)
     if not 0 <= stall < 1:
         raise RtlError(f"stall must be in [0, 1), got {stall}")
+    if video is not None:
+        try:  # an unknown timing is refused before any work
+            video_run(video, 600.0, 1, 1)
+        except ValueError as e:
+            raise RtlError(str(e)) from None
     manifest, set_program = load_set(root)
     chosen = [f for f in manifest["frames"] if frames is None or f["name"] in frames]
     if not chosen:
@@ -219,7 +231,8 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
     rtl = emitted_for(chosen_program, max_width, broot, folding)
     results = rtl.folder / f"results-{simulator}-{os.getpid()}.json"
     results.unlink(missing_ok=True)
-    job = _job(rtl, root, chosen, stall, seed, results)
+    clock = folding.budget.clock_mhz if folding is not None else 600.0
+    job = _job(rtl, root, chosen, 0.0 if video else stall, seed, results, video, clock)
     try:
         _run(rtl, simulator, job, env)
     except SystemExit:  # cocotb's runner exits when the testbench failed: results say why

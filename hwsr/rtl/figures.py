@@ -17,7 +17,7 @@ from hwsr.report import EngineReport, engine_report
 from hwsr.rtl.cosim import CosimResult, FrameResult
 from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.fold import folded_units
-from hwsr.rtl.plan import FoldPlan
+from hwsr.rtl.plan import FoldPlan, fifo_model, video_run
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
 
@@ -84,6 +84,8 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
                      "); its latency is measured, not predicted")
     for f in result.frames:
         lines.append(_frame_line(f, result, stall))
+        if f.video is not None and result.plan is not None:
+            lines.append("  " + video_line(f, result.plan))
         for t in f.taps:
             if t.mismatch is not None:
                 m = t.mismatch
@@ -140,3 +142,16 @@ def folded_figures_lines(program: EngineProgram, design: EngineDesign,
         f"output FIFO); output FIFOs {fifo:,} bits (data and accumulator probe)",
         "latency: the folded engine's is measured by hwsr cosim (not predicted yet)",
     ]
+
+
+def video_line(f: FrameResult, plan: FoldPlan) -> str:
+    """A frame fed at video timing: the FIFO's largest fill against the periodic model, the
+    last output against the frame period."""
+    assert f.video is not None
+    run = video_run(f.video["timing"], plan.budget.clock_mhz, f.width, f.height) \
+        if "timing" in f.video else None
+    model = fifo_model(run, plan.cycles_per_pixel) if run is not None else None
+    period = f" of a {float(run.frame_cycles):,.0f}-cycle frame period" if run else ""
+    return (f"video: input FIFO largest fill {f.video['max_fill']:,} (periodic model at "
+            f"{plan.cycles_per_pixel} cycles per pixel: {model:,}); last output at cycle "
+            f"{f.video['last_out_cycle']:,}{period}")
