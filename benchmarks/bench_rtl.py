@@ -30,12 +30,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hwsr.folding import fold_plan, full_plan, rom_bits
 from hwsr.golden import write_golden
 from hwsr.report import engine_report
 from hwsr.rtl.cosim import cosim
 from hwsr.rtl.emit import emit_rtl
 from hwsr.rtl.figures import report_latency
-from hwsr.rtl.plan import fold_plan, full_plan, rom_bits
 from hwsr.rtl.yosys import layer_synthesis, unit_synthesis
 from hwsr.sim import test_pattern
 from hwsr.spec import Budget

@@ -45,7 +45,7 @@ from hwsr.report_model import BITS_PER_KIB, Columns, ReportNode, total
 from hwsr.spec import IMAGE_CHANNELS, EngineSpec
 
 if TYPE_CHECKING:  # the plan lives with the RTL; imported when a report asks for it
-    from hwsr.rtl.plan import FoldPlan
+    from hwsr.folding import FoldPlan
 
 # ---- the cost formulas: the one home of each (the simulator's report uses them too) ---------
 
@@ -394,9 +394,9 @@ def folding_plan(spec: EngineSpec, *, stage: str = "dual", macs: int | None = No
                  clock_mhz: float | None = None, width: int | None = None,
                  height: int | None = None, fps: float | None = None,
                  separate: bool = False) -> FoldPlan:
-    """The folding plan (:mod:`hwsr.rtl.plan`) of the engine at the spec's budget with any
+    """The folding plan (:mod:`hwsr.folding`) of the engine at the spec's budget with any
     figure overridden (``hwsr report --macs``)."""
-    from hwsr.rtl.plan import fold_plan
+    from hwsr.folding import fold_plan
 
     b = spec.budget
     budget = dataclasses.replace(
@@ -416,7 +416,7 @@ def folding_lines(spec: EngineSpec, *, stage: str = "dual", separate: bool = Fal
     """``hwsr report --macs``: the folding plan's lines (``budget``: :func:`folding_plan`'s
     overrides), and for a dual engine the shared array next to two separate engines
     (multipliers, cycles per LR pixel, memory bits)."""
-    from hwsr.rtl.plan import compare_lines, plan_lines
+    from hwsr.folding import compare_lines, plan_lines
 
     plan = folding_plan(spec, stage=stage, separate=separate, **budget)  # type: ignore[arg-type]
     dual = stage == "dual"

@@ -137,7 +137,7 @@ class Datapath:
 class Budget:
     """What the silicon is given: a multiplier array, a clock and the video it must keep up with.
 
-    The folding plan (:mod:`hwsr.rtl.plan`) picks each layer's parallelism within ``macs``
+    The folding plan (:mod:`hwsr.folding`) picks each layer's parallelism within ``macs``
     multipliers so that the engine sustains ``fps`` frames of ``width`` x ``height`` LR
     pixels at ``clock_mhz``. Optional ``[budget]`` table of ``engine.toml``; these defaults
     are the paper's engine (2048 MACs at 600 MHz, 720p60 in).

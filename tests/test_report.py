@@ -249,8 +249,8 @@ def test_report_with_the_folding_plan_instead_of_mac_units() -> None:
     assert "NOT real-time: 16 cycles" in short and "needs 1,528 MACs" in short
     net2 = "\n".join(folding_lines(spec, stage="net2", macs=1024, clock_mhz=450))
     assert "one stage" in net2 and "net2_l4" in net2 and "450 MHz" in net2
+    from hwsr.folding import plan_json
     from hwsr.report import folding_plan
-    from hwsr.rtl.plan import plan_json
 
     doc = plan_json(folding_plan(spec, macs=1024, separate=True))  # --json's "folding"
     assert (doc["multipliers"], doc["cycles_per_pixel"], doc["shared"]) == (1024, 15, False)

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from hwsr.fixed import Overflow, Rounding
+from hwsr.folding import FoldPlan, fold_plan, plan_of_shapes, unit_shapes
 from hwsr.golden import standard_frames, write_golden
 from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.cosim import cosim
 from hwsr.rtl.emit import emit_rtl
-from hwsr.rtl.plan import FoldPlan, fold_plan, plan_of_shapes, unit_shapes
 from hwsr.spec import Activation, Budget, Datapath, EngineSpec, LayerSpec
 from tests.strategies import random_program, random_stage
 from tests.test_rtl_cosim import _visible_lsb
@@ -221,7 +221,7 @@ def test_video_timing_fifo_real_time_and_overflowing(tmp_path: Path) -> None:
     no back-pressure on the source: at 2048 MACs (8 cycles per pixel, 8.08 per tick) the
     input FIFO never holds more than the pixel just arrived, as the periodic model says; at
     1024 (16 cycles per pixel) it fills, within the model's bound; both bit-exact."""
-    from hwsr.rtl.plan import fifo_model, video_run
+    from hwsr.folding import fifo_model, video_run
     from hwsr.sim import test_pattern
 
     program = load_program(ROOT / "golden/hwsr-s/program.npz")

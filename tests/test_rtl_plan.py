@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from hwsr.cli import main
-from hwsr.program import load_program
-from hwsr.rtl.plan import (
+from hwsr.folding import (
     cycles_per_pixel_available,
     fold_plan,
     full_plan,
     macs_needed,
     plan_lines,
 )
+from hwsr.program import load_program
 from hwsr.spec import Activation, Budget, EngineSpec, LayerSpec
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "hwsr-s"

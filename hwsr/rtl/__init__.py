@@ -1,7 +1,7 @@
 """The engine in Verilog: emit it from the integer program, co-simulate it against golden sets.
 
-Modules: ``plan`` (the folding plan: PE x SIMD per MAC unit within a budget), ``fold`` (the
-folded units' parameters and memories), ``top_fold`` (the folded top level), ``design``
+Modules: ``fold`` (the folded units' parameters and memories, from the folding plan of
+:mod:`hwsr.folding`), ``top_fold`` (the folded top level), ``design``
 (what the generator builds, its limits and figures), ``top`` (the
 generated top level and its streaming interface), ``tb`` (the plain ``$readmemh``
 testbench), ``emit`` (``hwsr rtl``: the folder), ``cosim`` (``hwsr cosim``: build and run

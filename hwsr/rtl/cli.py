@@ -70,8 +70,8 @@ def plan_maker(args: argparse.Namespace) -> PlanMaker:
     """The plan function of the options: Net2's spec -> FoldPlan (validated here)."""
     import dataclasses
 
+    from hwsr.folding import FULL, FoldPlan, fold_plan, full_plan
     from hwsr.rtl.design import RtlError
-    from hwsr.rtl.plan import FULL, FoldPlan, fold_plan, full_plan
     from hwsr.spec import EngineSpec
 
     macs: int | None = None
@@ -100,9 +100,9 @@ def plan_maker(args: argparse.Namespace) -> PlanMaker:
 
 
 def run_rtl(args: argparse.Namespace) -> int:
+    from hwsr.folding import plan_lines
     from hwsr.rtl.emit import emit_rtl
     from hwsr.rtl.figures import rtl_figures_lines
-    from hwsr.rtl.plan import plan_lines
     from hwsr.zoo import DEFAULT_MODEL, load_engine
 
     make = plan_maker(args)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwsr.folding import FoldPlan, video_run
 from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
-from hwsr.rtl.plan import FoldPlan, video_run
 from hwsr.spec import EngineSpec
 
 PlanMaker = Callable[[EngineSpec, bool], FoldPlan]  # Net2's spec, dual -> plan

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from hwsr.atomic import atomic_dir
+from hwsr.folding import FoldPlan, plan_json
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.design import EngineDesign, RtlError, engine_design
 from hwsr.rtl.fold import fold_roms, folded_units
-from hwsr.rtl.plan import FoldPlan, plan_json
 from hwsr.rtl.tb import render_tb
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top

@@ -12,12 +12,12 @@ import re
 from dataclasses import asdict
 from typing import Any
 
+from hwsr.folding import FoldPlan, fifo_model, video_run
 from hwsr.program import EngineProgram
 from hwsr.report import EngineReport, engine_report
 from hwsr.rtl.cosim import CosimResult, FrameResult
 from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.fold import folded_units
-from hwsr.rtl.plan import FoldPlan, fifo_model, video_run
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
 

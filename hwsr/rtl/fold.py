@@ -1,6 +1,6 @@
 """The folded engine's RTL from its plan: unit parameters, ROM images in step order, latency.
 
-:func:`folded_units` binds a :class:`~hwsr.rtl.plan.FoldPlan` to an
+:func:`folded_units` binds a :class:`~hwsr.folding.FoldPlan` to an
 :class:`~hwsr.rtl.design.EngineDesign`: one :class:`FoldedUnit` per ``hwsr_mac`` instance,
 with the layer(s) it serves and the numbers the Verilog and the testbenches read (pipeline
 depth, output FIFO depth). :func:`fold_roms` writes each unit's weight, bias and shift
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsr.folding import FoldPlan, UnitFold
 from hwsr.program import EngineProgram
 from hwsr.rtl.design import ConvDesign, EngineDesign, RtlError, StageDesign
-from hwsr.rtl.plan import FoldPlan, UnitFold
 
 TREE_K = 2  # a pipeline register every TREE_K adder-tree levels
 # Registers of one step outside the adder tree: issue, products, accumulator, fit and ReLU,

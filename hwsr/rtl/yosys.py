@@ -15,11 +15,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.design import RtlError, conv_parameters, engine_design
 from hwsr.rtl.emit import leaf_source
-from hwsr.rtl.plan import FoldPlan
 
 
 def _memories(dump: str) -> list[tuple[str, int]]:
