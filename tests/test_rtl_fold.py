@@ -221,8 +221,8 @@ def test_video_timing_fifo_real_time_and_overflowing(tmp_path: Path) -> None:
     no back-pressure on the source: at 2048 MACs (8 cycles per pixel, 8.08 per tick) the
     input FIFO never holds more than the pixel just arrived, as the periodic model says; at
     1024 (16 cycles per pixel) it fills, within the model's bound; both bit-exact."""
-    from hwsr.folding import fifo_model, video_run
     from hwsr.sim import test_pattern
+    from hwsr.video_timing import fifo_model, video_run
 
     program = load_program(ROOT / "golden/hwsr-s/program.npz")
     golden = tmp_path / "set"

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwsr.folding import FoldPlan, video_run
+from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
 from hwsr.spec import EngineSpec
+from hwsr.video_timing import video_run
 
 PlanMaker = Callable[[EngineSpec, bool], FoldPlan]  # Net2's spec, dual -> plan
 

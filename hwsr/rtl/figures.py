@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from hwsr.folding import FoldPlan, fifo_model, video_run
+from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram
 from hwsr.report import EngineReport, engine_report
 from hwsr.rtl.cosim import CosimResult, FrameResult
@@ -20,6 +20,7 @@ from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.fold import folded_units
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
+from hwsr.video_timing import fifo_model, video_run
 
 _INST = re.compile(r"(hwsr_conv|hwsr_window|hwsr_residual) #\((.*?)\) (\w+) \(")
 _PARAM = re.compile(r"\.(\w+)\(([^(){}]*)\)")
