@@ -35,12 +35,17 @@ Conventions (what the figures mean):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from hwsr.report_model import BITS_PER_KIB, Columns, ReportNode, total
 from hwsr.spec import IMAGE_CHANNELS, EngineSpec
+
+if TYPE_CHECKING:  # the plan lives with the RTL; imported when a report asks for it
+    from hwsr.folding import FoldPlan
 
 # ---- the cost formulas: the one home of each (the simulator's report uses them too) ---------
 
@@ -193,14 +198,17 @@ class EngineReport(_Totals, ReportNode):
     pixels_per_clock: int  # LR pixels consumed per clock
     stages: tuple[StageReport, ...]  # in execution order (Net1 first)
 
-    def format_table(self) -> str:
-        """Plain-text table of every stage, then the engine's totals."""
+    def format_table(self, folding: list[str] | None = None) -> str:
+        """Plain-text table of every stage, then the engine's totals; ``folding`` (the lines
+        of :func:`folding_lines`) replaces the abstract "MAC units" line with the folded
+        array's plan."""
         lines = [f"engine {self.name}: {self.stage}, {self.width}x{self.height} LR @ "
                  f"{self.fps:g} fps, {self.clock_mhz:g} MHz, {self.pixels_per_clock} px/clock"]
+        units = folding is None
         for s in self.stages:
-            lines += ["", *_stage_lines(s), *_summary_lines(s, s.upscale)]
-        lines += ["", f"engine total ({self.stage})", *_summary_lines(self, self.upscale)]
-        return "\n".join(lines)
+            lines += ["", *_stage_lines(s), *_summary_lines(s, s.upscale, units)]
+        lines += ["", f"engine total ({self.stage})", *_summary_lines(self, self.upscale, units)]
+        return "\n".join(lines + ([] if folding is None else ["", *folding]))
 
 
 # ---- construction ---------------------------------------------------------------------------
@@ -369,13 +377,53 @@ def _stage_lines(s: StageReport) -> list[str]:
     return lines
 
 
-def _summary_lines(t: _Totals, upscale: int) -> list[str]:
-    return [
+def _summary_lines(t: _Totals, upscale: int, mac_units: bool = True) -> list[str]:
+    lines = [
         f"  line buffers   {t.linebuffer_bits:,} bits = {t.linebuffer_kib:g} KiB",
         f"  latency        {t.latency_rows} LR rows = {t.latency_out_rows} output rows "
         f"(x{upscale}) = {t.latency_cycles:,} cycles",
         f"  RTL (hwsr rtl) latency {t.rtl_latency_cycles:,} cycles at 1 px/clock (rows + column "
         f"halo + pipeline registers); delay lines +{t.rtl_delay_line_extra_bits:,} bits",
         f"  MAC rate       {t.mac_rate_gmacs:.3f} GMAC/s = {t.macs_per_clock:.2f} MACs/clock "
-        f"-> {t.mac_units:,} MAC units",
+        + (f"-> {t.mac_units:,} MAC units" if mac_units else "(the folded array: below)"),
     ]
+    return lines
+
+
+def folding_plan(spec: EngineSpec, *, stage: str = "dual", macs: int | None = None,
+                 clock_mhz: float | None = None, width: int | None = None,
+                 height: int | None = None, fps: float | None = None,
+                 separate: bool = False) -> FoldPlan:
+    """The folding plan (:mod:`hwsr.folding`) of the engine at the spec's budget with any
+    figure overridden (``hwsr report --macs``)."""
+    from hwsr.folding import fold_plan
+
+    b = spec.budget
+    budget = dataclasses.replace(
+        b, macs=b.macs if macs is None else macs,
+        clock_mhz=b.clock_mhz if clock_mhz is None else clock_mhz,
+        width=b.width if width is None else width, height=b.height if height is None else height,
+        fps=b.fps if fps is None else fps)
+    if budget.macs < 1:
+        raise ValueError(f"--macs must be >= 1, got {budget.macs}")
+    check_format(budget.width, budget.height, budget.fps, budget.clock_mhz, 1)
+    net = spec.net1() if stage == "net1" else spec
+    return fold_plan(net, budget, shared=not separate, dual=stage == "dual")
+
+
+def folding_lines(spec: EngineSpec, *, stage: str = "dual", separate: bool = False,
+                  **budget: float | None) -> list[str]:
+    """``hwsr report --macs``: the folding plan's lines (``budget``: :func:`folding_plan`'s
+    overrides), and for a dual engine the shared array next to two separate engines
+    (multipliers, cycles per LR pixel, memory bits)."""
+    from hwsr.folding import compare_lines, plan_lines
+
+    plan = folding_plan(spec, stage=stage, separate=separate, **budget)  # type: ignore[arg-type]
+    dual = stage == "dual"
+    lines = plan_lines(plan, spec.net1() if stage == "net1" else spec, dual)
+    if dual:
+        b = plan.budget
+        lb = engine_report(spec, width=b.width, height=b.height).linebuffer_bits
+        lines += ["", "shared array against separate engines at this budget:",
+                  *compare_lines(spec, b, lb)]
+    return lines

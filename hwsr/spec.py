@@ -134,6 +134,23 @@ class Datapath:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """What the silicon is given: a multiplier array, a clock and the video it must keep up with.
+
+    The folding plan (:mod:`hwsr.folding`) picks each layer's parallelism within ``macs``
+    multipliers so that the engine sustains ``fps`` frames of ``width`` x ``height`` LR
+    pixels at ``clock_mhz``. Optional ``[budget]`` table of ``engine.toml``; these defaults
+    are the paper's engine (2048 MACs at 600 MHz, 720p60 in).
+    """
+
+    macs: int = 2048  # multipliers of the whole engine (both stages)
+    clock_mhz: float = 600.0  # engine clock
+    width: int = 1280  # LR frame width in pixels (active video)
+    height: int = 720  # LR frame height in rows (active video)
+    fps: float = 60.0  # frames per second
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     """One network of the engine: layers, residual, pixel shuffle and datapath."""
 
@@ -142,6 +159,7 @@ class EngineSpec:
     upscale: int  # r: pixel-shuffle factor (3 for Net2, 1 for Net1)
     datapath: Datapath = field(default_factory=Datapath)
     residual: bool = True  # add the nearest-upsampled input to the output
+    budget: Budget = field(default_factory=Budget)  # the hardware target (not the arithmetic)
 
     def __post_init__(self) -> None:
         _validate(self, source="<spec>")
@@ -176,7 +194,8 @@ class EngineSpec:
 
 # ---- loading and validation -----------------------------------------------------------------
 
-_TOP_KEYS = {"engine", "datapath", "layers"}
+_TOP_KEYS = {"engine", "datapath", "layers", "budget"}
+_BUDGET_FIELDS = {f.name: f for f in dataclasses.fields(Budget)}
 _ENGINE_KEYS = {"name", "upscale", "residual", "description"}
 _LAYER_KEYS = {"kernel", "c_in", "c_out", "activation", "groups", "dilation"}
 _DATAPATH_FIELDS = {f.name: f for f in dataclasses.fields(Datapath)}
@@ -217,6 +236,25 @@ def _parse_datapath(d: dict[str, Any], source: str) -> Datapath:
         key = f"datapath.{k}"
         kwargs[k] = _enum(_ENUMS[k], v, source, key) if k in _ENUMS else _int(v, source, key)
     return Datapath(**kwargs)
+
+
+def _parse_budget(d: Any, source: str) -> Budget:
+    """The optional ``[budget]`` table: integers (macs, width, height) and positive numbers."""
+    if not isinstance(d, dict):
+        raise _fail(source, "budget", "must be a table")
+    _check_keys(d, set(_BUDGET_FIELDS), source, "budget.")
+    kwargs: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"budget.{k}"
+        if _BUDGET_FIELDS[k].type == "int":
+            kwargs[k] = _int(v, source, key)
+        elif isinstance(v, bool) or not isinstance(v, int | float):
+            raise _fail(source, key, f"must be a number, got {v!r}")
+        else:
+            kwargs[k] = float(v)
+        if not kwargs[k] > 0:
+            raise _fail(source, key, f"must be > 0, got {v!r}")
+    return Budget(**kwargs)
 
 
 def _parse_layers(raw: Any, source: str) -> tuple[LayerSpec, ...]:
@@ -265,9 +303,10 @@ def spec_from_dict(d: dict[str, Any], source: str = "<dict>") -> EngineSpec:
     layers = _parse_layers(d.get("layers"), source)
     datapath = _parse_datapath(dp, source)
     upscale = _int(eng["upscale"], source, "engine.upscale")
+    budget = _parse_budget(d.get("budget", {}), source)
     try:
         spec = EngineSpec(name=eng["name"], layers=layers, upscale=upscale, datapath=datapath,
-                          residual=residual)
+                          residual=residual, budget=budget)
     except SpecError as e:
         raise SpecError(str(e).replace("<spec>", source, 1)) from None
     return spec
@@ -285,11 +324,14 @@ def spec_to_dict(spec: EngineSpec) -> dict[str, Any]:
         for f in dataclasses.fields(Datapath)
         for v in [getattr(spec.datapath, f.name)]
     }
-    return {
+    out: dict[str, Any] = {
         "engine": {"name": spec.name, "upscale": spec.upscale, "residual": spec.residual},
         "datapath": dp,
         "layers": [_layer_dict(ly) for ly in spec.layers],
     }
+    if spec.budget != Budget():  # only a non-default budget: every existing file stays as it was
+        out["budget"] = dataclasses.asdict(spec.budget)
+    return out
 
 
 def _layer_dict(ly: LayerSpec) -> dict[str, Any]:
@@ -303,6 +345,9 @@ def _layer_dict(ly: LayerSpec) -> dict[str, Any]:
 
 def _validate(spec: EngineSpec, source: str) -> None:
     dp = spec.datapath
+    for f in dataclasses.fields(Budget):
+        if not getattr(spec.budget, f.name) > 0:
+            raise _fail(source, f"budget.{f.name}", f"must be > 0, got {getattr(spec.budget, f.name)}")
     for name in ("act_bits", "weight_bits", "bias_bits", "acc_bits", "out_bits"):
         bits = getattr(dp, name)
         if not 2 <= bits <= 32:

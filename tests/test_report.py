@@ -233,3 +233,28 @@ def test_grouped_and_dilated_layers_are_costed_and_labelled() -> None:
     text = rep.format_table()
     assert " 3d2 " in text and " dw3 " in text
     assert type(rep).from_json_dict(rep.to_json_dict()) == rep
+
+
+def test_report_with_the_folding_plan_instead_of_mac_units() -> None:
+    """hwsr report --macs N: the plan of the folded array replaces the "MAC units" line."""
+    from hwsr.report import folding_lines
+    from hwsr.zoo import load_engine
+
+    spec = load_engine("hwsr-s").spec
+    table = engine_report(spec).format_table(folding_lines(spec))
+    assert "MAC units" not in table and "(the folded array: below)" in table
+    assert "total 1,955 multipliers, 8 cycles per LR pixel" in table and "real-time" in table
+    assert "separate (two arrays)        1,982          8" in table
+    short = "\n".join(folding_lines(spec, macs=1024))
+    assert "NOT real-time: 16 cycles" in short and "needs 1,528 MACs" in short
+    net2 = "\n".join(folding_lines(spec, stage="net2", macs=1024, clock_mhz=450))
+    assert "one stage" in net2 and "net2_l4" in net2 and "450 MHz" in net2
+    from hwsr.folding import plan_json
+    from hwsr.report import folding_plan
+
+    doc = plan_json(folding_plan(spec, macs=1024, separate=True))  # --json's "folding"
+    assert (doc["multipliers"], doc["cycles_per_pixel"], doc["shared"]) == (1024, 15, False)
+    with pytest.raises(ValueError, match="--macs must be >= 1"):
+        folding_lines(spec, macs=0)
+    with pytest.raises(ValueError, match="fps and clock_mhz must be > 0"):
+        folding_lines(spec, clock_mhz=0)

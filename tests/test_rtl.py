@@ -70,7 +70,7 @@ def test_emitted_folder_and_hash(program: EngineProgram, tmp_path: Path) -> None
     names = sorted(p.relative_to(out.folder).as_posix() for p in out.folder.rglob("*.*"))
     assert names[:2] == ["design.json", "files.f"] and "rom/net2.layer4.shift.hex" in names
     assert (out.folder / "files.f").read_text().split() == [
-        "hwsr_conv.v", "hwsr_residual.v", "hwsr_engine.v"]
+        "hwsr_window.v", "hwsr_conv.v", "hwsr_residual.v", "hwsr_engine.v"]
     meta = json.loads((out.folder / "design.json").read_text())
     assert meta["hash"] == out.digest and meta["taps"][0] == "net1.layer0"
     rom = (out.folder / "rom/net1.layer0.weight.hex").read_text()
@@ -138,9 +138,44 @@ def test_cli_refusal_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_cli_rtl_prints_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rtl", "--model", str(GOLDEN / "program.npz"), "--out", str(tmp_path / "o"),
-                 "--max-width", "1280"]) == 0
+                 "--max-width", "1280", "--macs", "full"]) == 0
     out = capsys.readouterr().out
     assert "(equal)" in out and "DIFFER" not in out and "7,708 cycles" in out
+    assert "15,280 multipliers" in out and json.loads(
+        (tmp_path / "o/design.json").read_text())["plan"]["full"] is True
+
+
+def test_cli_rtl_default_is_the_folded_shared_engine(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The spec's budget (2048 MACs, 600 MHz, 720p60): the plan, design.json, the Verilog."""
+    assert main(["rtl", "--model", str(GOLDEN / "program.npz"), "--out", str(tmp_path / "o"),
+                 "--max-width", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "total 1,955 multipliers, 8 cycles per LR pixel" in out and "real-time" in out
+    assert "windows" in out and "(equal)" in out and "DIFFER" not in out
+    plan = json.loads((tmp_path / "o/design.json").read_text())["plan"]
+    assert plan["shared"] and [u["pe"] for u in plan["units"]] == [5, 5, 5, 5, 4]
+    assert [u["cycles"] for u in plan["units"]][-1] == [1, 7]
+    top = (tmp_path / "o/hwsr_engine.v").read_text()
+    assert top.count("hwsr_mac #(") == 5 and top.count("hwsr_window #(") == 10
+    assert (tmp_path / "o/files.f").read_text().split() == [
+        "hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v", "hwsr_engine.v"]
+    assert main(["rtl", "--model", str(GOLDEN / "program.npz"), "--out", str(tmp_path / "p"),
+                 "--max-width", "64", "--macs", "1024", "--separate"]) == 0
+    out = capsys.readouterr().out
+    assert "separate engines" in out and "NOT real-time: 15 cycles" in out
+    assert "needs 1,528 MACs at 600 MHz" in out
+    assert (tmp_path / "p/hwsr_engine.v").read_text().count("hwsr_mac #(") == 10
+
+
+@pytest.mark.parametrize("macs", ["0", "-3", "many"])
+def test_cli_rtl_refuses_a_bad_budget(macs: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtl", "--model", str(GOLDEN / "program.npz"), "--out", str(tmp_path / "o"),
+                 "--macs", macs]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--macs must be a positive integer or 'full'" in err[0]
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_simulator_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,6 +78,13 @@ def test_round_trip_dict(tmp_path: Path) -> None:
         ("c_out = 8", "c_out = 8\ndilation = 0", "layers[0].dilation", ">= 1"),
         ("kernel = 3\nc_out = 8", "kernel = 1\nc_out = 8\ndilation = 2", "layers[0].dilation",
          "1 for a 1x1 kernel"),
+        ('upscale = 3', 'upscale = 3\n[budget]\nmacs = 0', "budget.macs", "> 0"),
+        ('upscale = 3', 'upscale = 3\n[budget]\nmacs = 2.5', "budget.macs", "integer"),
+        ('upscale = 3', 'upscale = 3\n[budget]\nclock_mhz = "fast"', "budget.clock_mhz",
+         "a number"),
+        ('upscale = 3', 'upscale = 3\n[budget]\nfps = -60', "budget.fps", "> 0"),
+        ('upscale = 3', 'upscale = 3\n[budget]\nlanes = 4', "budget.lanes", "unknown key"),
+        ('[engine]', 'budget = 4\n[engine]', "budget", "must be a table"),
     ],
 )
 def test_bad_spec_refused_with_one_line(tmp_path: Path, old: str, new: str, key: str, rule: str) -> None:
@@ -127,3 +134,15 @@ def test_default_model_budget() -> None:
     spec = load_spec(DEFAULT)
     assert spec.macs_per_pixel + spec.net1().macs_per_pixel == 15_280
     assert spec.macs_per_pixel + spec.net1().macs_per_pixel <= 22_000
+
+
+def test_budget_table(tmp_path: Path) -> None:
+    """The optional [budget]: defaults are the paper's engine; a non-default one round-trips."""
+    from hwsr.spec import Budget
+
+    assert load_spec(DEFAULT).budget == Budget(2048, 600.0, 1280, 720, 60.0)
+    assert "budget" not in spec_to_dict(load_spec(DEFAULT))  # default: no file changes
+    text = GOOD.replace("upscale = 3", "upscale = 3\n[budget]\nmacs = 1024\nclock_mhz = 450.5")
+    spec = load_spec(write(tmp_path, text))
+    assert spec.budget == Budget(macs=1024, clock_mhz=450.5)
+    assert spec_from_dict(spec_to_dict(spec)) == spec and spec.net1().budget == spec.budget

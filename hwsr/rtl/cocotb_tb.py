@@ -75,6 +75,34 @@ def _taps(job: dict[str, Any], frame: dict[str, Any]) -> list[Tap]:
     return taps
 
 
+class VideoSource:
+    """A video source at a fixed timing: one pixel per pixel-clock tick of the active area,
+    ticks at ``num/den`` of the engine clock, never waiting (no back-pressure), into a FIFO
+    whose fill the testbench observes; the engine takes pixels from the FIFO's head."""
+
+    def __init__(self, video: dict[str, Any], width: int, height: int) -> None:
+        self.num, self.den = video["num"], video["den"]
+        self.h_total, self.v_total = video["h_total"], video["v_total"]
+        self.width, self.height = width, height
+        self.phase = self.hx = self.vy = self.next = 0
+        self.fifo: list[int] = []
+        self.max_fill = 0
+
+    def tick(self) -> None:
+        """One engine cycle: a pixel-clock tick when the phase wraps, a pixel if active."""
+        self.phase += self.num
+        if self.phase < self.den:
+            return
+        self.phase -= self.den
+        if self.hx < self.width and self.vy < self.height:
+            self.fifo.append(self.next)
+            self.next += 1
+            self.max_fill = max(self.max_fill, len(self.fifo))
+        self.hx += 1
+        if self.hx == self.h_total:
+            self.hx, self.vy = 0, self.vy + 1
+
+
 async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
                      rng: random.Random) -> dict[str, Any]:
     w, h = frame["width"], frame["height"]
@@ -88,10 +116,20 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
     holding = False
     first_in = first_out = last_out = -1
     limit = 50 * (n + job["latency_bound"]) + 1000
+    video = VideoSource(frame["video"], w, h) if frame.get("video") else None
     t0 = time.perf_counter()
     while outs < n and cycle < limit:
         await FallingEdge(dut.clk)
-        if not holding:  # a pixel offered and not yet taken stays on the bus
+        if video is not None:  # the FIFO's head is on the bus; the sink never waits
+            video.tick()
+            if video.fifo:
+                p = pixels[3 * video.fifo[0]: 3 * video.fifo[0] + 3]
+                dut.s_data.value = p[0] | p[1] << 8 | p[2] << 16
+                dut.s_sof.value = int(video.fifo[0] == 0)
+                dut.s_eol.value = int(video.fifo[0] % w == w - 1)
+            dut.s_valid.value = int(bool(video.fifo))
+            dut.m_ready.value = 1
+        elif not holding:  # a pixel offered and not yet taken stays on the bus
             if sent < n and rng.random() >= stall:
                 p = pixels[3 * sent: 3 * sent + 3]
                 dut.s_data.value = p[0] | p[1] << 8 | p[2] << 16
@@ -99,12 +137,15 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
                 dut.s_valid.value = 1
             else:
                 dut.s_valid.value = 0
-        dut.m_ready.value = int(rng.random() >= stall)
+        if video is None:
+            dut.m_ready.value = int(rng.random() >= stall)
         await ReadOnly()
         holding = dut.s_valid.value == 1
         if holding and dut.s_ready.value == 1:
             first_in = cycle if first_in < 0 else first_in
             sent, holding = sent + 1, False
+            if video is not None:
+                video.fifo.pop(0)
         for tap, v, r, d in handles:
             if v.value == 1 and r.value == 1:
                 _check(tap, d.value.to_unsigned(), w)
@@ -120,6 +161,9 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
         "cycles": last_out - first_in + 1 if outs == n else None,
         "latency": first_out - first_in if first_out >= 0 else None,
         "framing_error": int(dut.err_framing.value) == 1, "wall_s": time.perf_counter() - t0,
+        **({} if video is None else {"video": {"max_fill": video.max_fill,
+                                               "last_out_cycle": last_out,
+                                               "timing": frame["video"]["timing"]}}),
         "taps": {t.name: {"transfers": t.count, "mismatch": t.mismatch} for t in taps},
     }
 

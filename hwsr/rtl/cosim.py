@@ -18,13 +18,19 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
+from hwsr.spec import EngineSpec
+from hwsr.video_timing import video_run
+
+PlanMaker = Callable[[EngineSpec, bool], FoldPlan]  # Net2's spec, dual -> plan
 
 log = logging.getLogger(__name__)
 SIMULATORS = ("icarus", "verilator")
@@ -57,6 +63,7 @@ class FrameResult:
     wall_s: float  # simulation wall time of the frame
     taps: tuple[TapResult, ...]
     framing_error: bool = False  # the engine's err_framing flag was set
+    video: dict[str, Any] | None = None  # at a video timing: max_fill, last_out_cycle
 
     @property
     def ok(self) -> bool:
@@ -71,6 +78,7 @@ class CosimResult:
     digest: str  # emitted design hash (build key)
     build_s: float  # emit + compile wall time
     frames: tuple[FrameResult, ...]
+    plan: FoldPlan | None = None  # the folding (None: one pixel per clock)
 
     @property
     def ok(self) -> bool:
@@ -115,18 +123,21 @@ def load_set(golden: Path) -> tuple[dict[str, Any], EngineProgram]:
     return manifest, program
 
 
-def emitted_for(program: EngineProgram, max_width: int, build_root: Path) -> EmittedRtl:
-    """The engine folder for ``program`` under ``build_root``, keyed by its hash."""
-    design, files = design_files(program, max_width)
+def emitted_for(program: EngineProgram, max_width: int, build_root: Path,
+                plan: FoldPlan | None = None) -> EmittedRtl:
+    """The engine folder for ``program`` (folded by ``plan``) under ``build_root``, keyed by
+    its hash."""
+    design, files = design_files(program, max_width, plan=plan)
     digest = digest_of(files)
     folder = build_root / digest[:16]
     if (folder / DESIGN_FILE).is_file():
-        return EmittedRtl(folder, design, digest)
-    return emit_rtl(program, folder, max_width=max_width, overwrite=True)
+        return EmittedRtl(folder, design, digest, plan)
+    return emit_rtl(program, folder, max_width=max_width, overwrite=True, plan=plan)
 
 
 def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: float,
-         seed: int, results: Path) -> dict[str, Any]:
+         seed: int, results: Path, video: str | None = None,
+         clock_mhz: float = 600.0) -> dict[str, Any]:
     d = rtl.design
     acc_bits = {s.name: s.acc_bits for s in d.stages}
     taps = []
@@ -139,8 +150,13 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
               "bits": 8, "r": s.upscale} for s in d.stages]
     fl = [{"name": f["name"], "width": int(f["width"]), "height": int(f["height"]),
            "folder": str((golden / f["name"]).resolve()),
-           "taps": list(f.get("taps", f.get("files", [])))} for f in frames]
+           "taps": list(f.get("taps", f.get("files", []))),
+           **({} if video is None else {"video": {**video_run(
+               video, clock_mhz, int(f["width"]), int(f["height"])).job(), "timing": video}})}
+          for f in frames]
     bound = max(d.latency_cycles(f["width"]) for f in fl)
+    if rtl.plan is not None and not rtl.plan.full:  # folded: every pixel takes its cycles
+        bound = (bound + max(f["width"] * f["height"] for f in fl)) * rtl.plan.cycles_per_pixel
     return {"frames": fl, "taps": taps, "stall": stall, "seed": seed,
             "latency_bound": bound, "results": str(results)}
 
@@ -182,18 +198,27 @@ def _frame_results(path: Path) -> tuple[FrameResult, ...]:
         taps = tuple(TapResult(n, t["transfers"], t["mismatch"]) for n, t in f["taps"].items())
         out.append(FrameResult(f["name"], f["width"], f["height"], f["completed"],
                                f["cycles"], f["latency"], f["wall_s"], taps,
-                               bool(f["framing_error"])))
+                               bool(f["framing_error"]), f.get("video")))
     return tuple(out)
 
 
 def cosim(golden: str | Path, *, program: EngineProgram | None = None,
           simulator: str = "icarus", stall: float = DEFAULT_STALL, seed: int = 1,
-          frames: list[str] | None = None, build_root: str | Path | None = None) -> CosimResult:
-    """Co-simulate the engine of ``program`` (default: the set's) against golden set ``golden``."""
+          frames: list[str] | None = None, build_root: str | Path | None = None,
+          plan: PlanMaker | None = None, video: str | None = None) -> CosimResult:
+    """Co-simulate the engine of ``program`` (default: the set's) against golden set ``golden``;
+    ``plan`` (a function of the program's Net2 spec) folds it; ``video`` (a timing such as
+    ``720p60``, scaled to each frame) feeds the input at that timing into a FIFO, no
+    back-pressure on the source and none on the output, instead of the seeded stalls."""
     root = Path(golden)
     env = _which_sim(simulator)
     if not 0 <= stall < 1:
         raise RtlError(f"stall must be in [0, 1), got {stall}")
+    if video is not None:
+        try:  # an unknown timing is refused before any work
+            video_run(video, 600.0, 1, 1)
+        except ValueError as e:
+            raise RtlError(str(e)) from None
     manifest, set_program = load_set(root)
     chosen = [f for f in manifest["frames"] if frames is None or f["name"] in frames]
     if not chosen:
@@ -201,10 +226,14 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
     broot = Path(build_root) if build_root else Path(tempfile.gettempdir()) / "hwsr-rtl"
     max_width = max(int(f["width"]) for f in manifest["frames"])
     t0 = time.perf_counter()
-    rtl = emitted_for(program or set_program, max_width, broot)
+    chosen_program = program or set_program
+    folding = None if plan is None else plan(chosen_program.net2.spec,
+                                             chosen_program.net1 is not None)
+    rtl = emitted_for(chosen_program, max_width, broot, folding)
     results = rtl.folder / f"results-{simulator}-{os.getpid()}.json"
     results.unlink(missing_ok=True)
-    job = _job(rtl, root, chosen, stall, seed, results)
+    clock = folding.budget.clock_mhz if folding is not None else 600.0
+    job = _job(rtl, root, chosen, 0.0 if video else stall, seed, results, video, clock)
     try:
         _run(rtl, simulator, job, env)
     except SystemExit:  # cocotb's runner exits when the testbench failed: results say why
@@ -215,4 +244,5 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
     if not out:
         raise RtlError(f"the {simulator} simulation produced no result: see the logs in "
                        f"{rtl.folder}")
-    return CosimResult(simulator, program or set_program, rtl.design, rtl.digest, build_s, out)
+    return CosimResult(simulator, chosen_program, rtl.design, rtl.digest, build_s, out,
+                       folding)

@@ -2,7 +2,8 @@
 
 The folder (built beside its destination and swapped in whole by ``hwsr.atomic``)::
 
-    hwsr_conv.v hwsr_residual.v   the two leaf modules (fixed, from the package)
+    hwsr_window.v hwsr_conv.v hwsr_residual.v   the leaf modules (fixed, from the package;
+                  folded: hwsr_window.v hwsr_fifo.v hwsr_mac.v hwsr_residual.v)
     hwsr_engine.v                 the generated top level (instances and wiring)
     tb_engine.v                   the plain $readmemh testbench of this engine
     files.f                       the design's sources in compile order (not the testbench)
@@ -25,14 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from hwsr.atomic import atomic_dir
+from hwsr.folding import FoldPlan, plan_json
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.design import EngineDesign, RtlError, engine_design
+from hwsr.rtl.fold import fold_roms, folded_units
 from hwsr.rtl.tb import render_tb
 from hwsr.rtl.top import render_top
+from hwsr.rtl.top_fold import render_folded_top
 
 log = logging.getLogger(__name__)
-LEAF_MODULES = ("hwsr_conv.v", "hwsr_residual.v")
+LEAF_MODULES = ("hwsr_window.v", "hwsr_conv.v", "hwsr_residual.v")
+FOLDED_MODULES = ("hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v")
 _INCLUDE = re.compile(r'^`include "([\w.]+)"\n', re.MULTILINE)
 TOP_FILE = "hwsr_engine.v"
 TB_FILE = "tb_engine.v"
@@ -46,11 +51,12 @@ class EmittedRtl:
     folder: Path  # where it was written
     design: EngineDesign  # what it holds
     digest: str  # sha256 over every emitted file (the build key)
+    plan: FoldPlan | None = None  # the folding (None: one pixel per clock)
 
     @property
     def sources(self) -> list[Path]:
         """Design sources in compile order."""
-        return [self.folder / n for n in (*LEAF_MODULES, TOP_FILE)]
+        return [self.folder / n for n in (*leaf_modules(self.plan), TOP_FILE)]
 
     @property
     def rom_dir(self) -> str:
@@ -65,14 +71,27 @@ def leaf_source(name: str) -> str:
     return _INCLUDE.sub(lambda m: leaf_source(m.group(1)), text)
 
 
+def leaf_modules(plan: FoldPlan | None) -> tuple[str, ...]:
+    """The fixed modules of an engine: one-pixel-per-clock (no plan, or ``full``) or folded."""
+    return LEAF_MODULES if plan is None or plan.full else FOLDED_MODULES
+
+
 def design_files(program: EngineProgram, max_width: int, source: str = "",
-                 tb_max_pixels: int = 8192) -> tuple[EngineDesign, dict[str, str]]:
-    """Every emitted file (relative path → text) except ``design.json``."""
+                 tb_max_pixels: int = 8192,
+                 plan: FoldPlan | None = None) -> tuple[EngineDesign, dict[str, str]]:
+    """Every emitted file (relative path → text) except ``design.json``; ``plan`` (not
+    ``full``) emits the folded engine."""
     design = engine_design(program, max_width)
-    files = {name: leaf_source(name) for name in LEAF_MODULES}
-    files[TOP_FILE] = render_top(design, source)
+    leaves = leaf_modules(plan)
+    files = {name: leaf_source(name) for name in leaves}
+    if plan is None or plan.full:
+        files[TOP_FILE] = render_top(design, source)
+    else:
+        units = folded_units(plan, design)
+        files[TOP_FILE] = render_folded_top(design, units, source)
+        files.update(fold_roms(program, units))
     files[TB_FILE] = render_tb(design, tb_max_pixels)
-    files["files.f"] = "".join(f"{n}\n" for n in (*LEAF_MODULES, TOP_FILE))
+    files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE))
     files.update(rom_images(program))
     return design, files
 
@@ -84,9 +103,10 @@ def digest_of(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def design_json(design: EngineDesign, digest: str, source: str) -> dict[str, Any]:
-    """``design.json``: the design's parameters and the figures the RTL implies."""
-    return {
+def design_json(design: EngineDesign, digest: str, source: str,
+                plan: FoldPlan | None = None) -> dict[str, Any]:
+    """``design.json``: the design's parameters, the figures the RTL implies, the plan."""
+    return {**({} if plan is None else {"plan": plan_json(plan)}),
         "schema": "hwsr.rtl", "version": 1, "source": source, "hash": digest,
         "max_width": design.max_width, "upscale": design.upscale,
         "linebuffer_bits": design.linebuffer_bits(),
@@ -99,24 +119,26 @@ def design_json(design: EngineDesign, digest: str, source: str) -> dict[str, Any
 
 
 def emit_rtl(program: EngineProgram, out_dir: str | Path, *, max_width: int = 1280,
-             source: str = "", overwrite: bool = False) -> EmittedRtl:
+             source: str = "", overwrite: bool = False,
+             plan: FoldPlan | None = None, tb_max_pixels: int = 8192) -> EmittedRtl:
     """Write the engine folder for ``program`` at ``out_dir`` atomically (see module doc).
 
     An existing ``out_dir`` is replaced only with ``overwrite`` (and only if it is an
     emitted engine folder or empty); a refused program writes nothing.
     """
     dest = Path(out_dir)
-    design, files = design_files(program, max_width, source)  # refusals happen here
+    design, files = design_files(program, max_width, source, tb_max_pixels,
+                                 plan=plan)  # refusals happen here
     _check_dest(dest, overwrite)
     digest = digest_of(files)
-    files[DESIGN_FILE] = json.dumps(design_json(design, digest, source), indent=1) + "\n"
+    files[DESIGN_FILE] = json.dumps(design_json(design, digest, source, plan), indent=1) + "\n"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(dest, overwrite=True) as tmp:  # built beside dest, swapped in whole
         for rel, text in files.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_text(text)
     log.info("wrote %d files to %s (hash %s)", len(files), dest, digest[:12])
-    return EmittedRtl(dest, design, digest)
+    return EmittedRtl(dest, design, digest, plan)
 
 
 def _check_dest(dest: Path, overwrite: bool) -> None:

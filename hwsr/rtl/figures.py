@@ -12,13 +12,17 @@ import re
 from dataclasses import asdict
 from typing import Any
 
+from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram
 from hwsr.report import EngineReport, engine_report
 from hwsr.rtl.cosim import CosimResult, FrameResult
 from hwsr.rtl.design import EngineDesign
+from hwsr.rtl.fold import folded_units
 from hwsr.rtl.top import render_top
+from hwsr.rtl.top_fold import render_folded_top
+from hwsr.video_timing import fifo_model, video_run
 
-_INST = re.compile(r"(hwsr_conv|hwsr_residual) #\((.*?)\) (\w+) \(")
+_INST = re.compile(r"(hwsr_conv|hwsr_window|hwsr_residual) #\((.*?)\) (\w+) \(")
 _PARAM = re.compile(r"\.(\w+)\(([^(){}]*)\)")
 
 
@@ -27,7 +31,7 @@ def memory_bits_from_verilog(top_text: str, max_width: int) -> dict[str, int]:
     bits: dict[str, int] = {}
     for kind, params, name in _INST.findall(top_text):
         p = {k: v for k, v in _PARAM.findall(params)}
-        if kind == "hwsr_conv":
+        if kind in ("hwsr_conv", "hwsr_window"):
             k, cin, in_bits = int(p["K"]), int(p["CIN"]), int(p["IN_BITS"])
             span = int(p.get("DIL", 1)) * (k - 1) + 1
             bits[name] = (span - 1) * max_width * cin * in_bits
@@ -52,8 +56,11 @@ def report_bits(program: EngineProgram, width: int) -> tuple[int, int]:
     return rep.linebuffer_bits, rep.rtl_delay_line_extra_bits
 
 
-def rtl_figures_lines(program: EngineProgram, design: EngineDesign) -> list[str]:
+def rtl_figures_lines(program: EngineProgram, design: EngineDesign,
+                      plan: FoldPlan | None = None) -> list[str]:
     """Line-buffer bits of the emitted RTL and of the report at MAXW, and the latency."""
+    if plan is not None and not plan.full:
+        return folded_figures_lines(program, design, plan)
     w = design.max_width
     counted = sum(memory_bits_from_verilog(render_top(design), w).values())
     rows, over = report_bits(program, w)
@@ -71,8 +78,15 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
     """Per frame and tap verdicts, cycles, latency (with the report's figure), wall time."""
     lines = [f"cosim on {result.simulator}, design {result.digest[:16]}, stall {stall:g}, "
              f"build {result.build_s:.1f} s"]
+    if result.plan is not None and not result.plan.full:
+        p = result.plan
+        lines.append(f"folded engine: {p.multipliers:,} multipliers, {p.cycles_per_pixel} "
+                     f"cycles per LR pixel ({'shared by both stages' if p.shared else 'separate'}"
+                     "); its latency is measured, not predicted")
     for f in result.frames:
         lines.append(_frame_line(f, result, stall))
+        if f.video is not None and result.plan is not None:
+            lines.append("  " + video_line(f, result.plan))
         for t in f.taps:
             if t.mismatch is not None:
                 m = t.mismatch
@@ -100,9 +114,45 @@ def _frame_line(f: FrameResult, result: CosimResult, stall: float) -> str:
     taps = sum(t.ok for t in f.taps)
     want = report_latency(result.program, f.width)
     lat = "-" if f.latency is None else f"{f.latency}"
-    if stall == 0 and f.latency is not None:
+    folded = result.plan is not None and not result.plan.full
+    if stall == 0 and f.latency is not None and not folded:
         lat += f" (report {want}{'' if want == f.latency else ' DIFFERS'})"
     status = "pass" if f.ok else ("INCOMPLETE" if not f.completed else "FAIL")
     return (f"{f.name:>20} {f.width}x{f.height}: {status}, taps {taps}/{len(f.taps)}, "
             f"cycles {f.cycles if f.cycles is not None else '-'}, latency {lat}, "
             f"{f.wall_s:.2f} s")
+
+
+def folded_figures_lines(program: EngineProgram, design: EngineDesign,
+                         plan: FoldPlan) -> list[str]:
+    """The folded engine's memories counted from its emitted top level, against the report."""
+    w = design.max_width
+    units = folded_units(plan, design)
+    bits = memory_bits_from_verilog(render_folded_top(design, units), w)
+    lb = sum(b for n, b in bits.items() if n.endswith("_win"))
+    delay = sum(b for n, b in bits.items() if not n.endswith("_win"))
+    rows, _ = report_bits(program, w)
+    res_rows = sum(s.residual_bits for s in _engine_report(program, w).stages)
+    fifo = sum(fu.fifo_depth * sum(ly.c_out * (ly.out_bits + s.acc_bits) for ly, s in
+                                   zip(fu.layers, (fu.stage,) * len(fu.layers), strict=True))
+               for fu in units)
+    return [
+        f"line buffers at width {w}: RTL windows {lb:,} bits; hwsr report {rows - res_rows:,} "
+        f"bits ({'equal' if lb == rows - res_rows else 'DIFFER'})",
+        f"residual delay lines: RTL {delay:,} bits (per layer its lag, window register and "
+        f"output FIFO); output FIFOs {fifo:,} bits (data and accumulator probe)",
+        "latency: the folded engine's is measured by hwsr cosim (not predicted yet)",
+    ]
+
+
+def video_line(f: FrameResult, plan: FoldPlan) -> str:
+    """A frame fed at video timing: the FIFO's largest fill against the periodic model, the
+    last output against the frame period."""
+    assert f.video is not None
+    run = video_run(f.video["timing"], plan.budget.clock_mhz, f.width, f.height) \
+        if "timing" in f.video else None
+    model = fifo_model(run, plan.cycles_per_pixel) if run is not None else None
+    period = f" of a {float(run.frame_cycles):,.0f}-cycle frame period" if run else ""
+    return (f"video: input FIFO largest fill {f.video['max_fill']:,} (periodic model at "
+            f"{plan.cycles_per_pixel} cycles per pixel: {model:,}); last output at cycle "
+            f"{f.video['last_out_cycle']:,}{period}")

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.design import RtlError, conv_parameters, engine_design
@@ -52,7 +53,7 @@ class LayerSynthesis:
 def _script(design_params: dict[str, object], synth: bool) -> str:
     sets = " ".join(f"-set {k} {v}" for k, v in design_params.items())
     tail = "synth -top hwsr_conv\nstat -width\n" if synth else ""
-    return (f"read_verilog -defer hwsr_conv.v\nchparam {sets} hwsr_conv\n"
+    return (f"read_verilog -defer hwsr_window.v hwsr_conv.v\nchparam {sets} hwsr_conv\n"
             "hierarchy -top hwsr_conv\nproc\nopt -fast\nmemory -nomap\n"
             f"tee -o mem.txt dump t:$mem_v2\n{tail}")
 
@@ -73,7 +74,8 @@ def layer_synthesis(program: EngineProgram, stage: str, index: int, width: int =
               **{f"{k.upper()}_FILE": f'"rom/{ly.tap}.{k}.hex"' for k in ("weight", "bias", "shift")}}
     with tempfile.TemporaryDirectory(prefix="hwsr-yosys-") as tmp:
         folder = Path(tmp)
-        (folder / "hwsr_conv.v").write_text(leaf_source("hwsr_conv.v"))
+        for name in ("hwsr_window.v", "hwsr_conv.v"):
+            (folder / name).write_text(leaf_source(name))
         for rel, text in rom_images(program).items():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (folder / rel).write_text(text)
@@ -96,3 +98,85 @@ def layer_synthesis(program: EngineProgram, stage: str, index: int, width: int =
 def _last_int(pattern: str, text: str) -> int | None:
     found = re.findall(pattern, text)
     return int(found[-1]) if found else None
+
+
+# ---- the folded engine: one MAC unit at a time ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitSynthesis:
+    """What yosys counts in one ``hwsr_mac`` of the folded engine."""
+
+    name: str  # mac_l<i> (shared) or mac_<stage>_l<i>
+    data_multipliers: int  # $mul cells of a weight by an activation (before techmap)
+    other_multipliers: int  # $mul cells of index arithmetic (a constant operand)
+    cells: int  # cells after proc/opt (before techmap)
+    flip_flop_bits: int  # bits of $dff/$sdff/$dffe... cells after proc/opt
+    memory_bits: int  # $mem_v2 bits (weight, bias, shift memories, FIFOs)
+    levels: int | None  # longest path in gate levels after a generic synth (None: not run)
+    seconds: float
+
+
+def _mul_widths(dump: str) -> list[tuple[int, int]]:
+    """(A_WIDTH, B_WIDTH) of every $mul cell in a yosys ``dump``."""
+    out, a = [], 0
+    for line in dump.splitlines():
+        words = line.split()
+        if words[:2] == ["parameter", "\\A_WIDTH"]:
+            a = int(words[2])
+        elif words[:2] == ["parameter", "\\B_WIDTH"]:
+            out.append((a, int(words[2])))
+    return out
+
+
+def _unit_script(params: dict[str, object], synth: bool) -> str:
+    sets = " ".join(f"-set {k} {v}" for k, v in params.items())
+    tail = "synth -top hwsr_mac -flatten\nabc -g AND,NAND,OR,NOR,XOR,XNOR,MUX\n" \
+           "tee -o ltp.txt ltp -noff\n" if synth else ""
+    return (f"read_verilog -defer hwsr_fifo.v hwsr_mac.v\nchparam {sets} hwsr_mac\n"
+            "hierarchy -top hwsr_mac\nproc\nflatten\nopt_expr\nopt_clean\nwreduce\nopt_clean\n"
+            "memory -nomap\n"
+            "tee -o mul.txt dump t:$mul\ntee -o mem.txt dump t:$mem_v2\n"
+            f"tee -o stat.txt stat -width\n{tail}")
+
+
+def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: bool = False,
+                   timeout_s: float = 1800) -> UnitSynthesis:
+    """yosys on one MAC unit of the folded engine: multipliers by kind, cells, flip-flops,
+    memory bits before techmap; with ``synth``, the longest path after a generic synth."""
+    import time
+
+    from hwsr.rtl.fold import fold_roms, folded_units
+
+    if shutil.which("yosys") is None:
+        raise RtlError("yosys not found: install the 'yosys' package (apt-get install yosys)")
+    units = folded_units(plan, engine_design(program, max_width=8))
+    fu = next((u for u in units if u.name == unit), None)
+    if fu is None:
+        raise RtlError(f"no MAC unit {unit} in this plan")
+    params: dict[str, object] = {**fu.parameters(), "PROBE": 0, **{
+        f"{k.upper()}_FILE": f'"{p}"' for k, p in fu.rom_paths().items()}}
+    with tempfile.TemporaryDirectory(prefix="hwsr-yosys-") as tmp:
+        folder = Path(tmp)
+        for name in ("hwsr_fifo.v", "hwsr_mac.v"):
+            (folder / name).write_text(leaf_source(name))
+        for rel, text in fold_roms(program, (fu,)).items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text)
+        (folder / "run.ys").write_text(_unit_script(params, synth))
+        t0 = time.perf_counter()
+        run = subprocess.run(["yosys", "-q", "-s", "run.ys", "-l", "yosys.log"], cwd=folder,
+                             capture_output=True, text=True, timeout=timeout_s, check=False)
+        seconds = time.perf_counter() - t0
+        if run.returncode != 0:
+            raise RtlError(f"yosys failed on {unit}: {(run.stderr or run.stdout).strip()[:200]}")
+        muls = _mul_widths((folder / "mul.txt").read_text())
+        mems = _memories((folder / "mem.txt").read_text())
+        stat = (folder / "stat.txt").read_text()
+        ltp = (folder / "ltp.txt").read_text() if synth else ""
+    data = (fu.stage.weight_bits, fu.layers[0].in_bits + 1)
+    n_data = sum(1 for w in muls if tuple(sorted(w)) == tuple(sorted(data)))
+    ffs = sum(int(w) * int(n) for w, n in re.findall(r"\$\w*dff\w*_(\d+)\s+(\d+)", stat))
+    return UnitSynthesis(fu.name, n_data, len(muls) - n_data,
+                         _last_int(r"Number of cells:\s+(\d+)", stat) or 0, ffs,
+                         sum(b for _, b in mems), _last_int(r"length=(\d+)", ltp), seconds)

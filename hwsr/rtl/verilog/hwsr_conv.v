@@ -1,7 +1,7 @@
 // hwsr_conv: one streaming k x k convolution layer of the hwsr engine.
 //
 // Pixels arrive one per handshake in raster order (all CIN channels of one pixel per word,
-// channel 0 in the low bits). The K x K taps lie DIL pixels apart, so the window spans
+// channel 0 in the low bits) into an hwsr_window. The K x K taps lie DIL pixels apart, so the window spans
 // S = DIL*(K-1)+1 rows and columns: S-1 line buffers of MAXW words hold the rows above, and
 // a window register holds the newest S columns of the K tapped rows. Each accepted input
 // advances one "slot" of the linear raster stream; the window of slot n is centred on the
@@ -55,13 +55,8 @@ module hwsr_conv #(
     output reg  [COUT*OUT_BITS-1:0] m_data,
     output reg  [COUT*ACC_BITS-1:0] m_acc   // probe: the accumulators m_data came from
 );
-    localparam integer S = DIL * (K - 1) + 1;  // window span: rows and columns
-    localparam integer P = S / 2;
     localparam integer GC = CIN / GROUPS;     // inputs of one group
     localparam integer GO = COUT / GROUPS;    // outputs of one group
-    localparam integer PIX = CIN * IN_BITS;
-    localparam integer LBN = (S > 1) ? S - 1 : 1;
-    localparam integer XB = (MAXW > 1) ? $clog2(MAXW) : 1;
     localparam integer VW = ACC_BITS + OUT_BITS + 2;  // rounding and left-shift headroom
     localparam integer RSW = VW;
 `include "hwsr_round_shift.vh"
@@ -101,88 +96,16 @@ module hwsr_conv #(
     endtask
 `endif
 
-    reg  [15:0] xi;            // column of the next slot: the line-buffer address
-    reg  [15:0] in_x, in_y;    // position of the next input pixel
-    reg         in_done;       // the frame's pixels are in: flushing the bottom halo
-    reg  [31:0] lag;           // slots of this frame so far, saturating at D
-    reg  [15:0] out_x, out_y;  // position of the next output pixel
-    reg         s1_valid;      // the window holds an output pixel's neighbourhood
-    reg  [15:0] s1_x, s1_y;    // that output pixel's position
-    reg  [IN_BITS-1:0] win [0:K*S*CIN-1];  // tapped row ky, column sx: (ky*S + sx)*CIN + c
-
-    wire [31:0] lag_d = P * cfg_width + P;
-    wire s1_move = s1_valid && (!m_valid || m_ready);
-    wire s1_free = !s1_valid || s1_move;
-    wire adv = s1_free && (in_done || s_valid);
-    assign s_ready = s1_free && !in_done && !rst;
-    wire [PIX-1:0] pix_new = in_done ? {PIX{1'b0}} : s_data;
-    wire last_out = (lag == lag_d) && out_x == cfg_width - 1 && out_y == cfg_height - 1;
-
-    // Line buffer j holds row y-1-j; read before write at the same column (a shift chain).
-    wire [LBN*PIX-1:0] lb_rd;
-    genvar j;
-    generate
-        if (S == 1) begin : g_nolb
-            assign lb_rd = {PIX{1'b0}};
-        end
-        for (j = 0; j < S - 1; j = j + 1) begin : g_lb
-            reg [PIX-1:0] mem [0:MAXW-1];
-            assign lb_rd[j*PIX +: PIX] = mem[xi[XB-1:0]];
-            if (j == 0) begin : g_first
-                always @(posedge clk) if (adv) mem[xi[XB-1:0]] <= pix_new;
-            end else begin : g_next
-                always @(posedge clk) if (adv) mem[xi[XB-1:0]] <= lb_rd[(j-1)*PIX +: PIX];
-            end
-        end
-    endgenerate
-
-    // Tapped row ky is span row ky*DIL: the newest row (S-1) is the input, row r < S-1 is
-    // line buffer S-2-r.
-    integer ky, kx, c;
-    always @(posedge clk) begin
-        if (adv) begin
-            for (ky = 0; ky < K; ky = ky + 1) begin
-                for (kx = 0; kx < S - 1; kx = kx + 1)
-                    for (c = 0; c < CIN; c = c + 1)
-                        win[(ky*S + kx)*CIN + c] <= win[(ky*S + kx + 1)*CIN + c];
-                for (c = 0; c < CIN; c = c + 1)
-                    if (ky*DIL == S - 1)
-                        win[(ky*S + S - 1)*CIN + c] <= pix_new[c*IN_BITS +: IN_BITS];
-                    else
-                        win[(ky*S + S - 1)*CIN + c]
-                            <= lb_rd[(S-2-ky*DIL)*PIX + c*IN_BITS +: IN_BITS];
-            end
-        end
-    end
-
-    // Slot and position counters.
-    always @(posedge clk) begin
-        if (rst) begin
-            xi <= 0; in_x <= 0; in_y <= 0; in_done <= 1'b0; lag <= 0;
-            out_x <= 0; out_y <= 0; s1_valid <= 1'b0; s1_x <= 0; s1_y <= 0;
-        end else begin
-            if (s1_move) s1_valid <= 1'b0;
-            if (adv) begin
-                xi <= (xi == cfg_width - 1) ? 16'd0 : xi + 16'd1;
-                if (!in_done) begin
-                    in_x <= (in_x == cfg_width - 1) ? 16'd0 : in_x + 16'd1;
-                    if (in_x == cfg_width - 1) in_y <= in_y + 16'd1;
-                    if (in_x == cfg_width - 1 && in_y == cfg_height - 1) in_done <= 1'b1;
-                end
-                if (lag == lag_d) begin
-                    s1_valid <= 1'b1; s1_x <= out_x; s1_y <= out_y;
-                    out_x <= (out_x == cfg_width - 1) ? 16'd0 : out_x + 16'd1;
-                    if (out_x == cfg_width - 1) out_y <= out_y + 16'd1;
-                end else begin
-                    lag <= lag + 1;
-                end
-                if (last_out) begin  // next slot is the next frame's first pixel
-                    xi <= 0; in_x <= 0; in_y <= 0; in_done <= 1'b0; lag <= 0;
-                    out_x <= 0; out_y <= 0;
-                end
-            end
-        end
-    end
+    // Line buffers, window and slot counters: hwsr_window (the folded engine's too). The
+    // window moves when the output register can take this pixel's word.
+    wire w_valid;
+    wire [K*K*CIN*IN_BITS-1:0] w_data;
+    wire [K*K-1:0] mask;
+    wire s1_move = w_valid && (!m_valid || m_ready);
+    hwsr_window #(.K(K), .CIN(CIN), .DIL(DIL), .IN_BITS(IN_BITS), .MAXW(MAXW)) u_win (
+        .clk(clk), .rst(rst), .cfg_width(cfg_width), .cfg_height(cfg_height),
+        .s_valid(s_valid), .s_ready(s_ready), .s_data(s_data),
+        .w_valid(w_valid), .w_ready(!m_valid || m_ready), .w_data(w_data), .w_mask(mask));
 
     // MAC array, accumulator fit, ReLU, requantizer, saturation: one output word per move.
     reg signed [SUM_BITS-1:0] sum, amax, amin;
@@ -190,9 +113,8 @@ module hwsr_conv #(
     reg signed [IN_BITS:0]    xv;
     reg signed [VW-1:0]       v, q, one, omax, omin;
     reg signed [7:0]          sh;
-    reg [K*K-1:0]             mask;
-    reg [IN_BITS-1:0]         xw;  // one window code: tap t (row t/K, column (t%K)*DIL)
-    integer co, ci, t, yy, xx, rs, my, mx, g;
+    reg [IN_BITS-1:0]         xw;  // one window code: tap t = ky*K + kx
+    integer co, ci, t, rs, g;
     always @(posedge clk) begin
         if (rst) begin
             m_valid <= 1'b0;
@@ -200,12 +122,6 @@ module hwsr_conv #(
             if (m_valid && m_ready) m_valid <= 1'b0;
             if (s1_move) begin
                 m_valid <= 1'b1;
-                for (my = 0; my < K; my = my + 1)
-                    for (mx = 0; mx < K; mx = mx + 1) begin
-                        yy = s1_y + my*DIL - P;
-                        xx = s1_x + mx*DIL - P;
-                        mask[my*K + mx] = yy >= 0 && yy < cfg_height && xx >= 0 && xx < cfg_width;
-                    end
                 one = 1;
                 amax = {{(SUM_BITS-ACC_BITS+1){1'b0}}, {(ACC_BITS-1){1'b1}}};
                 amin = ~amax;
@@ -216,7 +132,7 @@ module hwsr_conv #(
                 for (t = 0; t < K*K; t = t + 1)
                     if (mask[t])
                         for (ci = 0; ci < CIN; ci = ci + 1) begin
-                            xw = win[((t / K)*S + (t % K)*DIL)*CIN + ci];
+                            xw = w_data[(t*CIN + ci)*IN_BITS +: IN_BITS];
                             xv = IN_SIGNED ? {xw[IN_BITS-1], xw} : {1'b0, xw};
                             pk = pk + wpk[t*CIN + ci] * xv;
                         end
@@ -233,7 +149,7 @@ module hwsr_conv #(
                         if (mask[t])
                             for (ci = 0; ci < GC; ci = ci + 1) begin
                                 wv = wrom[(co*GC + ci)*K*K + t];
-                                xw = win[((t / K)*S + (t % K)*DIL)*CIN + g*GC + ci];
+                                xw = w_data[(t*CIN + g*GC + ci)*IN_BITS +: IN_BITS];
                                 xv = IN_SIGNED ? {xw[IN_BITS-1], xw} : {1'b0, xw};
                                 sum = sum + wv * xv;
                             end
