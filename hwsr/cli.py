@@ -103,13 +103,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
         spec, stage=args.stage, width=args.width, height=args.height, fps=args.fps,
         clock_mhz=args.clock_mhz, pixels_per_clock=args.ppc,
     )
+    folding = folding_doc = None
+    if args.macs is not None:
+        from hwsr.folding import plan_json
+        from hwsr.report import folding_lines, folding_plan
+
+        given = dict(stage=args.stage, macs=args.macs, clock_mhz=args.clock_mhz,
+                     width=args.width, height=args.height, fps=args.fps, separate=args.separate)
+        folding = folding_lines(spec, **given)  # type: ignore[arg-type]
+        folding_doc = plan_json(folding_plan(spec, **given))  # type: ignore[arg-type]
     if args.json:
         doc = report.to_json_dict()
         if bounds is not None:
             doc["accumulators"] = bounds_json(bounds)
+        if folding_doc is not None:
+            doc["folding"] = folding_doc
         print(json.dumps(doc, indent=2))
     else:
-        print(report.format_table())
+        print(report.format_table(folding))
         for line in check_budget(report):
             print(f"budget: {line}")
         print()
@@ -139,6 +150,11 @@ def _add_report(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--clock-mhz", type=float, default=600.0, help="engine clock")
     p.add_argument("--ppc", type=int, default=1,
                    help="LR pixels the engine takes per clock cycle (sets the cycle counts)")
+    p.add_argument("--macs", type=int, default=None,
+                   help="show the folding plan of a MAC array of this many multipliers "
+                        "instead of the MAC-units line")
+    p.add_argument("--separate", action="store_true",
+                   help="with --macs: two separate engines instead of one array for both stages")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_report, checks=_check_report)
     return p
@@ -148,6 +164,8 @@ def _check_report(args: argparse.Namespace) -> None:
     for value, option in ((args.fps, "--fps"), (args.clock_mhz, "--clock-mhz")):
         require_positive(value, option)
     require_positive(args.ppc, "--ppc", integer=True)
+    if args.macs is not None:
+        require_positive(args.macs, "--macs", integer=True)
 
 
 def _help(command: str) -> str:

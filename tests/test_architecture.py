@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hwsr"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("hwsr.fixed", "hwsr.validate", "hwsr.report_model", "hwsr.atomic"),  # the core rules
     ("hwsr.spec",),  # one description of the engine
-    ("hwsr.program", "hwsr.report", "hwsr.arch"),  # its integers, its cost, its float nets
+    ("hwsr.program", "hwsr.report", "hwsr.arch", "hwsr.folding", "hwsr.video_timing"),  # its integers, its cost, its float nets
     ("hwsr.reference", "hwsr.accum", "hwsr.rom"),  # what reads the integer program
     ("hwsr.quant", "hwsr.sim", "hwsr.zoo"),  # Brevitas, the line-buffer engine, the models
     ("hwsr.golden", "hwsr.export", "hwsr.rtl", "hwsr.train", "hwsr.explore",

@@ -37,3 +37,18 @@ def test_bad_spec_file_is_one_line_error(tmp_path) -> None:  # type: ignore[no-u
                        capture_output=True, text=True, check=False)
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "engine.upscale" in r.stderr and str(p) in r.stderr
+
+
+def test_report_macs_shows_the_folding_plan(capsys) -> None:  # type: ignore[no-untyped-def]
+    """`--macs N` prints the folded array's plan; a budget too small for 720p60 says what
+    real time would need instead of failing silently."""
+    assert main(["report", "--macs", "2048"]) == 0
+    out = capsys.readouterr().out
+    assert "folding plan" in out and "1,955 multipliers" in out and "NOT real-time" not in out
+    assert main(["report", "--macs", "1024"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT real-time" in out and "needs 1,528 MACs at 600 MHz" in out
+    assert main(["report", "--macs", "2048", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["folding"]
+    assert doc["multipliers"] == 1955 and doc["cycles_per_pixel"] == 8 and doc["realtime"]
+    assert main(["report", "--macs", "0"]) == 1
