@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -112,6 +113,23 @@ def dead_channels(model: nn.Module, lrs: list[torch.Tensor],
     finally:
         model.train(was_training)
     return probe.dead_shares()
+
+
+def model_dead_channels(model: str, data_dir: Path | str, frames: int = 0,
+                        crop_lr_px: int = 0) -> dict[str, dict[str, list[float]]]:
+    """Dead-channel shares of a dual model's float pair and (if it has one) its Brevitas
+    int8 pair, on ``data_dir``'s validation frames: {"float": ..., "int8": ...}."""
+    from hwsr.train.batches import val_frames
+    from hwsr.zoo import load_engine
+
+    lrs = [f.lr for f in val_frames(data_dir, frames, crop_lr_px)]
+    if not lrs:
+        raise ValueError(f"{data_dir}: the dataset has no validation frames")
+    bundle = load_engine(model)
+    out = {"float": dead_channels(bundle.float_dual(), lrs)}
+    if bundle.has("quant"):
+        out["int8"] = dead_channels(bundle.quant_dual(), lrs)
+    return out
 
 
 def last_hidden_dead(shares: dict[str, list[float]]) -> float | None:
