@@ -127,10 +127,15 @@ def _cmd_id_probe(args: argparse.Namespace) -> int:
 
 def _cmd_dead(args: argparse.Namespace) -> int:
     from hwsr.train.dead import format_shares, model_dead_channels
+    from hwsr.zoo import load_engine
 
+    widths = {ly.c_out for ly in load_engine(args.model).spec.layers[:-1]}
+    width = widths.pop() if len(widths) == 1 else 0
     for name, shares in model_dead_channels(args.model, args.data, args.frames,
                                             args.crop_lr).items():
-        print(f"{args.model} {name}: dead channels per hidden layer: {format_shares(shares)}")
+        counts = f" ({format_shares(shares, width)} channels)" if width else ""
+        print(f"{args.model} {name}: dead channels per hidden layer: "
+              f"{format_shares(shares)}{counts}")
     return 0
 
 

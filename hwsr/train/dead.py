@@ -143,11 +143,16 @@ def last_hidden_dead(shares: dict[str, list[float]]) -> float | None:
     return max(last) if last else None
 
 
-def format_shares(shares: dict[str, list[float]]) -> str:
-    """One line: per stage, the dead share of each hidden layer in percent.
+def format_shares(shares: dict[str, list[float]], width: int = 0) -> str:
+    """One line: per stage, the dead share of each hidden layer in percent (and, given the
+    layers' common ``width``, in channels).
 
     >>> format_shares({"net1": [0.0, 0.5], "net2": [0.25]})
     'net1 0 % / 50 %; net2 25 %'
+    >>> format_shares({"net2": [0.05, 0.25]}, width=20)
+    'net2 1/20 / 5/20'
     """
-    return "; ".join(f"{name} " + " / ".join(f"{100 * v:.0f} %" for v in s)
-                     for name, s in shares.items())
+    def one(v: float) -> str:
+        return f"{round(v * width)}/{width}" if width else f"{100 * v:.0f} %"
+
+    return "; ".join(f"{name} " + " / ".join(one(v) for v in s) for name, s in shares.items())

@@ -1,0 +1,201 @@
+"""A training pool from unpacked packages: every distinct picture once, none like a
+held-out one, each with its package, file and licence.
+
+Wallpaper packages ship one picture at several sizes, and packages share pictures. So the
+pool is chosen by perceptual hash (:mod:`hwsr.data.phash`): candidates are taken largest
+first, and one is kept only if its hash is more than ``SAME_PICTURE_BITS`` bits from every
+picture already kept and from every excluded (validation or held-out) source. The result is
+a source list for ``hwsr data build --src`` and a Markdown data card.
+
+Layout read: ``<packages>/<package>/...`` (one folder per package, as ``dpkg -x`` unpacks
+it), the package's Debian copyright file at ``usr/share/doc/<package>/copyright``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from hwsr.data.phash import SAME_PICTURE_BITS, hamming, phash_file
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what the pool takes (and hwsr data build reads)
+SKIPPED_PARTS = ("icons", "doc", "plymouth", "pixmaps")  # folders of icons, not pictures
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One image file of one package."""
+
+    package: str  # the package folder's name
+    path: Path  # the file
+    rel: str  # path inside the package (as installed)
+    width: int
+    height: int
+    phash: int
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+
+@dataclass
+class PoolChoice:
+    """What :func:`choose` kept, and why each other candidate went."""
+
+    kept: list[Candidate] = field(default_factory=list)
+    same_as: list[tuple[Candidate, Candidate, int]] = field(default_factory=list)  # kept twin
+    held_out: list[tuple[Candidate, str, int]] = field(default_factory=list)  # excluded match
+    too_small: list[Candidate] = field(default_factory=list)
+
+
+def scan(packages: Path) -> list[Candidate]:
+    """Every readable picture under ``packages/<package>/``, hashed, in path order
+    (symbolic links, which packages use for one picture under several size names, skipped)."""
+    out = []
+    for pkg in sorted(p for p in packages.iterdir() if p.is_dir()):
+        for path in sorted(pkg.rglob("*")):
+            rel = path.relative_to(pkg)
+            if (path.suffix.lower() not in IMAGE_SUFFIXES or path.is_symlink()
+                    or not path.is_file() or set(rel.parts[:-1]) & set(SKIPPED_PARTS)):
+                continue
+            try:
+                h, (w, ht) = phash_file(path)
+            except (OSError, ValueError, Image.DecompressionBombError):
+                continue  # not a picture Pillow reads: not a candidate
+            out.append(Candidate(pkg.name, path, rel.as_posix(), w, ht, h))
+    return out
+
+
+def choose(cands: Sequence[Candidate], excluded: dict[str, int], min_side_px: int,
+           max_bits: int = SAME_PICTURE_BITS) -> PoolChoice:
+    """Keep the largest copy of every distinct picture whose short side is at least
+    ``min_side_px``, unless it is within ``max_bits`` of an ``excluded`` hash (name: hash)."""
+    choice = PoolChoice()
+    for c in sorted(cands, key=lambda c: (-c.area, c.package, c.rel)):
+        near = min(((hamming(c.phash, h), name) for name, h in excluded.items()), default=None)
+        if near is not None and near[0] <= max_bits:
+            choice.held_out.append((c, near[1], near[0]))
+            continue
+        twin = min(((hamming(c.phash, k.phash), i) for i, k in enumerate(choice.kept)),
+                   default=None)
+        if twin is not None and twin[0] <= max_bits:
+            choice.same_as.append((c, choice.kept[twin[1]], twin[0]))
+        elif min(c.width, c.height) < min_side_px:
+            choice.too_small.append(c)
+        else:
+            choice.kept.append(c)
+    choice.kept.sort(key=lambda c: (c.package, c.rel))
+    return choice
+
+
+# ---- licences ---------------------------------------------------------------------------------
+
+def _stanzas(text: str) -> list[tuple[list[str], str]]:
+    """(Files patterns, License short name) of each DEP-5 files stanza, in order."""
+    out = []
+    for block in re.split(r"\n\s*\n", text):
+        files = re.search(r"^Files:(.*(?:\n[ \t].*)*)", block, re.M)
+        lic = re.search(r"^License:[ \t]*(\S.*)$", block, re.M)
+        if files and lic:
+            out.append((files.group(1).split(), lic.group(1).strip()))
+    return out
+
+
+def licence(package_dir: Path, package: str, rel: str) -> str:
+    """The licence of one installed file from its package's copyright file: the last DEP-5
+    stanza whose pattern matches the file (by its tail, as upstream paths differ from
+    installed ones); for a free-form file, the licences it names."""
+    path = package_dir / "usr" / "share" / "doc" / package / "copyright"
+    if not path.is_file():
+        return "no copyright file"
+    text = path.read_text(encoding="utf-8", errors="replace")
+    stanzas = _stanzas(text)
+    if stanzas:
+        own = [([p for p in pats if not p.startswith("debian/")], lic) for pats, lic in stanzas]
+        found = [lic for pats, lic in own if any(_matches(rel, p) for p in pats if p != "*")]
+        # packages move files (upstream 16.04/x.jpg installed as backgrounds/x.jpg): a
+        # specific stanza naming the same file name, before the catch-all "*"
+        found = found or [lic for pats, lic in own
+                          if any(Path(p).name == Path(rel).name for p in pats)]
+        found = found or [lic for pats, lic in own if "*" in pats]
+        return found[-1] if found else "unmatched in copyright file"
+    named = sorted(set(re.findall(r"(?:Creative Commons [A-Za-z-]+(?: [A-Za-z-]+)*"
+                                  r" \d\.\d|GPL-?\d\+?|CC[- ]BY[-A-Z]*[- ]\d\.\d)", text)))
+    return "free-form copyright file: " + (", ".join(named) or "see it")
+
+
+def _matches(rel: str, pattern: str) -> bool:
+    """A DEP-5 pattern (an upstream path) against an installed path, by its tail.
+
+    >>> _matches("usr/share/backgrounds/mate/abstract/Silk.png", "abstract/Silk.png")
+    True
+    >>> _matches("usr/share/backgrounds/mate/nature/Silk.png", "abstract/Silk.png")
+    False
+    """
+    if pattern == "*":
+        return True
+    if "/" not in pattern:
+        return fnmatch.fnmatch(Path(rel).name, pattern)
+    return fnmatch.fnmatch(rel, "*/" + pattern.lstrip("*/")) or fnmatch.fnmatch(rel, pattern)
+
+
+def hashes_of(paths: Iterable[Path]) -> dict[str, int]:
+    """pHash of each excluded source, by its path."""
+    return {str(p): phash_file(p)[0] for p in paths}
+
+
+# ---- the card ---------------------------------------------------------------------------------
+
+def _version(package_dir: Path) -> str:
+    v = package_dir / ".version"  # written by configs/data/pool.sh from the .deb
+    return v.read_text(encoding="utf-8").strip() if v.is_file() else "?"
+
+
+def _hex(h: int) -> str:
+    return f"{h:016x}"
+
+
+def format_card(packages: Path, cands: Sequence[Candidate], choice: PoolChoice,
+                excluded: dict[str, int], min_side_px: int, max_bits: int, command: str) -> str:
+    """The pool's data card (Markdown): counts, per package, every source, every drop."""
+    pkgs = sorted({c.package for c in cands})
+    lic = {c.rel: licence(packages / c.package, c.package, c.rel) for c in choice.kept}
+    lines = [
+        "# The training pool: its sources", "",
+        f"Made by `{command}`. Every picture of the packages below that Pillow reads was "
+        f"hashed (pHash, 64 bits, `hwsr/data/phash.py`); largest first, a picture was kept "
+        f"if its short side is at least {min_side_px} px and its hash differs in more than "
+        f"{max_bits} bits from every picture kept before it and from every excluded "
+        "(validation or held-out) source.", "",
+        f"* Candidates: {len(cands)} image files in {len(pkgs)} packages.",
+        f"* **Kept: {len(choice.kept)} distinct pictures.**",
+        f"* Dropped as another copy (size) of a kept picture: {len(choice.same_as)}.",
+        f"* Dropped as like an excluded source: {len(choice.held_out)}.",
+        f"* Dropped as smaller than {min_side_px} px (short side): {len(choice.too_small)}.",
+        "", "| package | version | files | kept | licences of the kept files |",
+        "|---|---|---:|---:|---|"]
+    for p in pkgs:
+        mine = [c for c in choice.kept if c.package == p]
+        lics = ", ".join(sorted({lic[c.rel] for c in mine})) or "—"
+        lines.append(f"| {p} | {_version(packages / p)} | "
+                     f"{sum(c.package == p for c in cands)} | {len(mine)} | {lics} |")
+    lines += ["", "## Kept sources", "", "| # | package | file | size | licence | pHash |",
+              "|---:|---|---|---|---|---|"]
+    lines += [f"| {i} | {c.package} | `{c.rel}` | {c.width}×{c.height} | {lic[c.rel]} | "
+              f"`{_hex(c.phash)}` |" for i, c in enumerate(choice.kept, 1)]
+    lines += ["", "## Excluded sources (validation and held-out)", "",
+              "| file | pHash |", "|---|---|"]
+    lines += [f"| `{name}` | `{_hex(h)}` |" for name, h in excluded.items()]
+    lines += ["", "## Dropped: like an excluded source", "",
+              "| package | file | excluded source | bits |", "|---|---|---|---:|"]
+    lines += [f"| {c.package} | `{c.rel}` | `{name}` | {d} |" for c, name, d in choice.held_out]
+    lines += ["", "## Dropped: another copy of a kept picture", "",
+              "| package | file | size | copy of | bits |", "|---|---|---|---|---:|"]
+    lines += [f"| {c.package} | `{c.rel}` | {c.width}×{c.height} | {k.package} `{k.rel}` | {d} |"
+              for c, k, d in choice.same_as]
+    return "\n".join(lines) + "\n"
