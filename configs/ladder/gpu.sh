@@ -3,9 +3,10 @@
 # steps x 32 crops) as one job for one GPU lease. Guide: docs/ladder.md, "On a GPU".
 #
 #   configs/ladder/gpu.sh pack           here, with network: the two datasets (built with
-#                                        configs/data/wallpapers.sh if missing) and the wheels
-#                                        the GPU image lacks (Brevitas and its two small
-#                                        dependencies) into data/gpu-pack/ (< 60 MiB)
+#                                        configs/data/wallpapers.sh if missing; held-out frames
+#                                        cut to the centre 256² LR crops that are scored) and
+#                                        the wheels the GPU image lacks (Brevitas and its two
+#                                        small dependencies) into data/gpu-pack/ (< 60 MiB)
 #   configs/ladder/gpu.sh run OUT [ARGS] on the GPU machine: unpack, 12 processes at once,
 #                                        report, OUT/ladder-gpu.tar.gz (scores, run summaries,
 #                                        shard logs, report); ARGS go to `hwsr ladder`
@@ -26,11 +27,14 @@ limit_mib=60
 do_pack() {
   [[ -f data/wallpapers-crf24/manifest.json ]] || configs/data/wallpapers.sh libx264 24 data/wallpapers-crf24
   [[ -f data/wallpapers-crf30/manifest.json ]] || configs/data/wallpapers.sh libx264 30 data/wallpapers-crf30
-  rm -rf "$pack.partial" && mkdir -p "$pack.partial/whl"
+  rm -rf "$pack.partial" && mkdir -p "$pack.partial/whl" "$pack.partial/stage/data"
   python3 -m pip download -q --no-deps --only-binary=:all: -d "$pack.partial/whl" "${wheels[@]}"
-  # CRF 24 trains and is scored; CRF 30 is only scored: its held-out frames and manifest
-  tar -cf - data/wallpapers-crf24 data/wallpapers-crf30/manifest.json data/wallpapers-crf30/val \
-    | xz -9 -T0 > "$pack.partial/data.tar.xz"
+  # CRF 24 trains and is scored, CRF 30 is only scored; the held-out frames travel as the
+  # centre 256² LR crops the ladder scores (eval.crop_lr_px), not as whole 5K frames
+  hwsr data crop --src data/wallpapers-crf24 --out "$pack.partial/stage/data/wallpapers-crf24" --crop-lr 256
+  hwsr data crop --src data/wallpapers-crf30 --out "$pack.partial/stage/data/wallpapers-crf30" --crop-lr 256 --no-train
+  tar -cf - -C "$pack.partial/stage" data | xz -9 -T0 > "$pack.partial/data.tar.xz"
+  rm -rf "$pack.partial/stage"
   local mib=$(( $(du -sk "$pack.partial" | cut -f1) / 1024 ))
   if (( mib > limit_mib )); then
     echo "gpu.sh pack: $pack is $mib MiB, over the $limit_mib MiB a device call carries" >&2

@@ -88,7 +88,37 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_build)
     _register_pool(sub)
+    _register_crop(sub)
     return data
+
+
+def _register_crop(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "crop",
+        help="a copy of a dataset with centre-cropped validation frames (small enough to carry)",
+        description="Copy a dataset with its validation frames centre-cropped to --crop-lr LR "
+        "pixels (HR and dHR aligned) and its training shards as they are, or left out "
+        "(hwsr.data.crop); scoring the copy with the same crop gives the original's pixels.",
+    )
+    p.add_argument("--src", required=True, type=Path, metavar="DIR", help="dataset folder")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the copy (new)")
+    p.add_argument("--crop-lr", required=True, type=int, metavar="PX",
+                   help="side of the centre crop in LR pixels")
+    p.add_argument("--no-train", action="store_true", help="leave the training shards out")
+    p.set_defaults(func=run_crop)
+
+
+def run_crop(args: argparse.Namespace) -> int:
+    from hwsr.atomic import check_output
+    from hwsr.data.crop import cropped_copy
+
+    if args.out.exists():
+        raise ValueError(f"--out: {args.out}: exists")
+    check_output(args.out, "--out", is_dir=True)
+    m = cropped_copy(args.src, args.out, args.crop_lr, with_train=not args.no_train)
+    print(f"{args.out}: {len(m.val_frames)} validation frames cropped to {args.crop_lr}² LR, "
+          f"{m.train_patches} training triples")
+    return 0
 
 
 def _register_pool(sub: argparse._SubParsersAction) -> None:

@@ -24,7 +24,7 @@ from PIL import Image
 from hwsr.data.phash import SAME_PICTURE_BITS, hamming, phash_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what the pool takes (and hwsr data build reads)
-SKIPPED_PARTS = ("icons", "doc", "plymouth", "pixmaps")  # folders of icons, not pictures
+SKIPPED_PARTS = ("icons", "doc", "plymouth", "pixmaps", "previews")  # icons, screenshots
 
 
 @dataclass(frozen=True)
