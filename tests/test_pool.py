@@ -86,6 +86,15 @@ def packages(tmp_path_factory) -> Path:
     _save(two / share / "tiny.png", _picture(14), (500, 400))
     _save(two / share / "forest.jpg", _picture(15), (1300, 1100))
     _save(root / "heldout.png", _picture(13))
+    kde = one / "usr/share/wallpapers"  # KDE's format: one folder per picture
+    _save(kde / "Kay/contents/images/3000x2000.png", _picture(16), (3000, 2000))
+    _save(kde / "Kay/contents/images/1200x1800.png", _picture(16)[:, 300:700], (1200, 1800))
+    _save(kde / "Kay/contents/images_dark/3000x2000.png", _picture(16) // 3, (3000, 2000))
+    honey = _save(kde / "Honey/contents/images/2400x1600.png", _picture(17), (2400, 1600))
+    _save(kde / "Honey/contents/images/1100x1700.png", _picture(17)[:, 200:600], (1100, 1700))
+    ramp = np.repeat(np.linspace(0, 255, 1600)[None, :, None], 1200, axis=0).repeat(3, axis=2)
+    _save(two / share / "gradient.png", ramp.astype(np.uint8))
+    (root / "honey-path.txt").write_text(str(honey), encoding="utf-8")
     (one / "usr/share/doc/walls-one").mkdir(parents=True)
     (one / "usr/share/doc/walls-one/copyright").write_text(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
@@ -100,22 +109,33 @@ def packages(tmp_path_factory) -> Path:
     return root
 
 
+def _names(cands) -> list[str]:
+    return [c.rel.rsplit("/", 1)[-1] if "contents" not in c.rel else
+            "/".join(c.rel.split("/")[-4::3]) for c in cands]
+
+
 def test_the_pool_keeps_the_largest_copy_of_each_picture_and_none_like_a_held_out_one(
         packages):
     cands = scan(packages)
-    assert sorted(c.rel.rsplit("/", 1)[-1] for c in cands) == sorted(
+    assert sorted(_names(cands)) == sorted(
         ["3840x2160.png", "1920x1080.jpg", "hill.jpg", "hill-copy.png", "heldout-copy.png",
-         "tiny.png", "forest.jpg", "heldout.png"][:-1])  # no icon, no link, no loose file
-    held = {"heldout.png": phash_file(packages / "heldout.png")[0]}
-    choice = choose(cands, held, min_side_px=720)
-    assert [(c.package, c.rel.rsplit("/", 1)[-1]) for c in choice.kept] == [
-        ("walls-one", "3840x2160.png"), ("walls-two", "forest.jpg"),
-        ("walls-two", "hill-copy.png")]
-    assert {(c.rel.rsplit("/", 1)[-1], k.rel.rsplit("/", 1)[-1]) for c, k, _ in
-            choice.same_as} == {("1920x1080.jpg", "3840x2160.png"), ("hill.jpg", "hill-copy.png")}
-    assert [(c.rel.rsplit("/", 1)[-1], name) for c, name, _ in choice.held_out] == [
-        ("heldout-copy.png", "heldout.png")]
-    assert [c.rel.rsplit("/", 1)[-1] for c in choice.too_small] == ["tiny.png"]
+         "tiny.png", "forest.jpg", "gradient.png", "Kay/3000x2000.png", "Kay/1200x1800.png",
+         "Kay/3000x2000.png", "Honey/2400x1600.png", "Honey/1100x1700.png"])
+    # no icon, no link, no file outside a package folder
+    honey = Path((packages / "honey-path.txt").read_text(encoding="utf-8"))
+    held = {str(p): phash_file(p)[0] for p in (packages / "heldout.png", honey)}
+    choice = choose(cands, held, min_side_px=720, min_detail=0.5)
+    assert [(c.package, n) for c, n in zip(choice.kept, _names(choice.kept), strict=True)] == [
+        ("walls-one", "3840x2160.png"), ("walls-one", "Kay/3000x2000.png"),
+        ("walls-two", "forest.jpg"), ("walls-two", "hill-copy.png")]
+    assert sorted((_names([c])[0], _names([k])[0]) for c, k, _ in choice.same_as) == [
+        ("1920x1080.jpg", "3840x2160.png"), ("Kay/1200x1800.png", "Kay/3000x2000.png"),
+        ("Kay/3000x2000.png", "Kay/3000x2000.png"), ("hill.jpg", "hill-copy.png")]
+    assert sorted((_names([c])[0], Path(name).name) for c, name, _ in choice.held_out) == [
+        ("Honey/1100x1700.png", "2400x1600.png"),  # a crop: the same folder, not the hash
+        ("Honey/2400x1600.png", "2400x1600.png"), ("heldout-copy.png", "heldout.png")]
+    assert _names(choice.too_small) == ["tiny.png"] and _names(choice.flat) == ["gradient.png"]
+    assert all(c.detail > 1 for c in choice.kept)
 
 
 def test_a_file_gets_the_licence_of_the_last_matching_stanza(packages):
@@ -138,13 +158,14 @@ def test_the_pool_command_writes_the_list_and_the_card_or_refuses_in_one_line(pa
     ok = run("--packages", str(packages), "--exclude", str(packages / "heldout.png"),
              "--min-side", "720", "--list", str(out_list), "--card", str(card))
     assert ok.returncode == 0, ok.stderr
-    assert "3 distinct pictures of 7 files (2 copies, 1 like an excluded source, 1 too small" \
-        in ok.stdout
+    assert ("5 distinct pictures of 13 files (5 copies, 1 like an excluded source, 1 too "
+            "small, 1 flat dropped)") in ok.stdout  # Honey is not excluded here
     listed = out_list.read_text(encoding="utf-8").splitlines()
-    assert len(listed) == 3 and all(Path(p).is_file() for p in listed)
+    assert len(listed) == 5 and all(Path(p).is_file() for p in listed)
     text = card.read_text(encoding="utf-8")
-    assert "**Kept: 3 distinct pictures.**" in text and "| walls-one | ? | 3 | 1 | CC-BY-SA-4.0 |" \
-        in text
+    assert "**Kept: 5 distinct pictures.**" in text
+    assert "| walls-one | ? | 8 | 3 | CC-BY-SA-4.0, GPL-2+ |" in text
+    assert "Dropped as flat (texture under 0.5: gradients, stripes): 1: " in text
     assert "`usr/share/backgrounds/heldout-copy.png` |" in text
     bad = run("--packages", str(packages / "nowhere"), "--list", str(tmp_path / "l.txt"),
               "--card", str(tmp_path / "c.md"))

@@ -137,6 +137,9 @@ def _register_pool(sub: argparse._SubParsersAction) -> None:
                    help="smallest short side of a kept picture (default 1080)")
     p.add_argument("--max-bits", type=int, default=10,
                    help="hashes this close (differing bits) are one picture (default 10)")
+    p.add_argument("--min-detail", type=float, default=0.5, metavar="CODES",
+                   help="least texture (mean |Laplacian| of the 1024-px luma preview) of a "
+                   "kept picture: drops flat gradients and stripes (default 0.5)")
     p.add_argument("--list", required=True, type=Path, metavar="FILE", help="source list")
     p.add_argument("--card", required=True, type=Path, metavar="FILE.md", help="data card")
     p.set_defaults(func=run_pool)
@@ -156,17 +159,18 @@ def run_pool(args: argparse.Namespace) -> int:
     check_distinct({"--list": args.list, "--card": args.card})
     cands = pool.scan(args.packages)
     excluded = pool.hashes_of(args.exclude)
-    choice = pool.choose(cands, excluded, args.min_side, args.max_bits)
+    choice = pool.choose(cands, excluded, args.min_side, args.max_bits, args.min_detail)
     command = (f"hwsr data pool --min-side {args.min_side} --max-bits {args.max_bits} "
-               f"--exclude ({len(args.exclude)} files)")
+               f"--min-detail {args.min_detail:g} --exclude ({len(args.exclude)} files)")
     card = pool.format_card(args.packages, cands, choice, excluded, args.min_side,
-                            args.max_bits, command)
+                            args.max_bits, args.min_detail, command)
     with atomic_paths([args.list, args.card]) as (tmp_list, tmp_card):
         tmp_list.write_text("".join(f"{c.path}\n" for c in choice.kept), encoding="utf-8")
         tmp_card.write_text(card, encoding="utf-8")
     print(f"{args.list}: {len(choice.kept)} distinct pictures of {len(cands)} files "
           f"({len(choice.same_as)} copies, {len(choice.held_out)} like an excluded source, "
-          f"{len(choice.too_small)} too small dropped); card {args.card}")
+          f"{len(choice.too_small)} too small, {len(choice.flat)} flat dropped); "
+          f"card {args.card}")
     return 0
 
 

@@ -49,18 +49,35 @@ def phash_luma(luma_32: np.ndarray) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-def phash_image(image: Image.Image) -> int:
-    """pHash of a Pillow image: BT.601 luma, shrunk to 32×32 (Lanczos), then the DCT."""
-    small = image.convert("L").resize((HASH_SIDE, HASH_SIDE), Image.Resampling.LANCZOS)
+PREVIEW_SIDE = 1024  # long side of the luma preview that hashes and texture are taken from
+
+
+def luma_preview(path: Path | str, long_side: int = PREVIEW_SIDE
+                 ) -> tuple[np.ndarray, tuple[int, int]]:
+    """BT.601 luma of an image file shrunk (box filter) to ``long_side`` pixels on its long
+    side, as float64, and the file's (width, height); a JPEG is decoded at a reduced size."""
+    with Image.open(path) as img:
+        size = img.size
+        img.draft("RGB", (long_side, long_side))  # JPEG: decode at the smallest scale >= this
+        luma = img.convert("L")
+    scale = long_side / max(luma.size)
+    if scale < 1:
+        w, h = (max(1, round(v * scale)) for v in luma.size)
+        luma = luma.resize((w, h), Image.Resampling.BOX)
+    return np.asarray(luma, dtype=np.float64), size
+
+
+def phash_array(luma: np.ndarray) -> int:
+    """pHash of a luma array of any size (shrunk to 32×32 with Lanczos first)."""
+    img = Image.fromarray(np.clip(np.rint(luma), 0, 255).astype(np.uint8))
+    small = img.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.LANCZOS)
     return phash_luma(np.asarray(small))
 
 
 def phash_file(path: Path | str) -> tuple[int, tuple[int, int]]:
-    """(pHash, (width, height)) of an image file; a JPEG is decoded at a reduced size."""
-    with Image.open(path) as img:
-        size = img.size
-        img.draft("RGB", (4 * HASH_SIDE, 4 * HASH_SIDE))  # JPEG: decode at >= 1/8 scale
-        return phash_image(img), size
+    """(pHash, (width, height)) of an image file, from its :func:`luma_preview`."""
+    luma, size = luma_preview(path)
+    return phash_array(luma), size
 
 
 def hamming(a: int, b: int) -> int:

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from hwsr.data.phash import SAME_PICTURE_BITS, hamming, phash_file
+from hwsr.data.phash import SAME_PICTURE_BITS, hamming, luma_preview, phash_array, phash_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what the pool takes (and hwsr data build reads)
 SKIPPED_PARTS = ("icons", "doc", "plymouth", "pixmaps", "previews")  # icons, screenshots
@@ -37,6 +38,7 @@ class Candidate:
     width: int
     height: int
     phash: int
+    detail: float = 0.0  # texture: mean |Laplacian| of the 1024-px luma preview (codes)
 
     @property
     def area(self) -> int:
@@ -51,6 +53,35 @@ class PoolChoice:
     same_as: list[tuple[Candidate, Candidate, int]] = field(default_factory=list)  # kept twin
     held_out: list[tuple[Candidate, str, int]] = field(default_factory=list)  # excluded match
     too_small: list[Candidate] = field(default_factory=list)
+    flat: list[Candidate] = field(default_factory=list)  # below the detail threshold
+
+
+def detail(luma: np.ndarray) -> float:
+    """Mean absolute 4-neighbour Laplacian of a luma array (codes): ~0 for flat gradients
+    and stripes, a few codes for soft pictures, tens for dense texture.
+
+    >>> detail(np.zeros((8, 8)))
+    0.0
+    """
+    if min(luma.shape) < 3:
+        return 0.0
+    lap = (4 * luma[1:-1, 1:-1] - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2]
+           - luma[1:-1, 2:])
+    return float(np.abs(lap).mean())
+
+
+def picture_folder(path: Path) -> Path:
+    """The folder that is one picture, in the KDE wallpaper package format
+    (``<Name>/contents/images*/<W>x<H>.<ext>``: sizes, portrait crops and dark variants of
+    one picture); else the file itself.
+
+    >>> picture_folder(Path("w/Kay/contents/images_dark/1080x1920.png"))
+    PosixPath('w/Kay')
+    >>> picture_folder(Path("b/mate/nature/Wood.jpg"))
+    PosixPath('b/mate/nature/Wood.jpg')
+    """
+    parts = path.parts
+    return Path(*parts[:parts.index("contents")]) if "contents" in parts[:-1] else path
 
 
 def scan(packages: Path) -> list[Candidate]:
@@ -64,29 +95,42 @@ def scan(packages: Path) -> list[Candidate]:
                     or not path.is_file() or set(rel.parts[:-1]) & set(SKIPPED_PARTS)):
                 continue
             try:
-                h, (w, ht) = phash_file(path)
+                luma, (w, h) = luma_preview(path)
             except (OSError, ValueError, Image.DecompressionBombError):
                 continue  # not a picture Pillow reads: not a candidate
-            out.append(Candidate(pkg.name, path, rel.as_posix(), w, ht, h))
+            out.append(Candidate(pkg.name, path, rel.as_posix(), w, h, phash_array(luma),
+                                 detail(luma)))
     return out
 
 
 def choose(cands: Sequence[Candidate], excluded: dict[str, int], min_side_px: int,
-           max_bits: int = SAME_PICTURE_BITS) -> PoolChoice:
+           max_bits: int = SAME_PICTURE_BITS, min_detail: float = 0.0) -> PoolChoice:
     """Keep the largest copy of every distinct picture whose short side is at least
-    ``min_side_px``, unless it is within ``max_bits`` of an ``excluded`` hash (name: hash)."""
+    ``min_side_px`` and whose :func:`detail` is at least ``min_detail``, unless it is within
+    ``max_bits`` of an ``excluded`` hash (path: hash) or in an excluded picture's folder.
+
+    Two files are one picture if their hashes are within ``max_bits`` or they share a
+    :func:`picture_folder` (a crop or a dark variant hashes far from the original)."""
     choice = PoolChoice()
+    held = {picture_folder(Path(name)): name for name in excluded}
     for c in sorted(cands, key=lambda c: (-c.area, c.package, c.rel)):
+        folder = picture_folder(c.path)
         near = min(((hamming(c.phash, h), name) for name, h in excluded.items()), default=None)
-        if near is not None and near[0] <= max_bits:
-            choice.held_out.append((c, near[1], near[0]))
+        name = held.get(folder) or (near[1] if near is not None and near[0] <= max_bits
+                                    else None)
+        if name is not None:
+            choice.held_out.append((c, name, hamming(c.phash, excluded[name])))
             continue
-        twin = min(((hamming(c.phash, k.phash), i) for i, k in enumerate(choice.kept)),
-                   default=None)
-        if twin is not None and twin[0] <= max_bits:
-            choice.same_as.append((c, choice.kept[twin[1]], twin[0]))
+        nearest = min(choice.kept, key=lambda k: hamming(c.phash, k.phash), default=None)
+        twin = next((k for k in choice.kept if picture_folder(k.path) == folder), None) or (
+            nearest if nearest is not None and hamming(c.phash, nearest.phash) <= max_bits
+            else None)
+        if twin is not None:
+            choice.same_as.append((c, twin, hamming(c.phash, twin.phash)))
         elif min(c.width, c.height) < min_side_px:
             choice.too_small.append(c)
+        elif c.detail < min_detail:
+            choice.flat.append(c)
         else:
             choice.kept.append(c)
     choice.kept.sort(key=lambda c: (c.package, c.rel))
@@ -161,22 +205,29 @@ def _hex(h: int) -> str:
 
 
 def format_card(packages: Path, cands: Sequence[Candidate], choice: PoolChoice,
-                excluded: dict[str, int], min_side_px: int, max_bits: int, command: str) -> str:
+                excluded: dict[str, int], min_side_px: int, max_bits: int, min_detail: float,
+                command: str) -> str:
     """The pool's data card (Markdown): counts, per package, every source, every drop."""
     pkgs = sorted({c.package for c in cands})
     lic = {c.rel: licence(packages / c.package, c.package, c.rel) for c in choice.kept}
     lines = [
         "# The training pool: its sources", "",
         f"Made by `{command}`. Every picture of the packages below that Pillow reads was "
-        f"hashed (pHash, 64 bits, `hwsr/data/phash.py`); largest first, a picture was kept "
-        f"if its short side is at least {min_side_px} px and its hash differs in more than "
-        f"{max_bits} bits from every picture kept before it and from every excluded "
-        "(validation or held-out) source.", "",
+        f"hashed (pHash, 64 bits, of a 1024-px luma preview; `hwsr/data/phash.py`). Largest "
+        f"first, a picture was kept if its short side is at least {min_side_px} px, its "
+        f"texture (mean |Laplacian| of the preview) at least {min_detail:g} codes, and its "
+        f"hash differs in more than {max_bits} bits from every picture kept before it and "
+        "from every excluded (validation or held-out) source. Files of one KDE picture "
+        "folder (`<Name>/contents/images*/`: sizes, portrait crops, dark variants) count as "
+        "one picture, since a crop hashes far from its original.", "",
         f"* Candidates: {len(cands)} image files in {len(pkgs)} packages.",
         f"* **Kept: {len(choice.kept)} distinct pictures.**",
         f"* Dropped as another copy (size) of a kept picture: {len(choice.same_as)}.",
         f"* Dropped as like an excluded source: {len(choice.held_out)}.",
         f"* Dropped as smaller than {min_side_px} px (short side): {len(choice.too_small)}.",
+        f"* Dropped as flat (texture under {min_detail:g}: gradients, stripes): "
+        f"{len(choice.flat)}" + (": " + ", ".join(f"`{c.rel}`" for c in choice.flat)
+                                 if choice.flat else "") + ".",
         "", "| package | version | files | kept | licences of the kept files |",
         "|---|---|---:|---:|---|"]
     for p in pkgs:
@@ -184,10 +235,11 @@ def format_card(packages: Path, cands: Sequence[Candidate], choice: PoolChoice,
         lics = ", ".join(sorted({lic[c.rel] for c in mine})) or "—"
         lines.append(f"| {p} | {_version(packages / p)} | "
                      f"{sum(c.package == p for c in cands)} | {len(mine)} | {lics} |")
-    lines += ["", "## Kept sources", "", "| # | package | file | size | licence | pHash |",
-              "|---:|---|---|---|---|---|"]
-    lines += [f"| {i} | {c.package} | `{c.rel}` | {c.width}×{c.height} | {lic[c.rel]} | "
-              f"`{_hex(c.phash)}` |" for i, c in enumerate(choice.kept, 1)]
+    lines += ["", "## Kept sources", "",
+              "| # | package | file | size | texture | licence | pHash |",
+              "|---:|---|---|---|---:|---|---|"]
+    lines += [f"| {i} | {c.package} | `{c.rel}` | {c.width}×{c.height} | {c.detail:.1f} | "
+              f"{lic[c.rel]} | `{_hex(c.phash)}` |" for i, c in enumerate(choice.kept, 1)]
     lines += ["", "## Excluded sources (validation and held-out)", "",
               "| file | pHash |", "|---|---|"]
     lines += [f"| `{name}` | `{_hex(h)}` |" for name, h in excluded.items()]
