@@ -200,6 +200,14 @@ def _version(package_dir: Path) -> str:
     return v.read_text(encoding="utf-8").strip() if v.is_file() else "?"
 
 
+def _short(packages: Path, name: str) -> str:
+    """An excluded source's path, as ``<package>/<path in it>`` when it lies in the pool."""
+    try:
+        return Path(name).relative_to(packages).as_posix()
+    except ValueError:
+        return name
+
+
 def _hex(h: int) -> str:
     return f"{h:016x}"
 
@@ -242,10 +250,11 @@ def format_card(packages: Path, cands: Sequence[Candidate], choice: PoolChoice,
               f"{lic[c.rel]} | `{_hex(c.phash)}` |" for i, c in enumerate(choice.kept, 1)]
     lines += ["", "## Excluded sources (validation and held-out)", "",
               "| file | pHash |", "|---|---|"]
-    lines += [f"| `{name}` | `{_hex(h)}` |" for name, h in excluded.items()]
+    lines += [f"| `{_short(packages, name)}` | `{_hex(h)}` |" for name, h in excluded.items()]
     lines += ["", "## Dropped: like an excluded source", "",
               "| package | file | excluded source | bits |", "|---|---|---|---:|"]
-    lines += [f"| {c.package} | `{c.rel}` | `{name}` | {d} |" for c, name, d in choice.held_out]
+    lines += [f"| {c.package} | `{c.rel}` | `{_short(packages, name)}` | {d} |"
+              for c, name, d in choice.held_out]
     lines += ["", "## Dropped: another copy of a kept picture", "",
               "| package | file | size | copy of | bits |", "|---|---|---|---|---:|"]
     lines += [f"| {c.package} | `{c.rel}` | {c.width}×{c.height} | {k.package} `{k.rel}` | {d} |"
