@@ -193,7 +193,8 @@ def dead_lines(rows: dict[str, list[Score]]) -> list[str]:
         return []
     return [f"**Flagged{DEAD_MARK}:** the last hidden layer lost more than "
             f"{100 * DEAD_FLAG_SHARE:.0f} % of its channels (they never fire on the validation "
-            f"crops): {', '.join(flagged)}. Such a stage has fallen back to its residual path.",
+            f"crops): {', '.join(flagged)}. A stage with few live channels left there adds "
+            "little to its residual path.",
             ""]
 
 
