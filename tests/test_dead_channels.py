@@ -112,3 +112,15 @@ def test_a_score_cached_before_the_check_loads_as_not_measured():
     del doc["last_hidden_dead"]
     old = Score.from_dict(doc)
     assert old.last_hidden_dead is None and not old.dead_flag
+
+
+def test_the_dead_command_prints_float_and_int8_per_stage(tmp_path, capsys):
+    from hwsr.cli import main
+    from tests.toy_data import make_toy_dataset
+
+    data = make_toy_dataset(tmp_path / "ds", patches=2, patch_lr_px=12, val_frames=1)
+    assert main(["dead", "--model", "hwsr-s", "--data", str(data)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["hwsr-s float", "hwsr-s int8"]
+    assert all("net1 " in ln and "net2 " in ln and "/20" in ln for ln in lines)
+    assert main(["dead", "--model", "hwsr-s", "--data", str(tmp_path / "none")]) == 1
