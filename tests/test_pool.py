@@ -35,7 +35,7 @@ def _save(path: Path, rgb: np.ndarray, size: tuple[int, int] | None = None) -> P
     img = Image.fromarray(rgb)
     if size is not None:
         img = img.resize(size, Image.Resampling.LANCZOS)
-    img.save(path, quality=90) if path.suffix == ".jpg" else img.save(path)
+    img.save(path, quality=90) if path.suffix == ".jpg" else img.save(path, compress_level=1)
     return path
 
 
