@@ -222,7 +222,7 @@ class Trainer:
                 self.save_checkpoint()
             t0 = time.perf_counter()
 
-    def _validate(self) -> dict[str, float]:
+    def _validate(self) -> dict[str, Any]:
         if not self.info.is_main or not self.val:
             return {}
         with probing(self.model) as probe:
