@@ -53,7 +53,8 @@ do_run() {
   fi
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
   for d in "${datasets[@]}"; do
-    [[ -d $d ]] || { xz -dc "$pack/data.tar.xz" | tar -xf -; break; }
+    # unpacked by Python's own tarfile/lzma: the GPU image need not have xz
+    [[ -d $d ]] || { python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(filter="data")' "$pack/data.tar.xz"; break; }
   done
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
   local t0=$SECONDS
