@@ -47,7 +47,7 @@ def test_the_probe_counts_exactly_the_channels_that_never_fire():
     assert shares["net1"] == [1 / widths[0]] + [0.0] * (len(widths) - 1)
     assert shares["net2"][:-1] == [0.0] * (len(widths) - 1)
     assert shares["net2"][-1] == (widths[-1] // 2 + 1) / widths[-1]
-    assert last_hidden_dead(shares) == shares["net2"][-1]
+    assert last_hidden_dead(shares) == ("net2", shares["net2"][-1])
 
 
 def test_a_channel_that_fires_on_one_pixel_of_one_frame_is_alive():
@@ -84,7 +84,8 @@ def test_the_trainer_logs_dead_channels_and_puts_them_in_the_summary(toy, tmp_pa
     assert all(len(s) == hidden for s in result.dead_channels.values())
     summary = json.loads((tmp_path / "run" / artifacts.RESULT_FILE).read_text())
     assert summary["dead_channels"] == result.dead_channels
-    assert summary["last_hidden_dead"] == last_hidden_dead(result.dead_channels)
+    stage, share = last_hidden_dead(result.dead_channels)
+    assert (summary["last_hidden_dead_stage"], summary["last_hidden_dead"]) == (stage, share)
     logged = [r for r in artifacts.read_metrics(tmp_path / "run") if "val_psnr_db" in r]
     assert logged and all(r["dead_channels"].keys() == {"net1", "net2"} for r in logged)
     assert logged[-1]["dead_channels"] == result.dead_channels
@@ -92,7 +93,8 @@ def test_the_trainer_logs_dead_channels_and_puts_them_in_the_summary(toy, tmp_pa
 
 def _score(seed: int, dead: float | None) -> Score:
     return Score("dual-id", "dual-id", seed, "crf24", "data/crf24", 0, 10, 0, 36.3, 0.9, 36.0,
-                 100, 16, 10.0, f"runs/dual-id/seed{seed}", "0" * 64, dead)
+                 100, 16, 10.0, f"runs/dual-id/seed{seed}", "0" * 64, dead,
+                 "" if dead is None else "net2")
 
 
 def test_the_ladder_report_flags_a_run_whose_last_hidden_layer_is_mostly_dead():
@@ -102,14 +104,14 @@ def test_the_ladder_report_flags_a_run_whose_last_hidden_layer_is_mostly_dead():
     assert "+0.300 / +0.300 † / +0.300 |" in text
     assert ("**Flagged †:** the last hidden layer lost more than 50 % of its channels"
             in text)
-    assert "dual-id seed 1 (56 %)" in text and "seed 0 (" not in text
+    assert "dual-id seed 1 (net2 56 %)" in text and "seed 0 (" not in text
     exactly_half = format_report([_score(k, 0.5) for k in range(3)], ctx)
     assert "Flagged" not in exactly_half and "†" not in exactly_half
 
 
 def test_a_score_cached_before_the_check_loads_as_not_measured():
     doc = dataclasses.asdict(_score(0, 0.75))
-    del doc["last_hidden_dead"]
+    del doc["last_hidden_dead"], doc["dead_stage"]
     old = Score.from_dict(doc)
     assert old.last_hidden_dead is None and not old.dead_flag
 

@@ -347,6 +347,10 @@ def test_the_parallel_ladder_at_a_tiny_budget_packs_only_scores_summaries_logs_r
     cfg = dataclasses.replace(laddered["cfg"], runs_dir=runs, report=report,
                               set=("optim.steps=2",))
     assert all(train_config(cfg, r).total_steps == 2 for r in ladder_runs(cfg))
+    for run in ladder_runs(cfg):  # every score carries its run's dead-channel check
+        s = Score.from_dict(json.loads(ladder.score_path(run, "a").read_text("utf-8")))
+        assert s.dead_stage == ("net" if run.rung.label == "base" else s.dead_stage) and \
+            s.dead_stage in ("net", "net1", "net2") and 0.0 <= s.last_hidden_dead <= 1.0
     with pytest.raises(LadderError, match="--collect: .*must end in .tar.gz"):
         from hwsr.train.ladder_gpu import pack_results
 

@@ -132,15 +132,18 @@ def model_dead_channels(model: str, data_dir: Path | str, frames: int = 0,
     return out
 
 
-def last_hidden_dead(shares: dict[str, list[float]]) -> float | None:
-    """The largest share of dead channels in any stage's last hidden ReLU layer (None if
-    nothing was measured).
+def last_hidden_dead(shares: dict[str, list[float]]) -> tuple[str, float] | None:
+    """(stage, share) of the stage whose last hidden ReLU layer lost the largest share of
+    its channels (None if nothing was measured).
 
     >>> last_hidden_dead({"net1": [0.0, 0.25], "net2": [0.0, 0.75]})
-    0.75
+    ('net2', 0.75)
     """
-    last = [s[-1] for s in shares.values() if s]
-    return max(last) if last else None
+    last = [(s[-1], name) for name, s in shares.items() if s]
+    if not last:
+        return None
+    share, name = max(last)
+    return name, share
 
 
 def format_shares(shares: dict[str, list[float]], width: int = 0) -> str:

@@ -293,11 +293,11 @@ def score_run(cfg: LadderConfig, run: LadderRun, tc: TrainConfig, dataset: str) 
     floor = next(r for r in rows if r.table == 1 and r.model == "bicubic")
     mine = next(r for r in rows if r.table == 1 and r.model != "bicubic")
     result = json.loads((run.out_dir / RESULT_FILE).read_text(encoding="utf-8"))
-    dead = last_hidden_dead(_float_meta(run.out_dir / FLOAT_FILE).get("dead_channels") or {})
+    worst = last_hidden_dead(_float_meta(run.out_dir / FLOAT_FILE).get("dead_channels") or {})
     s = Score(run.rung.label, tc.run.mode, run.seed, dataset, str(folder), cfg.eval_frames,
               mine.frames, cfg.eval_crop_lr_px, mine.psnr_db, mine.ssim, floor.psnr_db,
               int(result["steps"]), tc.data.batch_size, float(result["elapsed_s"]),
-              str(run.out_dir), sha, dead)
+              str(run.out_dir), sha, worst[1] if worst else None, worst[0] if worst else "")
     doc = {**s.to_dict(), "gain_db": s.gain_db, "rows": json.loads(rows_to_json(rows))}
     write_text(score_path(run, dataset), json_text(doc, indent=2))
     log.info("%s on %s: %+.3f dB over bicubic", run.out_dir, dataset, s.gain_db)

@@ -45,6 +45,7 @@ class Score:
     # largest share of never-firing channels in a stage's last hidden layer at the float
     # phase's last validation (hwsr.train.dead); None: not measured (an older run)
     last_hidden_dead: float | None = None
+    dead_stage: str = ""  # the stage of that layer: net1, net2 (a dual pair) or net
 
     @property
     def gain_db(self) -> float:
@@ -187,7 +188,7 @@ DEAD_MARK = " †"  # after a seed's gain: its last hidden layer is mostly dead
 def dead_lines(rows: dict[str, list[Score]]) -> list[str]:
     """The flag paragraph: every run whose last hidden layer lost more than half its
     channels (never firing on the validation crops), or [] if none did."""
-    flagged = [f"{label} seed {s.seed} ({100 * (s.last_hidden_dead or 0.0):.0f} %)"
+    flagged = [f"{label} seed {s.seed} ({s.dead_stage} {100 * (s.last_hidden_dead or 0.0):.0f} %)"
                for label, runs in rows.items() for s in runs if s.dead_flag]
     if not flagged:
         return []

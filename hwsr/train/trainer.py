@@ -337,8 +337,10 @@ class Trainer:
                              round(self.elapsed_s, 1), self.last_val_db, self.floor_db, files,
                              self.last_dead)
         if self.info.is_main:
+            worst = last_hidden_dead(self.last_dead)
             doc = {**result.__dict__, "val_gain_db": result.val_gain_db,
-                   "last_hidden_dead": last_hidden_dead(self.last_dead)}
+                   "last_hidden_dead": worst[1] if worst else None,
+                   "last_hidden_dead_stage": worst[0] if worst else None}
             artifacts.write_text(self.out / artifacts.RESULT_FILE, json_text(doc, indent=2))
         return result
 
