@@ -57,10 +57,18 @@ do_run() {
     [[ -d $d ]] || { python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(filter="data")' "$pack/data.tar.xz"; break; }
   done
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
-  local t0=$SECONDS
-  python3 -m hwsr ladder --config configs/ladder/ladder-gpu.toml --parallel 0 \
-    --collect "$out/ladder-gpu.tar.gz" "$@"
-  echo "ladder: $(( SECONDS - t0 )) s wall"
+  local t0=$SECONDS rc=0
+  # a device call is cut at 600 s and then returns nothing: stop in time and bring back
+  # whatever is scored (a rerun on the same warm machine resumes from the runs it keeps)
+  timeout -k 10 "${LADDER_LIMIT_S:-540}" python3 -m hwsr ladder \
+    --config configs/ladder/ladder-gpu.toml --parallel 0 --collect "$out/ladder-gpu.tar.gz" "$@" || rc=$?
+  echo "ladder: $(( SECONDS - t0 )) s wall, exit $rc"
+  if [[ ! -f $out/ladder-gpu.tar.gz ]]; then
+    find runs -name 'ladder-score-*.json' -o -name result.json -o -name 'shard-*.log' \
+      | tar -czf "$out/ladder-gpu-partial.tar.gz" -T -
+    echo "$out/ladder-gpu-partial.tar.gz: what was done when the time ran out"
+  fi
+  return $rc
 }
 
 case ${1:-} in
