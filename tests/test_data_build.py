@@ -203,7 +203,7 @@ def test_interrupted_build_leaves_nothing_finished(
     with pytest.raises(KeyboardInterrupt):
         build_dataset(small_config([media["src"]], out))
     assert len(calls) == 2
-    assert list(tmp_path.iterdir()) == []  # no dataset, no partial folder
+    assert not out.exists() and not list(tmp_path.glob(".out*"))  # nor a partial folder
 
 
 def test_existing_output_needs_overwrite(media: dict[str, Path], tmp_path: Path) -> None:
@@ -220,9 +220,27 @@ def test_existing_output_needs_overwrite(media: dict[str, Path], tmp_path: Path)
 
 
 def test_all_sources_failing_is_an_error(bad_sources: list[Path], tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no training triples"):
+    with pytest.raises(DataError, match="no usable training source; 2 unusable: ") as err:
         build_dataset(small_config(bad_sources[:2], tmp_path / "out"))
+    assert all(str(p) in str(err.value) for p in bad_sources[:2]) and "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_only_unusable_sources_is_one_line_naming_them(bad_sources: list[Path],
+                                                        tmp_path: Path) -> None:
+    """Issue 30: the command printed each source's line and then the refusal, 3 lines."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "hwsr", "data", "build", "--no-progress",
+                           "--src", *map(str, bad_sources[:3]), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "no usable training source; 3 unusable" in lines[0]
+    assert all(str(p) in lines[0] for p in bad_sources[:3]) and proc.stdout == ""
+    assert not out.exists() and not list(tmp_path.glob(".out*"))  # nor a partial folder
 
 
 def test_other_codec_and_bitrate_mode(media: dict[str, Path], tmp_path: Path) -> None:

@@ -303,3 +303,55 @@ def test_a_score_of_other_weights_is_recomputed(laddered, monkeypatch):
     run_ladder(cfg, "cmd", progress=False)
     assert calls == [str(run.out_dir)]
     assert json.loads(path.read_text(encoding="utf-8")) == good
+
+
+# -- the seeded long-budget ladder for one GPU lease ----------------------------------------
+def test_the_gpu_ladder_is_four_rungs_three_seeds_at_the_long_budget_one_process_each():
+    from hwsr.train.ladder_gpu import LONG_BUDGET, parallel_plan
+
+    path = REPO / "configs" / "ladder" / "ladder-gpu.toml"
+    cfg = load_ladder_config(path)
+    assert [r.label for r in cfg.rungs] == list(MODES) and cfg.seeds == (0, 1, 2)
+    assert cfg.set == LONG_BUDGET and cfg.train_on == "rung"
+    runs = ladder_runs(cfg)
+    assert len(runs) == 12 and {r.scored_on for r in runs} == {("crf24", "crf30")}
+    for run in runs:
+        tc = train_config(cfg, run)
+        assert (tc.optim.steps, tc.data.batch_size, tc.qat.steps) == (13000, 32, 0)
+        assert tc.schedule.threads == 1  # twelve processes share the machine's cores
+    plan = parallel_plan(path, cfg, ())
+    assert plan.runs == 12 and len(plan.argv) == 12 and len(set(plan.logs)) == 12
+    assert [a[a.index("--shard") + 1] for a in plan.argv] == [f"{k}/12" for k in range(12)]
+    assert all(a[1:4] == ("-m", "hwsr", "ladder") for a in plan.argv)
+    with pytest.raises(LadderError, match=r"--parallel: must be 0 .* or 1\.\.12"):
+        parallel_plan(path, cfg, (), 13)
+
+
+def test_the_parallel_ladder_at_a_tiny_budget_packs_only_scores_summaries_logs_report(
+        laddered, tmp_path):
+    """The GPU job's command on a CPU: shard processes at once, then one archive."""
+    import tarfile
+
+    runs, report, archive = tmp_path / "runs", tmp_path / "seeds.md", tmp_path / "back.tar.gz"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = _cli(["ladder", "--config", str(laddered["config"]), "--parallel", "2",
+                   "--set", "optim.steps=2", "--runs", str(runs), "--report", str(report),
+                   "--collect", str(archive)])
+    assert rc == 0, out.getvalue()
+    assert "4 runs in 2 processes; report" in out.getvalue() and report.is_file()
+    with tarfile.open(archive) as tar:
+        names = sorted(Path(n).name for n in tar.getnames())
+    assert names == sorted(["ladder-score-a.json", "ladder-score-b.json", "result.json"] * 4
+                           + ["shard-0-of-2.log", "shard-1-of-2.log", "seeds.md"])
+    cfg = dataclasses.replace(laddered["cfg"], runs_dir=runs, report=report,
+                              set=("optim.steps=2",))
+    assert all(train_config(cfg, r).total_steps == 2 for r in ladder_runs(cfg))
+    for run in ladder_runs(cfg):  # every score carries its run's dead-channel check
+        s = Score.from_dict(json.loads(ladder.score_path(run, "a").read_text("utf-8")))
+        assert s.dead_stage == ("net" if run.rung.label == "base" else s.dead_stage) and \
+            s.dead_stage in ("net", "net1", "net2") and 0.0 <= s.last_hidden_dead <= 1.0
+    with pytest.raises(LadderError, match="--collect: .*must end in .tar.gz"):
+        from hwsr.train.ladder_gpu import pack_results
+
+        pack_results(cfg, tmp_path / "back.zip")

@@ -103,6 +103,7 @@ def _build_all(
 ) -> list[SourceRecord]:
     disable = None if progress is None else not progress
     records = []
+    failures = _Failures(cfg)
     with tqdm(total=len(plan), desc="sources", unit="src", disable=disable) as outer:
         for source, split in plan:
             hint = cfg.still_frames if source.kind == "still" else cfg.max_video_frames
@@ -119,8 +120,9 @@ def _build_all(
                             source, split, cfg, partial, partial / ".scratch" / source.name, bar
                         )
                     )
+                    failures.succeeded(split)
                 except DataError as exc:
-                    _report_failure(cfg, str(source.path), str(exc))
+                    failures.add(str(source.path), str(exc), split)
                     records.append(
                         SourceRecord(
                             name=source.name,
@@ -132,7 +134,40 @@ def _build_all(
                         )
                     )
             outer.update()
+    failures.check_any_trained()
     return records
+
+
+class _Failures:
+    """Bad sources, each logged in one line and skipped; but while no training source has
+    succeeded the lines are held back, so that a build where none succeeds ends in one
+    line naming every unusable source."""
+
+    def __init__(self, cfg: BuildConfig) -> None:
+        self.cfg = cfg
+        self.held: list[str] = []
+        self.trained = False
+
+    def add(self, path: str, reason: str, split: str) -> None:
+        line = reason if reason.startswith(path) else f"{path}: {reason}"
+        if self.cfg.strict:
+            raise DataError(line)
+        if self.trained:
+            log.error("skipped %s", line)
+        else:
+            self.held.append(line if split == "train" else f"{line} (validation)")
+
+    def succeeded(self, split: str) -> None:
+        if split == "train" and not self.trained:
+            self.trained = True
+            for line in self.held:
+                log.error("skipped %s", line)
+            self.held.clear()
+
+    def check_any_trained(self) -> None:
+        if not self.trained and self.held:
+            raise DataError(f"no usable training source; {len(self.held)} unusable: "
+                            + "; ".join(self.held))
 
 
 def _report_failure(cfg: BuildConfig, path: str, reason: str) -> None:

@@ -87,7 +87,91 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_build)
+    _register_pool(sub)
+    _register_crop(sub)
     return data
+
+
+def _register_crop(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "crop",
+        help="a copy of a dataset with centre-cropped validation frames (small enough to carry)",
+        description="Copy a dataset with its validation frames centre-cropped to --crop-lr LR "
+        "pixels (HR and dHR aligned) and its training shards as they are, or left out "
+        "(hwsr.data.crop); scoring the copy with the same crop gives the original's pixels.",
+    )
+    p.add_argument("--src", required=True, type=Path, metavar="DIR", help="dataset folder")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the copy (new)")
+    p.add_argument("--crop-lr", required=True, type=int, metavar="PX",
+                   help="side of the centre crop in LR pixels")
+    p.add_argument("--no-train", action="store_true", help="leave the training shards out")
+    p.set_defaults(func=run_crop)
+
+
+def run_crop(args: argparse.Namespace) -> int:
+    from hwsr.atomic import check_output
+    from hwsr.data.crop import cropped_copy
+
+    if args.out.exists():
+        raise ValueError(f"--out: {args.out}: exists")
+    check_output(args.out, "--out", is_dir=True)
+    m = cropped_copy(args.src, args.out, args.crop_lr, with_train=not args.no_train)
+    print(f"{args.out}: {len(m.val_frames)} validation frames cropped to {args.crop_lr}² LR, "
+          f"{m.train_patches} training triples")
+    return 0
+
+
+def _register_pool(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pool",
+        help="choose a training pool from unpacked packages (pHash dedup, data card)",
+        description="Hash every picture under PACKAGES/<package>/, keep the largest copy of "
+        "each distinct one that is unlike every --exclude source, and write the source list "
+        "(one path a line, for data build --src) and a Markdown data card (hwsr.data.pool).",
+    )
+    p.add_argument("--packages", required=True, type=Path, metavar="DIR",
+                   help="one folder per package, as dpkg -x unpacks it")
+    p.add_argument("--exclude", nargs="+", action="extend", default=[], type=Path,
+                   metavar="PATH", help="validation and held-out sources the pool must not hold")
+    p.add_argument("--min-side", type=int, default=1080, metavar="PX",
+                   help="smallest short side of a kept picture (default 1080)")
+    p.add_argument("--max-bits", type=int, default=10,
+                   help="hashes this close (differing bits) are one picture (default 10)")
+    p.add_argument("--min-detail", type=float, default=0.5, metavar="CODES",
+                   help="least texture (mean |Laplacian| of the 1024-px luma preview) of a "
+                   "kept picture: drops flat gradients and stripes (default 0.5)")
+    p.add_argument("--list", required=True, type=Path, metavar="FILE", help="source list")
+    p.add_argument("--card", required=True, type=Path, metavar="FILE.md", help="data card")
+    p.set_defaults(func=run_pool)
+
+
+def run_pool(args: argparse.Namespace) -> int:
+    from hwsr.atomic import atomic_paths, check_distinct, check_output
+    from hwsr.data import pool
+
+    if not args.packages.is_dir():
+        raise ValueError(f"--packages: {args.packages}: no such folder")
+    for src in args.exclude:
+        if not src.is_file():
+            raise ValueError(f"--exclude: {src}: no such file")
+    for flag, path in (("--list", args.list), ("--card", args.card)):
+        check_output(path, flag)
+    check_distinct({"--list": args.list, "--card": args.card})
+    cands = pool.scan(args.packages)
+    excluded = pool.hashes_of(args.exclude)
+    choice = pool.choose(cands, excluded, args.min_side, args.max_bits, args.min_detail)
+    command = (f"hwsr data pool --min-side {args.min_side} --max-bits {args.max_bits} "
+               f"--min-detail {args.min_detail:g} --exclude ({len(args.exclude)} files)")
+    card = pool.format_card(args.packages, cands, choice, excluded, args.min_side,
+                            args.max_bits, args.min_detail, command)
+    with atomic_paths([args.list, args.card]) as (tmp_list, tmp_card):
+        tmp_list.write_text("".join(f"{c.path}\n" for c in choice.kept), encoding="utf-8")
+        tmp_card.write_text(card, encoding="utf-8")
+    print(f"{args.list}: {len(choice.kept)} distinct pictures of {len(cands)} files "
+          f"({len(choice.same_as)} copies, {len(choice.held_out)} like an excluded source, "
+          f"{len(choice.too_small)} too small, {len(choice.flat)} flat dropped); "
+          f"card {args.card}")
+    return 0
 
 
 register = register_cli  # the name hwsr.cli looks for

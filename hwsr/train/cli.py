@@ -1,12 +1,16 @@
-"""``hwsr train``, ``eval``, ``sweep``, ``quantize``, ``ladder`` and ``id-probe``: parse, call
-one function, report."""
+"""``hwsr train``, ``eval``, ``sweep``, ``quantize``, ``ladder``, ``id-probe`` and ``dead``:
+parse, call one function, report."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hwsr.zoo import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from hwsr.train.ladder import LadderConfig
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -121,6 +125,45 @@ def _cmd_id_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dead(args: argparse.Namespace) -> int:
+    from hwsr.train.dead import format_shares, model_dead_channels
+    from hwsr.zoo import load_engine
+
+    widths = {ly.c_out for ly in load_engine(args.model).spec.layers[:-1]}
+    width = widths.pop() if len(widths) == 1 else 0
+    for name, shares in model_dead_channels(args.model, args.data, args.frames,
+                                            args.crop_lr).items():
+        counts = f" ({format_shares(shares, width)} channels)" if width else ""
+        print(f"{args.model} {name}: dead channels per hidden layer: "
+              f"{format_shares(shares)}{counts}")
+    return 0
+
+
+def _ladder_parallel(args: argparse.Namespace, cfg: LadderConfig, command: str) -> int:
+    from hwsr.atomic import check_output
+    from hwsr.train import ladder, ladder_gpu
+
+    if args.shard != "0/1":
+        raise ValueError("--parallel: starts its own shards; leave out --shard")
+    if args.collect is not None:
+        check_output(args.collect, "--collect")
+    plan = ladder_gpu.parallel_plan(args.config, cfg, tuple(args.set), args.parallel)
+    codes = ladder_gpu.run_parallel(plan)
+    failed = [str(plan.logs[k]) for k, rc in enumerate(codes) if rc != 0]
+    missing = ladder.collect_scores(cfg)[1]
+    if not missing:
+        ladder.write_report(cfg, command)
+    if args.collect is not None:
+        archive, n = ladder_gpu.pack_results(cfg, args.collect)
+        print(f"{archive}: {n} files (scores, run summaries, logs, report)")
+    if failed:
+        print(f"{len(failed)} of {len(codes)} ladder processes failed; first log: {failed[0]}")
+        return 1
+    print(f"{plan.runs} runs in {len(codes)} processes; "
+          + (f"report {cfg.report}" if not missing else f"{len(missing)} scores missing"))
+    return 0 if not missing else 1
+
+
 def _progress_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: when stderr is a terminal)")
@@ -207,6 +250,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if args.report_only:
             print(f"{ladder.write_report(cfg, command)}: rebuilt from the cached scores")
             return 0
+        if args.parallel is not None:
+            return _ladder_parallel(args, cfg, command)
         result = ladder.run_ladder(cfg, command, ladder.parse_shard(args.shard),
                                    progress=args.progress)
         print(f"{len(result.trained)} runs trained, {len(result.kept)} already finished; "
@@ -228,6 +273,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="train only runs K, K+N, ... (run N processes, K = 0..N-1)")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild the report from the cached scores; train and score nothing")
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="start N shard processes of this command at once and wait for all "
+                   "(0: one per run), as on one GPU (hwsr.train.ladder_gpu)")
+    p.add_argument("--collect", type=Path, metavar="FILE.tar.gz",
+                   help="with --parallel: pack the scores, run summaries, shard logs and "
+                   "report into this one archive at the end")
     _progress_flags(p)
     p.set_defaults(func=_cmd_ladder)
 
@@ -245,3 +296,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="side of each random crop in LR pixels (default 40, the ladder's)")
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
     p.set_defaults(func=_cmd_id_probe)
+
+    p = subparsers.add_parser("dead", help="share of each hidden layer's channels that never "
+                              "fire on held-out frames (float and int8 engine)",
+                              description="Run the model's float and Brevitas int8 pair on the "
+                              "dataset's validation frames and print, per stage and hidden "
+                              "layer, the share of channels whose ReLU output is 0 everywhere "
+                              "(hwsr.train.dead).")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="zoo model or run folder (dual)")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder (held-out frames)")
+    p.add_argument("--frames", type=int, default=0, help="first N frames (default 0: all)")
+    p.add_argument("--crop-lr", type=int, default=0,
+                   help="centre crop of each frame in LR pixels (default 0: whole frames)")
+    p.set_defaults(func=_cmd_dead)

@@ -41,6 +41,7 @@ from hwsr.train.config import (
     load_config,
     with_defaults,
 )
+from hwsr.train.dead import last_hidden_dead
 from hwsr.train.evaluate import evaluate, rows_to_json
 from hwsr.train.ladder_report import ReportContext, Score, format_report
 from hwsr.train.trainer import train
@@ -236,9 +237,13 @@ def train_config(cfg: LadderConfig, run: LadderRun) -> TrainConfig:
     return tc.replace(run={"seed": run.seed, "out_dir": run.out_dir, "name": name}, data=data)
 
 
-def _float_config(path: Path) -> dict[str, Any]:
+def _float_meta(path: Path) -> dict[str, Any]:
     with safe_open(str(path), framework="pt") as f:
-        return dict(json.loads((f.metadata() or {}).get("hwsr", "{}")).get("config", {}))
+        return dict(json.loads((f.metadata() or {}).get("hwsr", "{}")))
+
+
+def _float_config(path: Path) -> dict[str, Any]:
+    return dict(_float_meta(path).get("config", {}))
 
 
 def finished(tc: TrainConfig) -> bool:
@@ -288,9 +293,11 @@ def score_run(cfg: LadderConfig, run: LadderRun, tc: TrainConfig, dataset: str) 
     floor = next(r for r in rows if r.table == 1 and r.model == "bicubic")
     mine = next(r for r in rows if r.table == 1 and r.model != "bicubic")
     result = json.loads((run.out_dir / RESULT_FILE).read_text(encoding="utf-8"))
+    worst = last_hidden_dead(_float_meta(run.out_dir / FLOAT_FILE).get("dead_channels") or {})
     s = Score(run.rung.label, tc.run.mode, run.seed, dataset, str(folder), cfg.eval_frames,
-              mine.frames, cfg.eval_crop_lr_px, mine.psnr_db, mine.ssim, floor.psnr_db, int(result["steps"]),
-              tc.data.batch_size, float(result["elapsed_s"]), str(run.out_dir), sha)
+              mine.frames, cfg.eval_crop_lr_px, mine.psnr_db, mine.ssim, floor.psnr_db,
+              int(result["steps"]), tc.data.batch_size, float(result["elapsed_s"]),
+              str(run.out_dir), sha, worst[1] if worst else None, worst[0] if worst else "")
     doc = {**s.to_dict(), "gain_db": s.gain_db, "rows": json.loads(rows_to_json(rows))}
     write_text(score_path(run, dataset), json_text(doc, indent=2))
     log.info("%s on %s: %+.3f dB over bicubic", run.out_dir, dataset, s.gain_db)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 TEACHER_MODE, STUDENT_MODE = "dual", "dual-id"  # the rung-4-vs-rung-3 line compares these
+DEAD_FLAG_SHARE = 0.5  # a run whose last hidden layer loses more than this share is flagged
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class Score:
     elapsed_s: float  # seconds of training steps (the trainer's own clock)
     run_dir: str  # the run folder
     float_sha256: str  # of the scored float.safetensors: a retrained run is rescored
+    # largest share of never-firing channels in a stage's last hidden layer at the float
+    # phase's last validation (hwsr.train.dead); None: not measured (an older run)
+    last_hidden_dead: float | None = None
+    dead_stage: str = ""  # the stage of that layer: net1, net2 (a dual pair) or net
 
     @property
     def gain_db(self) -> float:
@@ -52,8 +57,15 @@ class Score:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Score:
-        """The record of a cache file (extra keys, such as all evaluation rows, ignored)."""
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        """The record of a cache file (extra keys, such as all evaluation rows, ignored;
+        a field with a default may be missing, as in caches written before it existed)."""
+        return cls(**{f.name: d[f.name] for f in fields(cls)
+                      if f.name in d or f.default is MISSING})
+
+    @property
+    def dead_flag(self) -> bool:
+        """True if the last hidden layer lost more than half its channels."""
+        return self.last_hidden_dead is not None and self.last_hidden_dead > DEAD_FLAG_SHARE
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,8 @@ def _table(rows: dict[str, list[Score]]) -> tuple[list[str], list[int]]:
     for i, (label, runs) in enumerate(rows.items(), 1):
         gain = mean_std([s.gain_db for s in runs])
         psnr = mean_std([s.psnr_db for s in runs])
-        per_seed = " / ".join(_signed(v) for v in gain.values)
+        per_seed = " / ".join(_signed(s.gain_db) + (DEAD_MARK if s.dead_flag else "")
+                              for s in runs)
         delta, comb, verdict = "", "", "—"
         if prev is not None:
             delta, comb = _signed(gain.mean - prev.mean), f"{combined_std(prev, gain):.3f}"
@@ -167,6 +180,23 @@ def _table(rows: dict[str, list[Score]]) -> tuple[list[str], list[int]]:
                      f"| {per_seed} | {delta} | {comb} | {verdict} | {train_s:.0f} |")
         prev = gain
     return lines, up
+
+
+DEAD_MARK = " †"  # after a seed's gain: its last hidden layer is mostly dead
+
+
+def dead_lines(rows: dict[str, list[Score]]) -> list[str]:
+    """The flag paragraph: every run whose last hidden layer lost more than half its
+    channels (never firing on the validation crops), or [] if none did."""
+    flagged = [f"{label} seed {s.seed} ({s.dead_stage} {100 * (s.last_hidden_dead or 0.0):.0f} %)"
+               for label, runs in rows.items() for s in runs if s.dead_flag]
+    if not flagged:
+        return []
+    return [f"**Flagged{DEAD_MARK}:** the last hidden layer lost more than "
+            f"{100 * DEAD_FLAG_SHARE:.0f} % of its channels (they never fire on the validation "
+            f"crops): {', '.join(flagged)}. A stage with few live channels left there adds "
+            "little to its residual path.",
+            ""]
 
 
 def distillation_line(rows: dict[str, list[Score]], seeds: Sequence[int]) -> str:
@@ -203,7 +233,7 @@ def _dataset_section(scores: Sequence[Score], ctx: ReportContext, name: str,
     lines, up = _table(rows)
     out = [f"## {name}: `{folder}`", "",
            f"Bicubic ×3 of video-LR: {floor.bicubic_db:.3f} dB Y-PSNR ({floor.frames} "
-           f"held-out frames, {crop}).", "", *lines, ""]
+           f"held-out frames, {crop}).", "", *lines, "", *dead_lines(rows)]
     line = distillation_line(rows, ctx.seeds)
     return out + ([line, ""] if line else []), up
 

@@ -35,6 +35,7 @@ from hwsr.spec import spec_to_dict
 from hwsr.train import artifacts, ddp
 from hwsr.train.batches import PatchBatches, val_frames
 from hwsr.train.config import TrainConfig, with_defaults
+from hwsr.train.dead import format_shares, last_hidden_dead, probing
 from hwsr.train.losses import DualLoss, SingleLoss
 from hwsr.train.nets import build_model
 from hwsr.train.state import (
@@ -96,6 +97,9 @@ class TrainResult:
     val_psnr_db: float
     val_bicubic_db: float
     files: list[str] = field(default_factory=list)
+    # per engine stage, per hidden ReLU layer: share of channels that never fired on the
+    # last validation's frames (hwsr.train.dead); {} before any validation
+    dead_channels: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def val_gain_db(self) -> float:
@@ -121,6 +125,7 @@ class Trainer:
         self.floor_db = bicubic_floor(self.val) if self.info.is_main else math.nan
         self.step, self.phase, self.elapsed_s = 0, "float", 0.0
         self.last_val_db = math.nan
+        self.last_dead: dict[str, list[float]] = {}
         self.model: nn.Module = nn.Identity()
         self.optimizer: torch.optim.Optimizer | None = None
         self.wrapped: nn.Module = nn.Identity()
@@ -217,12 +222,20 @@ class Trainer:
                 self.save_checkpoint()
             t0 = time.perf_counter()
 
-    def _validate(self) -> dict[str, float]:
+    def _validate(self) -> dict[str, Any]:
         if not self.info.is_main or not self.val:
             return {}
-        self.last_val_db = validate(self.model, self.val, self.device)
-        return {"val_psnr_db": self.last_val_db, "val_bicubic_db": self.floor_db,
-                "val_gain_db": self.last_val_db - self.floor_db}
+        with probing(self.model) as probe:
+            self.last_val_db = validate(self.model, self.val, self.device)
+        self.last_dead = probe.dead_shares()
+        record: dict[str, Any] = {"val_psnr_db": self.last_val_db,
+                                  "val_bicubic_db": self.floor_db,
+                                  "val_gain_db": self.last_val_db - self.floor_db}
+        if self.last_dead:
+            log.info("step %d dead channels per hidden layer: %s", self.step,
+                     format_shares(self.last_dead))
+            record["dead_channels"] = self.last_dead
+        return record
 
     def save_checkpoint(self) -> None:
         """Atomic resumable checkpoint (rank 0 writes; every rank waits for it)."""
@@ -240,7 +253,7 @@ class Trainer:
                 "spec": spec_to_dict(trained),
                 "steps": self.step, "elapsed_s": round(self.elapsed_s, 1),
                 "val_psnr_db": self.last_val_db, "val_bicubic_db": self.floor_db,
-                "config": self.cfg.to_dict()}
+                "dead_channels": self.last_dead, "config": self.cfg.to_dict()}
 
     def _write_float(self) -> None:
         if self.info.is_main:
@@ -321,9 +334,13 @@ class Trainer:
     def _result(self) -> TrainResult:
         files = sorted(p.name for p in self.out.iterdir() if p.is_file())
         result = TrainResult(str(self.out), self.cfg.run.mode, self.step,
-                             round(self.elapsed_s, 1), self.last_val_db, self.floor_db, files)
+                             round(self.elapsed_s, 1), self.last_val_db, self.floor_db, files,
+                             self.last_dead)
         if self.info.is_main:
-            doc = {**result.__dict__, "val_gain_db": result.val_gain_db}
+            worst = last_hidden_dead(self.last_dead)
+            doc = {**result.__dict__, "val_gain_db": result.val_gain_db,
+                   "last_hidden_dead": worst[1] if worst else None,
+                   "last_hidden_dead_stage": worst[0] if worst else None}
             artifacts.write_text(self.out / artifacts.RESULT_FILE, json_text(doc, indent=2))
         return result
 
