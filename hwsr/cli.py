@@ -49,7 +49,7 @@ _GROUPS: tuple[tuple[str, tuple[tuple[str, str | None, str], ...]], ...] = (
         ("id-probe", "hwsr.train.cli", "where input distillation pushes Net1, next to the "
          "image losses (gradient norms, cosines)"),
         ("dead", "hwsr.train.cli", "share of each hidden layer's channels that never fire on "
-         "held-out frames (float and int8)"),
+         "held-out frames (float and int8 engine)"),
         ("explore", "hwsr.explore.cli", "train and cost a grid of engine variants; Pareto report"),
     )),
 )
