@@ -160,3 +160,19 @@ def test_plain_testbench_compares_accumulator_taps(tmp_path: Path) -> None:
                     "tb_engine", "-c", "files.f", "tb_engine.v"], cwd=out.folder, check=True)
     assert f"PASS frame={golden / 'noise'}" in _plain_tb(out.folder, golden / "noise", "+STALL=20")
     assert "have_net1_l0_acc" in (out.folder / "tb_engine.v").read_text()
+
+
+def test_a_corrupt_golden_file_is_named_before_any_build(tmp_path: Path) -> None:
+    """A flipped digit in a golden file is the set's fault, not the RTL's: cosim checks every
+    file's sha256 first and names that file, exit 1, with nothing built."""
+    copy = tmp_path / "set"
+    shutil.copytree(ROOT / "golden/hwsr-s", copy)
+    tap = copy / "tiny1x1/net2.layer2.hex"
+    text = tap.read_text()
+    i = next(k for k, c in enumerate(text) if c in "0123456789abcdef")
+    tap.write_text(text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1:])
+    with pytest.raises(ValueError, match=r"corrupt golden set, not an RTL result: .*"
+                                         r"tiny1x1/net2\.layer2\.hex"):
+        cosim(copy, simulator="icarus", build_root=tmp_path / "builds")
+    assert not (tmp_path / "builds").exists() or not any((tmp_path / "builds").iterdir())
+    assert main(["cosim", "--golden", str(copy), "--build-dir", str(tmp_path / "b2")]) == 1

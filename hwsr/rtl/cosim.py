@@ -108,7 +108,17 @@ def _which_sim(simulator: str) -> dict[str, str]:
 
 
 def load_set(golden: Path) -> tuple[dict[str, Any], EngineProgram]:
-    """A golden set's manifest and its program; refusals are one line."""
+    """A golden set's manifest and its program; refusals are one line.
+
+    Every file is checked against the manifest's word counts and sha256 first (the steps
+    ``hwsr golden check`` starts with), so a corrupt golden file is named as such before any
+    RTL is built, never reported as an RTL mismatch."""
+    from hwsr.golden.check import check_files, load_manifest
+
+    try:
+        check_files(golden, load_manifest(golden))
+    except (ValueError, OSError) as e:  # a bad manifest, hex line, word count or hash
+        raise RtlError(f"{golden}: corrupt golden set, not an RTL result: {e}") from None
     try:
         manifest = json.loads((golden / "manifest.json").read_text())
         frames = manifest["frames"]
