@@ -176,3 +176,21 @@ def test_a_corrupt_golden_file_is_named_before_any_build(tmp_path: Path) -> None
         cosim(copy, simulator="icarus", build_root=tmp_path / "builds")
     assert not (tmp_path / "builds").exists() or not any((tmp_path / "builds").iterdir())
     assert main(["cosim", "--golden", str(copy), "--build-dir", str(tmp_path / "b2")]) == 1
+
+
+def test_a_latency_other_than_the_report_fails_cosim(monkeypatch: pytest.MonkeyPatch,
+                                                    build_root: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The one-pixel-per-clock engine's latency is a prediction of hwsr report: measured
+    without stalls and different, cosim exits 1 (it used to print DIFFERS and exit 0)."""
+    import hwsr.rtl.figures as figures
+
+    args = ["cosim", "--golden", str(ROOT / "golden/hwsr-s"), "--frame", "tiny1x3",
+            "--stall", "0", "--macs", "full", "--build-dir", str(build_root)]
+    assert main(args) == 0
+    assert "DIFFERS" not in capsys.readouterr().out
+    real = figures.report_latency
+    monkeypatch.setattr(figures, "report_latency", lambda p, w: real(p, w) + 1)
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS" in out and "latency differs from hwsr report's in 1 frame(s) (tiny1x3)" in out

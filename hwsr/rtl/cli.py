@@ -120,7 +120,7 @@ def run_rtl(args: argparse.Namespace) -> int:
 
 def run_cosim(args: argparse.Namespace) -> int:
     from hwsr.rtl.cosim import DEFAULT_STALL, cosim
-    from hwsr.rtl.figures import cosim_lines
+    from hwsr.rtl.figures import cosim_lines, latency_differs
 
     program = None
     if args.model is not None:
@@ -137,4 +137,4 @@ def run_cosim(args: argparse.Namespace) -> int:
         from hwsr.rtl.figures import cosim_json
 
         write_text(args.json, json_text(cosim_json(result, stall), indent=1) + "\n")
-    return 0 if result.ok else 1
+    return 0 if result.ok and not latency_differs(result, stall) else 1

@@ -95,7 +95,21 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
     n_ok = sum(f.ok for f in result.frames)
     lines.append(f"{n_ok}/{len(result.frames)} frames bit-exact on every tap"
                  + ("" if result.ok else ": FAIL"))
+    late = latency_differs(result, stall)
+    if late:
+        lines.append(f"latency differs from hwsr report's in {len(late)} frame(s) "
+                     f"({', '.join(late)}): FAIL")
     return lines
+
+
+def latency_differs(result: CosimResult, stall: float) -> list[str]:
+    """Frames whose measured latency is not the report's: a failure of the one-pixel-per-clock
+    engine, whose latency the report predicts (only measured without stalls; the folded
+    engine's latency is measured, not predicted)."""
+    if stall != 0 or (result.plan is not None and not result.plan.full):
+        return []
+    return [f.name for f in result.frames
+            if f.latency is not None and f.latency != report_latency(result.program, f.width)]
 
 
 def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
