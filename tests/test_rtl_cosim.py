@@ -159,7 +159,18 @@ def test_plain_testbench_compares_accumulator_taps(tmp_path: Path) -> None:
     subprocess.run(["iverilog", "-g2005", "-DHWSR_PACKED_MAC", "-o", "tb.vvp", "-s",
                     "tb_engine", "-c", "files.f", "tb_engine.v"], cwd=out.folder, check=True)
     assert f"PASS frame={golden / 'noise'}" in _plain_tb(out.folder, golden / "noise", "+STALL=20")
-    assert "have_net1_l0_acc" in (out.folder / "tb_engine.v").read_text()
+    # One accumulator word changed in a copy of the frame: caught at that tap, no PASS.
+    frame = tmp_path / "noise"
+    shutil.copytree(golden / "noise", frame)
+    acc = frame / "net2.layer2.acc.hex"
+    lines = acc.read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if not ln.startswith("//"))
+    words = lines[i].split()
+    words[0] = f"{(int(words[0], 16) ^ 1):0{len(words[0])}x}"
+    lines[i] = " ".join(words)
+    acc.write_text("\n".join(lines) + "\n")
+    text = _plain_tb(out.folder, frame)
+    assert "MISMATCH tap=net2.layer2.acc row=0 col=0 channel=0" in text and "PASS" not in text
 
 
 def test_a_corrupt_golden_file_is_named_before_any_build(tmp_path: Path) -> None:
@@ -194,3 +205,26 @@ def test_a_latency_other_than_the_report_fails_cosim(monkeypatch: pytest.MonkeyP
     assert main(args) == 1
     out = capsys.readouterr().out
     assert "DIFFERS" in out and "latency differs from hwsr report's in 1 frame(s) (tiny1x3)" in out
+
+
+@pytest.mark.parametrize("wrong", ["assign m_eol = 1'b0;", "err_framing <= 1'b1;"])
+def test_a_framing_error_fails_the_plain_testbench_and_make(wrong: str, tmp_path: Path) -> None:
+    """A wrong output marker (m_eol stuck low) or the engine's err_framing flag: the plain
+    testbench prints MISMATCH tap=framing and no PASS, and `make icarus` exits non-zero (it
+    used to print PASS after the framing line, and make only looked for PASS)."""
+    golden = ROOT / "golden/hwsr-s"
+    out = emit_rtl(load_program(golden / "program.npz"), tmp_path / "rtl", max_width=8,
+                   plan=None)
+    top = out.folder / "hwsr_engine.v"
+    text = top.read_text()
+    if wrong.startswith("assign"):
+        right = "assign m_eol = out_x == cfg_width - 1;"
+    else:  # the sticky flag set at reset instead of cleared
+        right = "err_framing <= 1'b0;"
+    assert right in text
+    top.write_text(text.replace(right, wrong, 1))
+    make = subprocess.run(["make", "-C", str(ROOT / "sim"), "icarus", f"RTL={out.folder}",
+                           f"GOLDEN={golden}", "FRAMES=tiny1x3", "STALL=0"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert make.returncode != 0, make.stdout[-500:]
+    assert "MISMATCH tap=framing" in make.stdout and "PASS" not in make.stdout, make.stdout
