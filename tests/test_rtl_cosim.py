@@ -8,6 +8,7 @@ first tap it reaches; the measured latency equals ``hwsr report``'s.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -228,3 +229,22 @@ def test_a_framing_error_fails_the_plain_testbench_and_make(wrong: str, tmp_path
                           capture_output=True, text=True, timeout=300, check=False)
     assert make.returncode != 0, make.stdout[-500:]
     assert "MISMATCH tap=framing" in make.stdout and "PASS" not in make.stdout, make.stdout
+
+
+def test_a_wrong_output_marker_fails_cocotb(tmp_path: Path) -> None:
+    """cocotb checks m_sof/m_eol on every output block: the same engine with m_eol stuck low
+    (every tap still right) fails the frame as a framing error."""
+    from hwsr.rtl.cosim import emitted_for
+
+    golden = ROOT / "golden/hwsr-s"
+    program = load_program(golden / "program.npz")
+    frames = json.loads((golden / "manifest.json").read_text())["frames"]
+    max_width = max(int(f["width"]) for f in frames)
+    rtl = emitted_for(program, max_width, tmp_path)  # the folder cosim will find and reuse
+    top = rtl.folder / "hwsr_engine.v"
+    top.write_text(top.read_text().replace("assign m_eol = out_x == cfg_width - 1;",
+                                           "assign m_eol = 1'b0;", 1))
+    result = cosim(golden, stall=0.0, frames=["tiny1x3"], build_root=tmp_path)
+    f = result.frames[0]
+    assert f.framing_error and not f.ok and not result.ok
+    assert all(t.ok for t in f.taps)  # only the marker is wrong

@@ -113,7 +113,7 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
     stall, n = job["stall"], w * h
     dut.cfg_width.value, dut.cfg_height.value = w, h
     sent = outs = cycle = 0
-    holding = False
+    holding = wrong_marker = False
     first_in = first_out = last_out = -1
     limit = 50 * (n + job["latency_bound"]) + 1000
     video = VideoSource(frame["video"], w, h) if frame.get("video") else None
@@ -151,6 +151,9 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
                 _check(tap, d.value.to_unsigned(), w)
         if dut.m_valid.value == 1 and dut.m_ready.value == 1:
             first_out = cycle if first_out < 0 else first_out
+            # markers on every output block: m_sof on the first, m_eol ending each LR row
+            wrong_marker |= (int(dut.m_sof.value) != int(outs == 0)
+                             or int(dut.m_eol.value) != int(outs % w == w - 1))
             last_out, outs = cycle, outs + 1
         await RisingEdge(dut.clk)
         cycle += 1
@@ -160,7 +163,8 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
         "name": frame["name"], "width": w, "height": h, "completed": outs == n,
         "cycles": last_out - first_in + 1 if outs == n else None,
         "latency": first_out - first_in if first_out >= 0 else None,
-        "framing_error": int(dut.err_framing.value) == 1, "wall_s": time.perf_counter() - t0,
+        "framing_error": int(dut.err_framing.value) == 1 or wrong_marker,
+        "wall_s": time.perf_counter() - t0,
         **({} if video is None else {"video": {"max_fill": video.max_fill,
                                                "last_out_cycle": last_out,
                                                "timing": frame["video"]["timing"]}}),

@@ -62,7 +62,7 @@ class FrameResult:
     latency: int | None  # cycles from the first input transfer to the first output transfer
     wall_s: float  # simulation wall time of the frame
     taps: tuple[TapResult, ...]
-    framing_error: bool = False  # the engine's err_framing flag was set
+    framing_error: bool = False  # err_framing set, or an output block's m_sof/m_eol wrong
     video: dict[str, Any] | None = None  # at a video timing: max_fill, last_out_cycle
 
     @property

@@ -132,6 +132,8 @@ def _frame_line(f: FrameResult, result: CosimResult, stall: float) -> str:
     if stall == 0 and f.latency is not None and not folded:
         lat += f" (report {want}{'' if want == f.latency else ' DIFFERS'})"
     status = "pass" if f.ok else ("INCOMPLETE" if not f.completed else "FAIL")
+    if f.framing_error:
+        status += " (framing: err_framing set or a wrong m_sof/m_eol)"
     return (f"{f.name:>20} {f.width}x{f.height}: {status}, taps {taps}/{len(f.taps)}, "
             f"cycles {f.cycles if f.cycles is not None else '-'}, latency {lat}, "
             f"{f.wall_s:.2f} s")
