@@ -12,6 +12,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +64,6 @@ def _script(design_params: dict[str, object], synth: bool) -> str:
 def layer_synthesis(program: EngineProgram, stage: str, index: int, width: int = 64,
                     synth: bool = False, timeout_s: float = 900) -> LayerSynthesis:
     """Run yosys on layer ``index`` of ``stage`` at MAXW ``width``; ``synth`` adds cells/FFs."""
-    import time
 
     if shutil.which("yosys") is None:
         raise RtlError("yosys not found: install the 'yosys' package (apt-get install yosys)")
@@ -72,20 +74,8 @@ def layer_synthesis(program: EngineProgram, stage: str, index: int, width: int =
     st = next(s for s in design.stages if s.name == stage)
     params = {**conv_parameters(ly, st), "MAXW": width,
               **{f"{k.upper()}_FILE": f'"rom/{ly.tap}.{k}.hex"' for k in ("weight", "bias", "shift")}}
-    with tempfile.TemporaryDirectory(prefix="hwsr-yosys-") as tmp:
-        folder = Path(tmp)
-        for name in ("hwsr_window.v", "hwsr_conv.v"):
-            (folder / name).write_text(leaf_source(name))
-        for rel, text in rom_images(program).items():
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_text(text)
-        (folder / "run.ys").write_text(_script(params, synth))
-        t0 = time.perf_counter()
-        run = subprocess.run(["yosys", "-q", "-s", "run.ys", "-l", "yosys.log"], cwd=folder,
-                             capture_output=True, text=True, timeout=timeout_s, check=False)
-        seconds = time.perf_counter() - t0
-        if run.returncode != 0:
-            raise RtlError(f"yosys failed on {ly.tap}: {(run.stderr or run.stdout).strip()[:200]}")
+    with _yosys_run(("hwsr_window.v", "hwsr_conv.v"), rom_images(program),
+                    _script(params, synth), ly.tap, timeout_s) as (folder, seconds):
         mems = _memories((folder / "mem.txt").read_text())
         log = (folder / "yosys.log").read_text() if synth else ""
     lb = sum(b for n, b in mems if "g_lb" in n)
@@ -144,7 +134,6 @@ def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: 
                    timeout_s: float = 1800) -> UnitSynthesis:
     """yosys on one MAC unit of the folded engine: multipliers by kind, cells, flip-flops,
     memory bits before techmap; with ``synth``, the longest path after a generic synth."""
-    import time
 
     from hwsr.rtl.fold import fold_roms, folded_units
 
@@ -156,20 +145,8 @@ def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: 
         raise RtlError(f"no MAC unit {unit} in this plan")
     params: dict[str, object] = {**fu.parameters(), "PROBE": 0, **{
         f"{k.upper()}_FILE": f'"{p}"' for k, p in fu.rom_paths().items()}}
-    with tempfile.TemporaryDirectory(prefix="hwsr-yosys-") as tmp:
-        folder = Path(tmp)
-        for name in ("hwsr_fifo.v", "hwsr_mac.v"):
-            (folder / name).write_text(leaf_source(name))
-        for rel, text in fold_roms(program, (fu,)).items():
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_text(text)
-        (folder / "run.ys").write_text(_unit_script(params, synth))
-        t0 = time.perf_counter()
-        run = subprocess.run(["yosys", "-q", "-s", "run.ys", "-l", "yosys.log"], cwd=folder,
-                             capture_output=True, text=True, timeout=timeout_s, check=False)
-        seconds = time.perf_counter() - t0
-        if run.returncode != 0:
-            raise RtlError(f"yosys failed on {unit}: {(run.stderr or run.stdout).strip()[:200]}")
+    with _yosys_run(("hwsr_fifo.v", "hwsr_mac.v"), fold_roms(program, (fu,)),
+                    _unit_script(params, synth), unit, timeout_s) as (folder, seconds):
         muls = _mul_widths((folder / "mul.txt").read_text())
         mems = _memories((folder / "mem.txt").read_text())
         stat = (folder / "stat.txt").read_text()
@@ -180,3 +157,26 @@ def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: 
     return UnitSynthesis(fu.name, n_data, len(muls) - n_data,
                          _last_int(r"Number of cells:\s+(\d+)", stat) or 0, ffs,
                          sum(b for _, b in mems), _last_int(r"length=(\d+)", ltp), seconds)
+
+
+@contextmanager
+def _yosys_run(leaves: tuple[str, ...], roms: dict[str, str], script: str, what: str,
+               timeout_s: float) -> Iterator[tuple[Path, float]]:
+    """Run yosys on ``script`` in a temporary folder holding the ``leaves`` modules and the
+    ``roms`` images; yields the folder (still there, for the script's outputs) and the
+    seconds yosys took. A failed run is one line naming ``what``."""
+    with tempfile.TemporaryDirectory(prefix="hwsr-yosys-") as tmp:
+        folder = Path(tmp)
+        for name in leaves:
+            (folder / name).write_text(leaf_source(name))
+        for rel, text in roms.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text)
+        (folder / "run.ys").write_text(script)
+        t0 = time.perf_counter()
+        run = subprocess.run(["yosys", "-q", "-s", "run.ys", "-l", "yosys.log"], cwd=folder,
+                             capture_output=True, text=True, timeout=timeout_s, check=False)
+        seconds = time.perf_counter() - t0
+        if run.returncode != 0:
+            raise RtlError(f"yosys failed on {what}: {(run.stderr or run.stdout).strip()[:200]}")
+        yield folder, seconds
