@@ -28,6 +28,10 @@ Conventions (what the figures mean):
   measures exactly: :func:`streaming_latency_cycles` = ``latency_cycles`` +
   :func:`column_halo_cycles` + :func:`pipeline_cycles`, and its residual delay line holds
   :func:`delay_line_overhead_pixels` more than ``latency_rows × width``.
+* The HR raster output stage (``hwsr rtl``'s default, ``hwsr_top``) reorders the last
+  stage's r×r blocks into HR rows in one memory of r HR rows: :func:`raster_bits` =
+  ``r × width × r × 3 × 8`` bits (none for r = 1 or without the stage). It is counted apart
+  from the line buffers, and the memory total adds both.
 * Dual: Net1 then Net2, chained without frame memory, so both stages' line buffers exist
   at once and the totals add; latency adds; each stage has its own MAC array, so MAC
   units add per stage (rounded up per stage).
@@ -101,6 +105,16 @@ def delay_line_overhead_pixels(spec: EngineSpec) -> int:
     if not spec.residual:
         return 0
     return column_halo_cycles(spec) + RTL_CONV_REGISTERS * len(spec.layers)
+
+
+def raster_bits(upscale: int, width: int, pixel_bits: int = 8) -> int:
+    """Bits of the HR raster stage's memory: r HR rows of ``width × r`` pixels (``r·width``
+    segments of r pixels); 0 for r = 1 (the output is raster already).
+
+    >>> raster_bits(3, 1280)  # three 2160p rows
+    276480
+    """
+    return 0 if upscale == 1 else upscale * width * upscale * IMAGE_CHANNELS * pixel_bits
 
 
 def mac_rate_gmacs(macs_per_frame: int, fps: float) -> float:
@@ -197,6 +211,9 @@ class EngineReport(_Totals, ReportNode):
     clock_mhz: float  # engine clock
     pixels_per_clock: int  # LR pixels consumed per clock
     stages: tuple[StageReport, ...]  # in execution order (Net1 first)
+    raster_bits: int = 0  # the HR raster output stage's memory (r HR rows; 0: none)
+    memory_bits: int = 0  # linebuffer_bits + raster_bits: every memory of the engine
+    memory_kib: float = 0.0  # memory_bits / 8 / 1024
 
     def format_table(self, folding: list[str] | None = None) -> str:
         """Plain-text table of every stage, then the engine's totals; ``folding`` (the lines
@@ -208,6 +225,12 @@ class EngineReport(_Totals, ReportNode):
         for s in self.stages:
             lines += ["", *_stage_lines(s), *_summary_lines(s, s.upscale, units)]
         lines += ["", f"engine total ({self.stage})", *_summary_lines(self, self.upscale, units)]
+        if self.raster_bits:
+            lines += [f"  raster output  {self.raster_bits:,} bits = "
+                      f"{self.raster_bits / BITS_PER_KIB:g} KiB ({self.upscale} HR rows of the "
+                      "raster stage; hwsr rtl --raster off: none)",
+                      f"  memory total   {self.memory_bits:,} bits = {self.memory_kib:g} KiB "
+                      "(line buffers + raster output)"]
         return "\n".join(lines + ([] if folding is None else ["", *folding]))
 
 
@@ -272,10 +295,12 @@ def stage_report(
 def engine_report(
     net2_spec: EngineSpec, *, stage: str = "dual", width: int = 1280, height: int = 720,
     fps: float = 60.0, clock_mhz: float = 600.0, pixels_per_clock: int = 1,
+    raster: bool = True,
 ) -> EngineReport:
     """Budget of the engine built from Net2's spec: ``"dual"`` (Net1 → Net2), ``"net1"`` or ``"net2"``.
 
-    Defaults: 720p LR in, 60 fps, 600 MHz, one LR pixel per clock.
+    Defaults: 720p LR in, 60 fps, 600 MHz, one LR pixel per clock, the HR raster output
+    stage (``raster``) after the last stage.
     """
     stages = tuple(stage_report(s, width, height, fps, clock_mhz, pixels_per_clock)
                    for s in net2_spec.stage_specs(stage))
@@ -283,6 +308,7 @@ def engine_report(
     macs_per_frame = total(stages, "macs_per_frame")
     latency_rows = total(stages, "latency_rows")
     upscale = stages[-1].upscale  # Net1 is ×1: the engine's scale is the last stage's
+    out_bits = raster_bits(upscale, width, net2_spec.datapath.pixel_type.width) if raster else 0
     return EngineReport(
         params=total(stages, "params"),
         macs_per_pixel=total(stages, "macs_per_pixel"), macs_per_frame=macs_per_frame,
@@ -296,6 +322,8 @@ def engine_report(
         mac_units=total(stages, "mac_units"),
         name=net2_spec.name, stage=stage, upscale=upscale, width=width, height=height,
         fps=fps, clock_mhz=clock_mhz, pixels_per_clock=pixels_per_clock, stages=stages,
+        raster_bits=out_bits, memory_bits=lb_bits + out_bits,
+        memory_kib=(lb_bits + out_bits) / BITS_PER_KIB,
     )
 
 

@@ -20,6 +20,7 @@ from hwsr.report import (
     pipeline_cycles,
     streaming_latency_cycles,
 )
+from hwsr.rtl.axis_top import AXIS_FILES
 from hwsr.rtl.cosim import _which_sim
 from hwsr.rtl.design import RtlError, engine_design
 from hwsr.rtl.emit import design_files, digest_of, emit_rtl
@@ -70,7 +71,7 @@ def test_emitted_folder_and_hash(program: EngineProgram, tmp_path: Path) -> None
     names = sorted(p.relative_to(out.folder).as_posix() for p in out.folder.rglob("*.*"))
     assert names[:2] == ["design.json", "files.f"] and "rom/net2.layer4.shift.hex" in names
     assert (out.folder / "files.f").read_text().split() == [
-        "hwsr_window.v", "hwsr_conv.v", "hwsr_residual.v", "hwsr_engine.v"]
+        "hwsr_window.v", "hwsr_conv.v", "hwsr_residual.v", "hwsr_engine.v", *AXIS_FILES]
     meta = json.loads((out.folder / "design.json").read_text())
     assert meta["hash"] == out.digest and meta["taps"][0] == "net1.layer0"
     rom = (out.folder / "rom/net1.layer0.weight.hex").read_text()
@@ -159,7 +160,8 @@ def test_cli_rtl_default_is_the_folded_shared_engine(tmp_path: Path,
     top = (tmp_path / "o/hwsr_engine.v").read_text()
     assert top.count("hwsr_mac #(") == 5 and top.count("hwsr_window #(") == 10
     assert (tmp_path / "o/files.f").read_text().split() == [
-        "hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v", "hwsr_engine.v"]
+        "hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v", "hwsr_engine.v",
+        *AXIS_FILES]
     assert main(["rtl", "--model", str(GOLDEN / "program.npz"), "--out", str(tmp_path / "p"),
                  "--max-width", "64", "--macs", "1024", "--separate"]) == 0
     out = capsys.readouterr().out

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwsr.rtl.axis_top import block_words, raster_beats, raster_line_bits
+from hwsr.report import raster_bits
+from hwsr.rtl.axis_top import block_words, raster_beats
 from hwsr.rtl.emit import leaf_source
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs iverilog")
@@ -162,4 +163,5 @@ def test_raster_catches_a_wrong_beat(tmp_path: Path) -> None:
 
 
 def test_raster_memory_is_r_hr_rows() -> None:
-    assert raster_line_bits(3, 1280) == 3 * 3840 * 24  # three 2160p rows
+    assert raster_bits(3, 1280) == 3 * 3840 * 24  # three 2160p rows
+    assert raster_bits(1, 1280) == 0

@@ -22,10 +22,13 @@ is the Python model the raster stage is held to.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
+from hwsr.program import EngineProgram
 from hwsr.rtl.design import EngineDesign
 
 TOP_MODULE = "hwsr_top"
@@ -170,14 +173,39 @@ def render_axis_top(design: EngineDesign, raster: bool = True, source: str = "")
                        extra_ports=extra_ports, extra_conns=extra_conns)
 
 
-def raster_line_bits(upscale: int, max_width: int) -> int:
-    """Bits of the raster stage's one memory: r HR rows of ``max_width`` LR columns, r
-    pixels of 24 bits per segment (r·MAXW segments of r·24 bits).
+def axis_files(design: EngineDesign, raster: bool = True, source: str = "",
+               max_pixels: int = 8192) -> dict[str, str]:
+    """The files ``hwsr rtl`` adds beside the core: the slice and raster leaves, ``hwsr_top.v``
+    and its plain testbench ``tb_top.v``."""
+    from hwsr.rtl.tb_top import TB_TOP_FILE, render_tb_top  # it reads this module
 
-    >>> raster_line_bits(3, 1280)
-    276480
-    """
-    return upscale * max_width * upscale * 24
+    files = {name: resources.files("hwsr.rtl").joinpath("verilog", name).read_text()
+             for name in AXIS_LEAVES}
+    files[TOP_FILE] = render_axis_top(design, raster, source)
+    files[TB_TOP_FILE] = render_tb_top(design, raster, max_pixels)
+    return files
+
+
+_PARAM = re.compile(r"(?:localparam|parameter) integer (R|RASTER|MAXW) = (\d+)")
+
+
+def raster_memory_bits(top_text: str) -> int:
+    """Bits of the raster stage's memory counted from an emitted ``hwsr_top``: its
+    ``reg [R*24-1:0] mem [0:R*MAXW-1]`` at the top's R, RASTER and MAXW (0 without it)."""
+    p = {k: int(v) for k, v in _PARAM.findall(top_text)}
+    return p["R"] * 24 * p["R"] * p["MAXW"] if p["RASTER"] else 0
+
+
+def raster_figures_line(program: EngineProgram, top_text: str, max_width: int) -> str:
+    """``hwsr rtl``: the raster memory of the emitted top next to ``hwsr report``'s term."""
+    from hwsr.report import engine_report
+
+    counted = raster_memory_bits(top_text)
+    stage = "dual" if program.net1 is not None else "net2"
+    rep = engine_report(program.net2.spec, stage=stage, width=max_width, height=1,
+                        raster=counted > 0).raster_bits
+    return (f"raster output at width {max_width}: RTL memory {counted:,} bits; hwsr report "
+            f"{rep:,} bits ({'equal' if counted == rep else 'DIFFER'})")
 
 
 # ---- the Python model the raster stage is held to ----

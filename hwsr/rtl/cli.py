@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="line-buffer depth: the widest frame the RTL takes (default 1280)")
     p.add_argument("--overwrite", action="store_true", help="replace an emitted folder")
     _add_plan_options(p)
+    _add_raster_option(p)
     p.set_defaults(func=run_rtl)
     c = subparsers.add_parser(
         "cosim", help="co-simulate the RTL against a golden set (Icarus or Verilator)",
@@ -50,7 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "1080p60; blanking scaled to each frame) into a FIFO, no back-pressure "
                         "on the source; prints the FIFO's largest fill next to the model's")
     _add_plan_options(c)
+    _add_raster_option(c)
     c.set_defaults(func=run_cosim)
+
+
+def _add_raster_option(p: argparse.ArgumentParser) -> None:
+    """--raster on|off: the HR raster output stage of hwsr_top (default on)."""
+    p.add_argument("--raster", choices=("on", "off"), default="on",
+                   help="hwsr_top's output: HR raster rows, one r-pixel row segment per beat "
+                        "(on, default), or the core's r x r blocks in LR order (off)")
 
 
 def _add_plan_options(p: argparse.ArgumentParser) -> None:
@@ -101,6 +110,7 @@ def plan_maker(args: argparse.Namespace) -> PlanMaker:
 
 def run_rtl(args: argparse.Namespace) -> int:
     from hwsr.folding import plan_lines
+    from hwsr.rtl.axis_top import TOP_FILE, raster_figures_line
     from hwsr.rtl.emit import emit_rtl
     from hwsr.rtl.figures import rtl_figures_lines
     from hwsr.zoo import DEFAULT_MODEL, load_engine
@@ -110,11 +120,12 @@ def run_rtl(args: argparse.Namespace) -> int:
     program = load_engine(model).program()
     plan = make(program.net2.spec, program.net1 is not None)
     out = emit_rtl(program, args.out, max_width=args.max_width, source=str(model),
-                   overwrite=args.overwrite, plan=plan)
+                   overwrite=args.overwrite, plan=plan, raster=args.raster == "on")
     print(f"wrote {out.folder} (design hash {out.digest[:16]}): "
           f"{len(out.design.layers)} conv layers, MAXW {out.design.max_width}")
     print("\n".join(plan_lines(plan, program.net2.spec, program.net1 is not None)))
     print("\n".join(rtl_figures_lines(program, out.design, out.plan)))
+    print(raster_figures_line(program, (out.folder / TOP_FILE).read_text(), args.max_width))
     return 0
 
 
@@ -130,7 +141,7 @@ def run_cosim(args: argparse.Namespace) -> int:
     stall = DEFAULT_STALL if args.stall is None else args.stall
     result = cosim(args.golden, program=program, simulator=args.simulator, stall=stall,
                    seed=args.seed, frames=args.frame, build_root=args.build_dir,
-                   plan=plan_maker(args), video=args.video)
+                   plan=plan_maker(args), video=args.video, raster=args.raster == "on")
     print("\n".join(cosim_lines(result, stall)))
     if args.json is not None:
         from hwsr.atomic import json_text, write_text

@@ -25,6 +25,7 @@ from typing import Any
 
 from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram, load_program
+from hwsr.rtl.axis_top import CORE_INSTANCE, TOP_MODULE, raster_enabled
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
 from hwsr.spec import EngineSpec
@@ -134,20 +135,21 @@ def load_set(golden: Path) -> tuple[dict[str, Any], EngineProgram]:
 
 
 def emitted_for(program: EngineProgram, max_width: int, build_root: Path,
-                plan: FoldPlan | None = None) -> EmittedRtl:
-    """The engine folder for ``program`` (folded by ``plan``) under ``build_root``, keyed by
-    its hash."""
-    design, files = design_files(program, max_width, plan=plan)
+                plan: FoldPlan | None = None, raster: bool = True) -> EmittedRtl:
+    """The engine folder for ``program`` (folded by ``plan``, ``raster`` output) under
+    ``build_root``, keyed by its hash."""
+    design, files = design_files(program, max_width, plan=plan, raster=raster)
     digest = digest_of(files)
     folder = build_root / digest[:16]
     if (folder / DESIGN_FILE).is_file():
         return EmittedRtl(folder, design, digest, plan)
-    return emit_rtl(program, folder, max_width=max_width, overwrite=True, plan=plan)
+    return emit_rtl(program, folder, max_width=max_width, overwrite=True, plan=plan,
+                    raster=raster)
 
 
 def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: float,
          seed: int, results: Path, video: str | None = None,
-         clock_mhz: float = 600.0) -> dict[str, Any]:
+         clock_mhz: float = 600.0, raster: bool = True) -> dict[str, Any]:
     d = rtl.design
     acc_bits = {s.name: s.acc_bits for s in d.stages}
     taps = []
@@ -168,7 +170,8 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
     if rtl.plan is not None and not rtl.plan.full:  # folded: every pixel takes its cycles
         bound = (bound + max(f["width"] * f["height"] for f in fl)) * rtl.plan.cycles_per_pixel
     return {"frames": fl, "taps": taps, "stall": stall, "seed": seed,
-            "latency_bound": bound, "results": str(results)}
+            "latency_bound": bound, "results": str(results), "core": CORE_INSTANCE,
+            "upscale": d.upscale, "raster": raster_enabled(d, raster)}
 
 
 def _run(rtl: EmittedRtl, simulator: str, job: dict[str, Any], env: dict[str, str]) -> float:
@@ -185,11 +188,11 @@ def _run(rtl: EmittedRtl, simulator: str, job: dict[str, Any], env: dict[str, st
     try:
         runner = get_runner(simulator)
         t0 = time.perf_counter()
-        runner.build(sources=rtl.sources, hdl_toplevel="hwsr_engine", build_dir=build,
+        runner.build(sources=rtl.sources, hdl_toplevel=TOP_MODULE, build_dir=build,
                      defines=defines, build_args=args, timescale=("1ns", "1ps"),
                      log_file=build.parent / f"build-{simulator}.log")
         build_s = time.perf_counter() - t0
-        runner.test(test_module="hwsr.rtl.cocotb_tb", hdl_toplevel="hwsr_engine",
+        runner.test(test_module="hwsr.rtl.cocotb_tb", hdl_toplevel=TOP_MODULE,
                     build_dir=build, test_dir=rtl.folder,
                     extra_env={"HWSR_COSIM_JOB": str(job_path)},
                     log_file=rtl.folder / f"sim-{simulator}-{os.getpid()}.log")
@@ -215,11 +218,13 @@ def _frame_results(path: Path) -> tuple[FrameResult, ...]:
 def cosim(golden: str | Path, *, program: EngineProgram | None = None,
           simulator: str = "icarus", stall: float = DEFAULT_STALL, seed: int = 1,
           frames: list[str] | None = None, build_root: str | Path | None = None,
-          plan: PlanMaker | None = None, video: str | None = None) -> CosimResult:
+          plan: PlanMaker | None = None, video: str | None = None,
+          raster: bool = True) -> CosimResult:
     """Co-simulate the engine of ``program`` (default: the set's) against golden set ``golden``;
     ``plan`` (a function of the program's Net2 spec) folds it; ``video`` (a timing such as
     ``720p60``, scaled to each frame) feeds the input at that timing into a FIFO, no
-    back-pressure on the source and none on the output, instead of the seeded stalls."""
+    back-pressure on the source and none on the output, instead of the seeded stalls;
+    ``raster`` builds ``hwsr_top`` with the HR raster output stage."""
     root = Path(golden)
     env = _which_sim(simulator)
     if not 0 <= stall < 1:
@@ -239,11 +244,12 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
     chosen_program = program or set_program
     folding = None if plan is None else plan(chosen_program.net2.spec,
                                              chosen_program.net1 is not None)
-    rtl = emitted_for(chosen_program, max_width, broot, folding)
+    rtl = emitted_for(chosen_program, max_width, broot, folding, raster)
     results = rtl.folder / f"results-{simulator}-{os.getpid()}.json"
     results.unlink(missing_ok=True)
     clock = folding.budget.clock_mhz if folding is not None else 600.0
-    job = _job(rtl, root, chosen, 0.0 if video else stall, seed, results, video, clock)
+    job = _job(rtl, root, chosen, 0.0 if video else stall, seed, results, video, clock,
+               raster)
     try:
         _run(rtl, simulator, job, env)
     except SystemExit:  # cocotb's runner exits when the testbench failed: results say why

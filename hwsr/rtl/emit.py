@@ -29,6 +29,7 @@ from hwsr.atomic import atomic_dir
 from hwsr.folding import FoldPlan, plan_json
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
+from hwsr.rtl.axis_top import AXIS_FILES, axis_files
 from hwsr.rtl.design import EngineDesign, RtlError, engine_design
 from hwsr.rtl.fold import fold_roms, folded_units
 from hwsr.rtl.tb import render_tb
@@ -56,7 +57,7 @@ class EmittedRtl:
     @property
     def sources(self) -> list[Path]:
         """Design sources in compile order."""
-        return [self.folder / n for n in (*leaf_modules(self.plan), TOP_FILE)]
+        return [self.folder / n for n in (*leaf_modules(self.plan), TOP_FILE, *AXIS_FILES)]
 
     @property
     def rom_dir(self) -> str:
@@ -78,9 +79,10 @@ def leaf_modules(plan: FoldPlan | None) -> tuple[str, ...]:
 
 def design_files(program: EngineProgram, max_width: int, source: str = "",
                  tb_max_pixels: int = 8192,
-                 plan: FoldPlan | None = None) -> tuple[EngineDesign, dict[str, str]]:
+                 plan: FoldPlan | None = None,
+                 raster: bool = True) -> tuple[EngineDesign, dict[str, str]]:
     """Every emitted file (relative path → text) except ``design.json``; ``plan`` (not
-    ``full``) emits the folded engine."""
+    ``full``) emits the folded engine, ``raster`` the HR raster stage in ``hwsr_top``."""
     design = engine_design(program, max_width)
     leaves = leaf_modules(plan)
     files = {name: leaf_source(name) for name in leaves}
@@ -91,7 +93,8 @@ def design_files(program: EngineProgram, max_width: int, source: str = "",
         files[TOP_FILE] = render_folded_top(design, units, source)
         files.update(fold_roms(program, units))
     files[TB_FILE] = render_tb(design, tb_max_pixels)
-    files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE))
+    files.update(axis_files(design, raster, source, tb_max_pixels))
+    files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE, *AXIS_FILES))
     files.update(rom_images(program))
     return design, files
 
@@ -120,7 +123,8 @@ def design_json(design: EngineDesign, digest: str, source: str,
 
 def emit_rtl(program: EngineProgram, out_dir: str | Path, *, max_width: int = 1280,
              source: str = "", overwrite: bool = False,
-             plan: FoldPlan | None = None, tb_max_pixels: int = 8192) -> EmittedRtl:
+             plan: FoldPlan | None = None, tb_max_pixels: int = 8192,
+             raster: bool = True) -> EmittedRtl:
     """Write the engine folder for ``program`` at ``out_dir`` atomically (see module doc).
 
     An existing ``out_dir`` is replaced only with ``overwrite`` (and only if it is an
@@ -128,7 +132,7 @@ def emit_rtl(program: EngineProgram, out_dir: str | Path, *, max_width: int = 12
     """
     dest = Path(out_dir)
     design, files = design_files(program, max_width, source, tb_max_pixels,
-                                 plan=plan)  # refusals happen here
+                                 plan=plan, raster=raster)  # refusals happen here
     _check_dest(dest, overwrite)
     digest = digest_of(files)
     files[DESIGN_FILE] = json.dumps(design_json(design, digest, source, plan), indent=1) + "\n"
