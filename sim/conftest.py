@@ -15,6 +15,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--simulator", default="icarus", choices=("icarus", "verilator"))
     parser.addoption("--stall", type=float, default=0.25, help="bubble/back-pressure chance")
     parser.addoption("--seed", type=int, default=1)
+    parser.addoption("--raster", default="on", choices=("on", "off"),
+                     help="hwsr_top's HR raster output stage (off: the r x r blocks)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -42,7 +42,8 @@ def test_every_committed_set_bit_exact_with_stalls(golden: Path, build_root: Pat
     for f in result.frames:
         bad = [t.mismatch for t in f.taps if not t.ok]
         assert f.completed and not bad, f"{f.name}: {bad[:1]}"
-        assert len(f.taps) >= 2 and all(t.transfers == f.width * f.height for t in f.taps)
+        assert len(f.taps) >= 2 and all(t.transfers == f.width * f.height
+                                        for t in f.taps if t.name != "m_axis")
     if golden.name == "hwsr-s-extreme":  # written at --taps acc: the accumulator probes too
         assert sum(t.name.endswith(".acc") for t in result.frames[0].taps) == 10
 
@@ -123,7 +124,10 @@ def test_measured_latency_equals_report(name: str, tmp_path: Path, build_root: P
         frames = standard_frames(9, 5, names=("pattern", "noise", "tiny1x1", "tiny1x3"))
         golden = tmp_path / "set"
         write_golden(program, frames, golden, model=name)
-    result = cosim(golden, stall=0.0, frames=SMALL + ["noise"], build_root=build_root)
+    # the blocks as they are: this core gives one every clock, the HR raster stage takes one
+    # per r clocks (one r-pixel beat a clock out), which would slow the stream, not the latency
+    result = cosim(golden, stall=0.0, frames=SMALL + ["noise"], build_root=build_root,
+                   raster=False)
     assert result.ok and result.frames
     for f in result.frames:
         assert f.latency == report_latency(program, f.width), f.name

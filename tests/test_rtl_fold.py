@@ -50,7 +50,7 @@ def _assert_exact(result, n_frames: int) -> None:  # type: ignore[no-untyped-def
     for f in result.frames:
         bad = [t.mismatch for t in f.taps if not t.ok]
         assert f.completed and not bad, f"{f.name}: {bad[:1]}"
-        assert all(t.transfers == f.width * f.height for t in f.taps)
+        assert all(t.transfers == f.width * f.height for t in f.taps if t.name != "m_axis")
 
 
 @pytest.mark.parametrize("golden", SETS, ids=[p.name for p in SETS])

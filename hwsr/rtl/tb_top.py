@@ -56,7 +56,7 @@ module tb_top;
     reg [7:0] in_mem [0:MAXPIX*3-1];
     reg [7:0] exp_mem [0:MAXPIX*R*R*3-1];
     reg [8*512-1:0] frame, fname;
-    integer seed, stall, fd, n, ch, sent, beats, got, cycle, first_in, k, c, row, col, idx;
+    integer seed, seed0, stall, fd, n, ch, sent, beats, got, cycle, first_in, k, c, row, col, idx;
     reg in_take, holding;
     reg [7:0] want, have;
 
@@ -100,6 +100,7 @@ module tb_top;
             $finish;
         end
         if (!$value$plusargs("SEED=%d", seed)) seed = 1;
+        seed0 = seed;
         if (!$value$plusargs("STALL=%d", stall)) stall = 0;
         $sformat(fname, "%0s/input.hex", frame);
         fd = $fopen(fname, "r");
@@ -153,7 +154,7 @@ module tb_top;
             $finish;
         end
         $display("PASS frame=%0s %0dx%0d beats=%0d cycles=%0d (stall %0d%%, seed %0d)", frame,
-                 w, h, got, cycle - first_in, stall, seed);
+                 w, h, got, cycle - first_in, stall, seed0);
         $finish;
     end
 endmodule
