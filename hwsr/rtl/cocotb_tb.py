@@ -243,6 +243,8 @@ async def golden_set(dut: Any) -> None:
     Clock(dut.clk, 10, unit="ns").start()  # cocotb 2: start() schedules the clock task
     dut.rst.value = 1
     dut.cfg_width.value, dut.cfg_height.value = 1, 1
+    for name in job.get("tie_low", []):  # core ports passed through, idle here
+        getattr(dut, name).value = 0
     video = any(f.get("video") for f in job["frames"])
     if video:  # the video source drives s_axis itself (it never waits)
         source = None

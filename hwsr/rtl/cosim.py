@@ -25,7 +25,7 @@ from typing import Any
 
 from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram, load_program
-from hwsr.rtl.axis_top import CORE_INSTANCE, TOP_MODULE, raster_enabled
+from hwsr.rtl.axis_top import CORE_INSTANCE, TOP_MODULE, pass_through_ports, raster_enabled
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
 from hwsr.spec import EngineSpec
@@ -171,7 +171,8 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
         bound = (bound + max(f["width"] * f["height"] for f in fl)) * rtl.plan.cycles_per_pixel
     return {"frames": fl, "taps": taps, "stall": stall, "seed": seed,
             "latency_bound": bound, "results": str(results), "core": CORE_INSTANCE,
-            "upscale": d.upscale, "raster": raster_enabled(d, raster)}
+            "upscale": d.upscale, "raster": raster_enabled(d, raster),
+            "tie_low": [p.name for p in pass_through_ports(d) if p.direction == "input"]}
 
 
 def _run(rtl: EmittedRtl, simulator: str, job: dict[str, Any], env: dict[str, str]) -> float:

@@ -22,7 +22,7 @@ then), so it lints clean under ``verilator -Wall --timing`` and runs in Icarus a
 
 from __future__ import annotations
 
-from hwsr.rtl.axis_top import out_bits, raster_enabled
+from hwsr.rtl.axis_top import out_bits, pass_through_ports, raster_enabled
 from hwsr.rtl.design import EngineDesign
 
 TB_TOP_FILE = "tb_top.v"
@@ -51,7 +51,8 @@ module tb_top;
         .s_axis_tvalid(s_valid), .s_axis_tready(s_ready), .s_axis_tdata(s_data),
         .s_axis_tuser(s_user), .s_axis_tlast(s_last),
         .m_axis_tvalid(m_valid), .m_axis_tready(m_ready), .m_axis_tdata(m_data),
-        .m_axis_tuser(m_user), .m_axis_tlast(m_last), .err_framing(err_framing));
+        .m_axis_tuser(m_user), .m_axis_tlast(m_last),{tie_low}
+        .err_framing(err_framing));
 
     reg [7:0] in_mem [0:MAXPIX*3-1];
     reg [7:0] exp_mem [0:MAXPIX*R*R*3-1];
@@ -166,4 +167,7 @@ def render_tb_top(design: EngineDesign, raster: bool = True, max_pixels: int = 8
     """Verilog text of ``tb_top`` for ``design`` (``raster``: as ``hwsr_top`` was built)."""
     on = raster_enabled(design, raster)
     r = design.upscale
-    return _TB.format(maxpix=max_pixels, r=r, dy=1 if on else r, out_w=out_bits(design, on))
+    tie_low = "".join(f"\n        .{p.name}({p.bits}'d0),"  # e.g. a weight write port: idle
+                      for p in pass_through_ports(design) if p.direction == "input")
+    return _TB.format(maxpix=max_pixels, r=r, dy=1 if on else r, out_w=out_bits(design, on),
+                      tie_low=tie_low)
