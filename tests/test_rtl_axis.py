@@ -243,3 +243,26 @@ def test_plain_tb_top_in_verilator(rtl_dirs: dict[bool, EmittedRtl], tmp_path: P
                               "+STALL=30"], cwd=folder, capture_output=True, text=True,
                              timeout=600, check=True).stdout
         assert "PASS" in out and "MISMATCH" not in out, out
+
+
+@needs_icarus
+def test_at_video_timing_the_raster_stage_never_holds_the_core(tmp_path: Path) -> None:
+    """720p60 timing (scaled to the frame), no back-pressure on m_axis, the folded engine at
+    2048 MACs: not one clock in which the core's output block waits for the raster stage."""
+    from hwsr.rtl.cli import plan_maker
+
+    make = plan_maker(type("Args", (), {"macs": None, "clock_mhz": None,
+                                        "separate": False})())
+    result = cosim(GOLDEN, video="720p60", frames=["crf24-path-37x23"], build_root=tmp_path,
+                   plan=make)
+    f = result.frames[0]
+    assert result.ok and f.video is not None
+    assert f.video["core_waits"] == 0 and f.video["max_fill"] == 1
+    # the count can fail: the one-pixel-per-clock core outruns the stage (a block a clock
+    # against one per r clocks), so there its output waits
+    from hwsr.folding import full_plan
+
+    full = cosim(GOLDEN, video="720p60", frames=["checker"], build_root=tmp_path,
+                 plan=lambda spec, dual: full_plan(spec, spec.budget, dual=dual))
+    assert full.ok and full.frames[0].video is not None
+    assert full.frames[0].video["core_waits"] > 0

@@ -173,7 +173,7 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
     want = _expected_rows(frame, job)
     rows = h * (job["upscale"] if job["raster"] else 1)
     dut.cfg_width.value, dut.cfg_height.value = w, h
-    outs = cycle = 0
+    outs = cycle = core_waits = 0
     wrong_marker = False
     first_in = first_out = last_out = -1
     limit = 50 * (n + job["latency_bound"]) + 1000
@@ -198,6 +198,7 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
         for tap, v, rdy, d in handles:
             if v.value == 1 and rdy.value == 1:
                 _check(tap, d.value.to_unsigned(), w)
+        core_waits += int(core.m_valid.value == 1 and core.m_ready.value == 0)
         if core.m_valid.value == 1 and core.m_ready.value == 1:
             first_out = cycle if first_out < 0 else first_out
             # the core's markers on every block: m_sof on the first, m_eol ending each LR row
@@ -224,6 +225,9 @@ async def _run_frame(dut: Any, job: dict[str, Any], frame: dict[str, Any],
         "wall_s": time.perf_counter() - t0,
         **({} if video is None else {"video": {"max_fill": video.max_fill,
                                                "last_out_cycle": last_out,
+                                               # clocks the core's output waited on the
+                                               # raster stage or the slice (sink ready)
+                                               "core_waits": core_waits,
                                                "timing": frame["video"]["timing"]}}),
         "taps": out_taps,
     }
