@@ -173,17 +173,10 @@ def render_axis_top(design: EngineDesign, raster: bool = True, source: str = "")
                        extra_ports=extra_ports, extra_conns=extra_conns)
 
 
-def axis_files(design: EngineDesign, raster: bool = True, source: str = "",
-               max_pixels: int = 8192) -> dict[str, str]:
-    """The files ``hwsr rtl`` adds beside the core: the slice and raster leaves, ``hwsr_top.v``
-    and its plain testbench ``tb_top.v``."""
-    from hwsr.rtl.tb_top import TB_TOP_FILE, render_tb_top  # it reads this module
-
-    files = {name: resources.files("hwsr.rtl").joinpath("verilog", name).read_text()
-             for name in AXIS_LEAVES}
-    files[TOP_FILE] = render_axis_top(design, raster, source)
-    files[TB_TOP_FILE] = render_tb_top(design, raster, max_pixels)
-    return files
+def leaf_texts() -> dict[str, str]:
+    """The fixed leaf modules of ``hwsr_top`` (package data), by file name."""
+    return {name: resources.files("hwsr.rtl").joinpath("verilog", name).read_text()
+            for name in AXIS_LEAVES}
 
 
 _PARAM = re.compile(r"(?:localparam|parameter) integer (R|RASTER|MAXW) = (\d+)")

@@ -29,10 +29,11 @@ from hwsr.atomic import atomic_dir
 from hwsr.folding import FoldPlan, plan_json
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
-from hwsr.rtl.axis_top import AXIS_FILES, axis_files
+from hwsr.rtl.axis_top import AXIS_FILES
 from hwsr.rtl.design import EngineDesign, RtlError, engine_design
 from hwsr.rtl.fold import fold_roms, folded_units
 from hwsr.rtl.tb import render_tb
+from hwsr.rtl.tb_top import axis_files
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
 

@@ -22,7 +22,14 @@ then), so it lints clean under ``verilator -Wall --timing`` and runs in Icarus a
 
 from __future__ import annotations
 
-from hwsr.rtl.axis_top import out_bits, pass_through_ports, raster_enabled
+from hwsr.rtl.axis_top import (
+    TOP_FILE,
+    leaf_texts,
+    out_bits,
+    pass_through_ports,
+    raster_enabled,
+    render_axis_top,
+)
 from hwsr.rtl.design import EngineDesign
 
 TB_TOP_FILE = "tb_top.v"
@@ -171,3 +178,11 @@ def render_tb_top(design: EngineDesign, raster: bool = True, max_pixels: int = 8
                       for p in pass_through_ports(design) if p.direction == "input")
     return _TB.format(maxpix=max_pixels, r=r, dy=1 if on else r, out_w=out_bits(design, on),
                       tie_low=tie_low)
+
+
+def axis_files(design: EngineDesign, raster: bool = True, source: str = "",
+               max_pixels: int = 8192) -> dict[str, str]:
+    """The files ``hwsr rtl`` adds beside the core: the slice and raster leaves, ``hwsr_top.v``
+    and its plain testbench ``tb_top.v``."""
+    return {**leaf_texts(), TOP_FILE: render_axis_top(design, raster, source),
+            TB_TOP_FILE: render_tb_top(design, raster, max_pixels)}
