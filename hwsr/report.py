@@ -210,10 +210,10 @@ class EngineReport(_Totals, ReportNode):
     fps: float  # frames per second
     clock_mhz: float  # engine clock
     pixels_per_clock: int  # LR pixels consumed per clock
-    stages: tuple[StageReport, ...]  # in execution order (Net1 first)
     raster_bits: int = 0  # the HR raster output stage's memory (r HR rows; 0: none)
     memory_bits: int = 0  # linebuffer_bits + raster_bits: every memory of the engine
     memory_kib: float = 0.0  # memory_bits / 8 / 1024
+    stages: tuple[StageReport, ...]  # in execution order (Net1 first)
 
     def format_table(self, folding: list[str] | None = None) -> str:
         """Plain-text table of every stage, then the engine's totals; ``folding`` (the lines
