@@ -185,7 +185,7 @@ def _run(rtl: EmittedRtl, simulator: str, job: dict[str, Any], env: dict[str, st
     try:
         runner = get_runner(simulator)
         t0 = time.perf_counter()
-        runner.build(sources=rtl.sources, hdl_toplevel="hwsr_engine", build_dir=build,
+        runner.build(sources=rtl.sim_sources, hdl_toplevel="hwsr_engine", build_dir=build,
                      defines=defines, build_args=args, timescale=("1ns", "1ps"),
                      log_file=build.parent / f"build-{simulator}.log")
         build_s = time.perf_counter() - t0

@@ -6,6 +6,9 @@ frame folder of a golden set::
     +FRAME=<set>/<frame>   folder with input.hex and the tap files (required)
     +SEED=<n>              seed of the input bubbles and output back-pressure (default 1)
     +STALL=<percent>       chance of a bubble / of m_ready low per cycle (default 0)
+    +LOAD=<file>           the folded engine: load image written through the load port, in
+                           reset, before the frame (default ``rom/load.hex``; none when the
+                           memories are preloaded, hwsr_preload.v compiled first)
 
 It reads the frame size from ``input.hex``'s header line, streams the frame, compares every
 layer's output and both stage outputs with the tap files at each handshake and prints the
@@ -15,6 +18,8 @@ cycle count and the latency from the first input to the first output pixel. Fram
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from hwsr.rtl.design import EngineDesign
 
@@ -34,8 +39,8 @@ module tb_engine;
     reg s_sof = 1'b0, s_eol = 1'b0;
     wire s_ready, m_valid, m_sof, m_eol, err_framing;
     wire [R*R*24-1:0] m_data;
-    hwsr_engine #(.ROM_DIR(ROM_DIR)) dut (
-        .clk(clk), .rst(rst), .cfg_width(width), .cfg_height(height),
+{load_decl}    hwsr_engine {dut_params}dut (
+        .clk(clk), .rst(rst), {load_ports}.cfg_width(width), .cfg_height(height),
         .s_valid(s_valid), .s_ready(s_ready), .s_data(s_data), .s_sof(s_sof), .s_eol(s_eol),
         .m_valid(m_valid), .m_ready(m_ready), .m_data(m_data), .m_sof(m_sof), .m_eol(m_eol),
         .err_framing(err_framing));
@@ -83,7 +88,7 @@ _DRIVE = """\
         end
         $readmemh(fname, in_mem);
 {loads}
-        repeat (3) @(posedge clk);
+{load_call}        repeat (3) @(posedge clk);
         rst <= 1'b0;
     end
 
@@ -115,6 +120,64 @@ _DRIVE = """\
         $display("tb_engine: TIMEOUT");
         $finish;
     end
+"""
+
+
+_LOAD_DECL = """\
+    // The load port: the program is written in reset, one 32-bit slice per clock.
+    localparam integer WR_ADDR_BITS = {addr_bits};
+    localparam [63:0] LAYOUT = 64'h{layout};  // the address map the image must be made for
+    reg wr_en = 1'b0;
+    reg [WR_ADDR_BITS-1:0] wr_addr = 0;
+    reg [31:0] wr_data = 0;
+    reg [8*512-1:0] lname;
+    reg [63:0] layout, la;
+    reg [31:0] ld;
+    integer lfd, nw, wi, ln, more;
+    task load_program;
+        begin
+            lfd = $fopen(lname, "r");
+            if (lfd == 0) begin
+                $display("tb_engine: cannot open load image %0s", lname);
+                $finish;
+            end
+            ln = $fscanf(lfd, "// hwsr load image: layout %h writes %d\\n", layout, nw);
+            more = 1;
+            while (more) begin  // images one after another in the file: each overwrites
+                if (ln != 2) layout = 64'bx;
+                if (layout !== LAYOUT) begin
+                    $display("tb_engine: %0s: not a load image of this design (layout %h)",
+                             lname, layout);
+                    $finish;
+                end
+                for (wi = 0; wi < nw; wi = wi + 1) begin
+                    ln = $fscanf(lfd, "%h %h\\n", la, ld);
+                    if (ln != 2) begin
+                        $display("tb_engine: %0s: write %0d unreadable", lname, wi);
+                        $finish;
+                    end
+                    wr_en <= 1'b1;
+                    wr_addr <= la[WR_ADDR_BITS-1:0];
+                    wr_data <= ld;
+                    @(posedge clk);
+                end
+                ln = $fscanf(lfd, "// hwsr load image: layout %h writes %d\\n", layout, nw);
+                more = ln >= 0;  // -1: the end of the file
+            end
+            wr_en <= 1'b0;
+            $fclose(lfd);
+        end
+    endtask
+"""
+
+_LOAD_CALL = """\
+        if ($value$plusargs("LOAD=%s", lname)) load_program;
+`ifndef HWSR_PRELOAD_MAC
+        else begin  // no preload compiled in: the design's own program
+            $sformat(lname, "%0sload.hex", ROM_DIR);
+            load_program;
+        end
+`endif
 """
 
 
@@ -169,8 +232,10 @@ def _check_lines(tap: str, var: str, bus: str, data: str, ch: int, bits: int,
             "    end"]
 
 
-def render_tb(design: EngineDesign, max_pixels: int = 8192) -> str:
-    """Verilog text of ``tb_engine`` for ``design``."""
+def render_tb(design: EngineDesign, max_pixels: int = 8192,
+              load: dict[str, Any] | None = None) -> str:
+    """Verilog text of ``tb_engine`` for ``design``; ``load`` (the folded engine's address
+    map, :func:`hwsr.rtl.load.load_map`) drives its load port."""
     decl, loads, checks = _tap_blocks(design)
     done = [
         "    // Frame end: the last output block.",
@@ -199,7 +264,17 @@ def render_tb(design: EngineDesign, max_pixels: int = 8192) -> str:
         "        end",
         "    end",
     ]
-    text = _HEAD.format(maxpix=max_pixels, r=design.upscale)
-    text += "\n".join(decl) + "\n\n" + _DRIVE.format(loads="\n".join(loads)) + "\n"
+    if load is None:
+        head = {"load_decl": "", "dut_params": "#(.ROM_DIR(ROM_DIR)) ", "load_ports": ""}
+        call = ""
+    else:
+        head = {"load_decl": _LOAD_DECL.format(addr_bits=load["addr_bits"],
+                                               layout=load["layout"]),
+                "dut_params": "", "load_ports": ".wr_en(wr_en), .wr_addr(wr_addr), "
+                ".wr_data(wr_data),\n        "}
+        call = _LOAD_CALL
+    text = _HEAD.format(maxpix=max_pixels, r=design.upscale, **head)
+    text += "\n".join(decl) + "\n\n" + _DRIVE.format(loads="\n".join(loads),
+                                                      load_call=call) + "\n"
     text += "\n".join(checks + done) + "\nendmodule\n"
     return text

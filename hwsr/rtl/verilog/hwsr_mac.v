@@ -16,11 +16,18 @@
 // fit (wrap or saturate to ACC_BITS) and ReLU -> rounding shift -> saturation into the
 // stage's output word -> FIFO. The arithmetic is hwsr_conv's, bit for bit.
 //
-// Memories (read with $readmemh): WEIGHT_FILE, one word of PE*SIMD weights per step
-// (lane p, element e at [(p*SIMD + e)*W_BITS +: W_BITS]; lanes past COUT_s are 0),
-// address bank*NG0*NCH + g*NCH + j; BIAS_FILE and SHIFT_FILE one word of PE values per
-// channel group, address bank*NG0 + g. Element e of chunk j is window product
+// Memories (RAMs, loaded through the write port): the weight memory, one word of PE*SIMD
+// weights per step (lane p, element e at [(p*SIMD + e)*W_BITS +: W_BITS]; lanes past
+// COUT_s are 0), address bank*NG0*NCH + g*NCH + j; the bias and shift memories, one word of
+// PE values per channel group, address bank*NG0 + g. Element e of chunk j is window product
 // f = j*SIMD + e: tap f / GC, channel f % GC of the lane's group.
+//
+// Write port: wr_addr = {unit, memory, word, slice} (WR_UNIT_BITS, 2, WR_WORD_BITS,
+// WR_SLICE_BITS bits); a write whose unit field is UNIT puts wr_data into bits [32s +: 32]
+// of word `word` of memory 0 (weight), 1 (bias) or 2 (shift) at the clock edge; one outside
+// the memory does nothing. Load between frames: a write takes effect for the steps issued
+// after it. With hwsr_preload.v compiled first (simulation, FPGA), the memories start
+// preloaded from rom/unit<UNIT>.{weight,bias,shift}.hex instead.
 `default_nettype none
 module hwsr_mac #(
     parameter integer NS = 1,           // stages served: 1, or 2 (Net1 = 0, Net2 = 1)
@@ -45,12 +52,16 @@ module hwsr_mac #(
     parameter integer ACC_SAT = 0,
     parameter integer ROUND = 0,
     parameter integer PROBE = 1,        // carry the accumulator probe (m0_acc/m1_acc)
-    parameter WEIGHT_FILE = "weight.hex",
-    parameter BIAS_FILE = "bias.hex",
-    parameter SHIFT_FILE = "shift.hex"
+    parameter integer UNIT = 0,         // this unit's number in the write-address map
+    parameter integer WR_UNIT_BITS = 1,  // write-address fields (the engine's)
+    parameter integer WR_WORD_BITS = 1,
+    parameter integer WR_SLICE_BITS = 1
 ) (
     input  wire                       clk,
     input  wire                       rst,
+    input  wire                       wr_en,     // memory write port
+    input  wire [WR_UNIT_BITS+WR_WORD_BITS+WR_SLICE_BITS+1:0] wr_addr,
+    input  wire [31:0]                wr_data,
     input  wire                       a_valid,   // stage 0 window
     output wire                       a_ready,
     input  wire [K*K*CIN*IN_BITS-1:0] a_data,
@@ -83,16 +94,38 @@ module hwsr_mac #(
     localparam integer MW = 4 + 16 + PE*8 + PE*B_BITS;
 `include "hwsr_round_shift.vh"
 
-    reg [PE*SIMD*W_BITS-1:0] wmem [0:(NG0 + NG1)*NCH-1];
-    reg [PE*B_BITS-1:0]      bmem [0:NG0 + NG1 - 1];
-    reg [PE*8-1:0]           smem [0:NG0 + NG1 - 1];
-    initial begin
-        $readmemh(WEIGHT_FILE, wmem);
-        $readmemh(BIAS_FILE, bmem);
-        $readmemh(SHIFT_FILE, smem);
-`ifdef HWSR_PACKED_MAC
-        pack_weights;
+    // ---- memories and their write port ----
+    // Each memory's words are padded to a whole number (at least 2) of 32-bit slices, so a
+    // slice write is always inside the word; the padding is never read.
+    localparam integer WND = (NG0 + NG1)*NCH, BND = NG0 + NG1;       // words
+    localparam integer WNS = (PE*SIMD*W_BITS + 31) / 32;               // slices per word
+    localparam integer BNS = (PE*B_BITS + 31) / 32, SNS = (PE*8 + 31) / 32;
+    localparam integer WNP = (WNS > 1) ? WNS : 2, BNP = (BNS > 1) ? BNS : 2;
+    localparam integer SNP = (SNS > 1) ? SNS : 2;
+    localparam integer WSB = $clog2(WNP), BSB = $clog2(BNP), SSB = $clog2(SNP);
+    localparam integer WAW = (WND > 1) ? $clog2(WND) : 1, BAW = (BND > 1) ? $clog2(BND) : 1;
+    localparam integer WAB = WR_UNIT_BITS + 2 + WR_WORD_BITS + WR_SLICE_BITS;
+    reg [WNP*32-1:0] wmem [0:WND-1];
+    reg [BNP*32-1:0] bmem [0:BND-1];
+    reg [SNP*32-1:0] smem [0:BND-1];
+`ifdef HWSR_PRELOAD_MAC
+    `HWSR_PRELOAD_MAC
 `endif
+    wire [WR_UNIT_BITS-1:0]  wr_unit  = wr_addr[WAB-1 -: WR_UNIT_BITS];
+    wire [1:0]               wr_mem   = wr_addr[WR_WORD_BITS + WR_SLICE_BITS +: 2];
+    wire [WR_WORD_BITS-1:0]  wr_word  = wr_addr[WR_SLICE_BITS +: WR_WORD_BITS];
+    wire [WR_SLICE_BITS-1:0] wr_slice = wr_addr[WR_SLICE_BITS-1:0];
+    wire wr_here = wr_en && wr_unit == UNIT[WR_UNIT_BITS-1:0];
+    wire wr_w = wr_here && wr_mem == 2'd0 && {1'b0, wr_word} < WND[WR_WORD_BITS:0]
+                && {1'b0, wr_slice} < WNS[WR_SLICE_BITS:0];
+    wire wr_b = wr_here && wr_mem == 2'd1 && {1'b0, wr_word} < BND[WR_WORD_BITS:0]
+                && {1'b0, wr_slice} < BNS[WR_SLICE_BITS:0];
+    wire wr_s = wr_here && wr_mem == 2'd2 && {1'b0, wr_word} < BND[WR_WORD_BITS:0]
+                && {1'b0, wr_slice} < SNS[WR_SLICE_BITS:0];
+    always @(posedge clk) begin
+        if (wr_w) wmem[wr_word[WAW-1:0]][{wr_slice[WSB-1:0], 5'd0} +: 32] <= wr_data;
+        if (wr_b) bmem[wr_word[BAW-1:0]][{wr_slice[BSB-1:0], 5'd0} +: 32] <= wr_data;
+        if (wr_s) smem[wr_word[BAW-1:0]][{wr_slice[SSB-1:0], 5'd0} +: 32] <= wr_data;
     end
 
 `ifdef HWSR_PACKED_MAC
@@ -108,6 +141,13 @@ module hwsr_mac #(
     reg signed [SUM_BITS-1:0]    ps [0:(NTR + 2)*PE-1];
     reg signed [IN_BITS:0]       xv;
     integer pa, pl, pr;
+    // The packed copy follows the weight memory: repacked in reset (after a preload) and
+    // once a burst of weight writes has ended (wr_en not high: X in a testbench counts).
+    reg repack;
+    always @(posedge clk) begin
+        if (repack && wr_en !== 1'b1) pack_weights;
+        repack <= rst || wr_w || (repack && wr_en === 1'b1);
+    end
     task pack_weights;
         for (pa = 0; pa < (NG0 + NG1)*NCH*SIMD; pa = pa + 1) begin
             wpk[pa] = 0;
@@ -170,9 +210,9 @@ module hwsr_mac #(
     always @(posedge clk) begin
         m_is <= {MW{1'b0}};
         if (!rst && issue) begin
-            wq <= wmem[cwa];
+            wq <= wmem[cwa][PE*SIMD*W_BITS-1:0];
             wa <= cwa + 16'd1;
-            m_is <= {bmem[bank_b + cg], smem[bank_b + cg], cg, cur, cj == NCH - 1,
+            m_is <= {bmem[bank_b + cg][PE*B_BITS-1:0], smem[bank_b + cg][PE*8-1:0], cg, cur, cj == NCH - 1,
                      cj == 16'd0, 1'b1};
 `ifdef HWSR_PACKED_MAC
             if (PACK) begin
