@@ -100,7 +100,7 @@ _MARKERS = """\
         end else begin
             if (s_valid && s_ready) begin
                 if (s_sof != (in_x == 0 && in_y == 0) || s_eol != (in_x == cfg_width - 1) ||
-                    cfg_width == 0 || cfg_width > MAXW || cfg_height == 0)
+                    cfg_width == 0 || {16'd0, cfg_width} > MAXW || cfg_height == 0)
                     err_framing <= 1'b1;
                 in_x <= (in_x == cfg_width - 1) ? 16'd0 : in_x + 16'd1;
                 if (in_x == cfg_width - 1) in_y <= (in_y == cfg_height - 1) ? 16'd0 : in_y + 16'd1;

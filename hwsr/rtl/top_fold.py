@@ -27,8 +27,10 @@ def _declarations(design: EngineDesign) -> list[str]:
 
 
 def _acc_declarations(design: EngineDesign) -> list[str]:
-    return [f"    wire [{ly.c_out * st.acc_bits - 1}:0] {ly.name}_m_acc;  // accumulator probe"
-            for st in design.stages for ly in st.layers]
+    """The accumulator probes: nothing in the engine reads them, the testbenches do, through
+    the hierarchy (``dut.<layer>_m_acc``); ``verilator public`` says so to Verilator."""
+    return [f"    wire [{ly.c_out * st.acc_bits - 1}:0] {ly.name}_m_acc /* verilator public */;"
+            "  // accumulator probe" for st in design.stages for ly in st.layers]
 
 
 def _window(ly: ConvDesign, st: StageDesign, src: str) -> list[str]:
