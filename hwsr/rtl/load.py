@@ -95,11 +95,13 @@ def _first_difference(want: Any, got: Any, where: str = "") -> str:
         for k in want:
             if k not in got or want[k] != got[k]:
                 return _first_difference(want[k], got.get(k), f"{where}.{k}" if where else k)
-    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+    if isinstance(want, list) and isinstance(got, list):
+        if len(want) != len(got):
+            return f"{where}: {len(got)} entries where the design has {len(want)}"
         for i, (a, b) in enumerate(zip(want, got, strict=True)):
             if a != b:
                 return _first_difference(a, b, f"{where}[{i}]")
-    return f"{where}: {got} where the design has {want}"
+    return f"{where}: {str(got)[:60]} where the design has {str(want)[:60]}"
 
 
 def image_for(folder: str | Path, program: EngineProgram) -> str:
