@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from hwsr.atomic import atomic_dir
 from hwsr.folding import FoldPlan, plan_json
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
-from hwsr.rtl.design import EngineDesign, RtlError, engine_design
+from hwsr.rtl.design import DESIGN_FILE, EngineDesign, RtlError, engine_design, stages_json
 from hwsr.rtl.fold import fold_roms, folded_units
 from hwsr.rtl.load import LOAD_FILE, load_image, load_map
 from hwsr.rtl.tb import render_tb
@@ -48,7 +48,6 @@ FOLDED_MODULES = ("hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v
 _INCLUDE = re.compile(r'^`include "([\w.]+)"\n', re.MULTILINE)
 TOP_FILE = "hwsr_engine.v"
 TB_FILE = "tb_engine.v"
-DESIGN_FILE = "design.json"
 PRELOAD_FILE = "hwsr_preload.v"  # not synthesizable: compiled first, it preloads the RAMs
 PRELOAD_LIST = "files_preload.f"
 
@@ -134,10 +133,7 @@ def design_json(design: EngineDesign, digest: str, source: str,
         "schema": "hwsr.rtl", "version": 1, "source": source, "hash": digest,
         "max_width": design.max_width, "upscale": design.upscale,
         "linebuffer_bits": design.linebuffer_bits(),
-        "stages": [{**{k: v for k, v in asdict(s).items() if k != "layers"},
-                    "delay_depth": s.delay_depth(design.max_width),
-                    "layers": [{**asdict(ly), "name": ly.name, "tap": ly.tap}
-                               for ly in s.layers]} for s in design.stages],
+        "stages": stages_json(design),
         "taps": [ly.tap for ly in design.layers] + [f"{s.name}.out" for s in design.stages],
     }
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from hwsr.folding import plan_of_shapes
 from hwsr.program import EngineProgram
-from hwsr.rtl.design import RtlError, engine_design
+from hwsr.rtl.design import DESIGN_FILE, RtlError, engine_design, stages_json
 from hwsr.rtl.fold import (
     MEMORIES,
     WR_DATA_BITS,
@@ -108,8 +108,6 @@ def image_for(folder: str | Path, program: EngineProgram) -> str:
     """The load image of ``program`` for the folded engine emitted at ``folder``: refused
     with one line unless ``program`` has the design's shapes, widths and fixed parameters
     (everything but the memories' contents: a fine-tune, not another network)."""
-    from hwsr.rtl.emit import DESIGN_FILE, design_json
-
     path = Path(folder) / DESIGN_FILE
     try:
         design = json.loads(path.read_text())
@@ -126,7 +124,7 @@ def image_for(folder: str | Path, program: EngineProgram) -> str:
         units = folded_units(new_plan, engine)
     except (ValueError, KeyError, TypeError) as e:
         raise RtlError(f"{path}: the program does not fit this design: {e}") from None
-    new = {**design_json(engine, "", "", new_plan), "load": load_map(units)}
+    new = {"stages": stages_json(engine), "load": load_map(units)}
     for key in ("stages", "load"):
         if new[key] != design[key]:
             raise RtlError(f"{path}: the program does not fit this design: "
