@@ -47,11 +47,14 @@ class Port:
     name: str  # the core's port name, also the top's
 
 
-def pass_through_ports(design: EngineDesign) -> tuple[Port, ...]:
-    """Core ports beside the streams that reach the top level unchanged (a weight write
-    port: ``Port("input", 1, "wr_en")``, ``Port("input", bits, "wr_addr")``, ...)."""
-    del design  # the core has none yet
-    return ()
+def pass_through_ports(wr_addr_bits: int) -> tuple[Port, ...]:
+    """Core ports beside the streams that reach the top level unchanged: the folded core's
+    weight write port (``wr_addr_bits`` wide addresses, design.json's ``load.addr_bits``);
+    none for 0 (the one-pixel-per-clock core, whose weights are ROMs)."""
+    if not wr_addr_bits:
+        return ()
+    return (Port("input", 1, "wr_en"), Port("input", wr_addr_bits, "wr_addr"),
+            Port("input", 32, "wr_data"))
 
 
 def out_bits(design: EngineDesign, raster: bool) -> int:
@@ -153,8 +156,10 @@ endmodule
 """
 
 
-def render_axis_top(design: EngineDesign, raster: bool = True, source: str = "") -> str:
-    """Verilog text of ``hwsr_top`` for ``design`` (``raster``: HR raster rows out)."""
+def render_axis_top(design: EngineDesign, raster: bool = True, source: str = "",
+                    wr_addr_bits: int = 0) -> str:
+    """Verilog text of ``hwsr_top`` for ``design`` (``raster``: HR raster rows out;
+    ``wr_addr_bits``: the core's write port, passed through)."""
     on = raster_enabled(design, raster)
     r, w = design.upscale, out_bits(design, on)
     out_doc = (f"one HR row segment of {r} pixels per beat ({w} bits, pixel dx channel c "
@@ -163,7 +168,7 @@ def render_axis_top(design: EngineDesign, raster: bool = True, source: str = "")
                f"the {r}x{r} HR block of one LR position per beat ({w} bits, HR pixel "
                "(dy, dx) channel c at ((dy*r+dx)*3+c)*8), LR order, tuser = first block, "
                "tlast = last block of each LR row")
-    ports = pass_through_ports(design)
+    ports = pass_through_ports(wr_addr_bits)
     extra_ports = "".join(
         f"\n    {p.direction:<6} wire {f'[{p.bits - 1}:0] ' if p.bits > 1 else ''}{p.name},"
         for p in ports)

@@ -172,7 +172,14 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
     return {"frames": fl, "taps": taps, "stall": stall, "seed": seed,
             "latency_bound": bound, "results": str(results), "core": CORE_INSTANCE,
             "upscale": d.upscale, "raster": raster_enabled(d, raster),
-            "tie_low": [p.name for p in pass_through_ports(d) if p.direction == "input"]}
+            "tie_low": [p.name for p in pass_through_ports(_wr_addr_bits(rtl))
+                        if p.direction == "input"]}
+
+
+def _wr_addr_bits(rtl: EmittedRtl) -> int:
+    """The emitted core's write-port address width (0: no write port, ROM weights)."""
+    load = json.loads((rtl.folder / DESIGN_FILE).read_text()).get("load")
+    return int(load["addr_bits"]) if load else 0
 
 
 def _run(rtl: EmittedRtl, simulator: str, job: dict[str, Any], env: dict[str, str]) -> float:
@@ -189,7 +196,7 @@ def _run(rtl: EmittedRtl, simulator: str, job: dict[str, Any], env: dict[str, st
     try:
         runner = get_runner(simulator)
         t0 = time.perf_counter()
-        runner.build(sources=rtl.sources, hdl_toplevel=TOP_MODULE, build_dir=build,
+        runner.build(sources=rtl.sim_sources, hdl_toplevel=TOP_MODULE, build_dir=build,
                      defines=defines, build_args=args, timescale=("1ns", "1ps"),
                      log_file=build.parent / f"build-{simulator}.log")
         build_s = time.perf_counter() - t0

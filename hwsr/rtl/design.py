@@ -16,7 +16,8 @@ groups; code widths (activations, stage outputs, weights) up to
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from hwsr.fixed import Overflow, Rounding
 from hwsr.program import EngineProgram, StageProgram
@@ -31,6 +32,7 @@ ROUNDING_CODES = {Rounding.HALF_UP: 0, Rounding.HALF_EVEN: 1}  # hwsr_conv's ROU
 CONV_REGISTERS = 2  # pipeline registers of one conv layer: the window and the output word
 TAIL_REGISTERS = 1  # the residual/pixel-shuffle output register of a stage
 PIXEL_BITS = 8
+DESIGN_FILE = "design.json"  # an emitted folder's description (hwsr.rtl.emit)
 
 
 class RtlError(ValueError):
@@ -150,6 +152,14 @@ class EngineDesign:
 
     def latency_cycles(self, width: int) -> int:
         return sum(s.latency_cycles(width) for s in self.stages)
+
+
+def stages_json(design: EngineDesign) -> list[dict[str, Any]]:
+    """design.json's ``stages``: every stage's parameters and layers, as emitted."""
+    return [{**{k: v for k, v in asdict(s).items() if k != "layers"},
+             "delay_depth": s.delay_depth(design.max_width),
+             "layers": [{**asdict(ly), "name": ly.name, "tap": ly.tap} for ly in s.layers]}
+            for s in design.stages]
 
 
 def _sum_bits(stage: StageProgram, index: int) -> int:

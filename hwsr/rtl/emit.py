@@ -10,6 +10,12 @@ The folder (built beside its destination and swapped in whole by ``hwsr.atomic``
     rom/<stage>.layer<i>.{weight,bias,shift}.hex   ROM images (hwsr.rom), $readmemh'd
     design.json                   the design: stages, layers, taps, MAXW, derived figures, hash
 
+The folded engine adds its memories' load image and the preload option (simulation, FPGA)::
+
+    rom/load.hex                  the program as the load port's write sequence (hwsr.rtl.load)
+    rom/unit<NN>.{weight,bias,shift}.hex   each MAC unit's memories, for the preload
+    hwsr_preload.v                defines the preload; files_preload.f = it, then files.f's
+
 ``design.json``'s ``hash`` covers every file above: simulator builds are keyed by it, so a
 changed weight or parameter never reuses a stale build.
 """
@@ -20,7 +26,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,8 +36,9 @@ from hwsr.folding import FoldPlan, plan_json
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.axis_top import AXIS_FILES
-from hwsr.rtl.design import EngineDesign, RtlError, engine_design
+from hwsr.rtl.design import DESIGN_FILE, EngineDesign, RtlError, engine_design, stages_json
 from hwsr.rtl.fold import fold_roms, folded_units
+from hwsr.rtl.load import LOAD_FILE, load_image, load_map
 from hwsr.rtl.tb import render_tb
 from hwsr.rtl.tb_top import axis_files
 from hwsr.rtl.top import render_top
@@ -43,7 +50,8 @@ FOLDED_MODULES = ("hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v
 _INCLUDE = re.compile(r'^`include "([\w.]+)"\n', re.MULTILINE)
 TOP_FILE = "hwsr_engine.v"
 TB_FILE = "tb_engine.v"
-DESIGN_FILE = "design.json"
+PRELOAD_FILE = "hwsr_preload.v"  # not synthesizable: compiled first, it preloads the RAMs
+PRELOAD_LIST = "files_preload.f"
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,13 @@ class EmittedRtl:
     def sources(self) -> list[Path]:
         """Design sources in compile order."""
         return [self.folder / n for n in (*leaf_modules(self.plan), TOP_FILE, *AXIS_FILES)]
+
+    @property
+    def sim_sources(self) -> list[Path]:
+        """Sources of a simulation that starts with the memories preloaded (the folded
+        engine: ``hwsr_preload.v`` first; the one-pixel-per-clock engine has ROMs)."""
+        folded = self.plan is not None and not self.plan.full
+        return [self.folder / PRELOAD_FILE] * folded + self.sources
 
     @property
     def rom_dir(self) -> str:
@@ -87,15 +102,21 @@ def design_files(program: EngineProgram, max_width: int, source: str = "",
     design = engine_design(program, max_width)
     leaves = leaf_modules(plan)
     files = {name: leaf_source(name) for name in leaves}
+    files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE, *AXIS_FILES))
+    load = None
     if plan is None or plan.full:
         files[TOP_FILE] = render_top(design, source)
     else:
         units = folded_units(plan, design)
+        load = load_map(units)
         files[TOP_FILE] = render_folded_top(design, units, source)
         files.update(fold_roms(program, units))
-    files[TB_FILE] = render_tb(design, tb_max_pixels)
-    files.update(axis_files(design, raster, source, tb_max_pixels))
-    files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE, *AXIS_FILES))
+        files[LOAD_FILE] = load_image(program, units)
+        files[PRELOAD_FILE] = leaf_source(PRELOAD_FILE)
+        files[PRELOAD_LIST] = f"{PRELOAD_FILE}\n" + files["files.f"]
+    files[TB_FILE] = render_tb(design, tb_max_pixels, load)
+    files.update(axis_files(design, raster, source, tb_max_pixels,
+                            load["addr_bits"] if load else 0))
     files.update(rom_images(program))
     return design, files
 
@@ -109,15 +130,15 @@ def digest_of(files: dict[str, str]) -> str:
 
 def design_json(design: EngineDesign, digest: str, source: str,
                 plan: FoldPlan | None = None) -> dict[str, Any]:
-    """``design.json``: the design's parameters, the figures the RTL implies, the plan."""
-    return {**({} if plan is None else {"plan": plan_json(plan)}),
+    """``design.json``: the design's parameters, the figures the RTL implies, the plan and
+    (folded) the load port's address map (:func:`hwsr.rtl.load.load_map`)."""
+    load = ({} if plan is None or plan.full else
+            {"load": load_map(folded_units(plan, design))})
+    return {**({} if plan is None else {"plan": plan_json(plan)}), **load,
         "schema": "hwsr.rtl", "version": 1, "source": source, "hash": digest,
         "max_width": design.max_width, "upscale": design.upscale,
         "linebuffer_bits": design.linebuffer_bits(),
-        "stages": [{**{k: v for k, v in asdict(s).items() if k != "layers"},
-                    "delay_depth": s.delay_depth(design.max_width),
-                    "layers": [{**asdict(ly), "name": ly.name, "tap": ly.tap}
-                               for ly in s.layers]} for s in design.stages],
+        "stages": stages_json(design),
         "taps": [ly.tap for ly in design.layers] + [f"{s.name}.out" for s in design.stages],
     }
 

@@ -1,16 +1,19 @@
-"""The folded engine's RTL from its plan: unit parameters, ROM images in step order, latency.
+"""The folded engine's RTL from its plan: unit parameters, memory images in step order.
 
 :func:`folded_units` binds a :class:`~hwsr.folding.FoldPlan` to an
 :class:`~hwsr.rtl.design.EngineDesign`: one :class:`FoldedUnit` per ``hwsr_mac`` instance,
 with the layer(s) it serves and the numbers the Verilog and the testbenches read (pipeline
-depth, output FIFO depth). :func:`fold_roms` writes each unit's weight, bias and shift
-memories in the order the unit reads them (one word per cycle: PE lanes x SIMD products).
+depth, output FIFO depth, its weight/bias/shift RAMs and their place in the write-address
+map). :func:`unit_rows` lays out each memory in the order the unit reads it (one weight word
+per cycle: PE lanes x SIMD products); :func:`fold_roms` writes those rows as the
+``$readmemh`` preload images, :mod:`hwsr.rtl.load` as the write sequence of the load port.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,6 +26,65 @@ TREE_K = 2  # a pipeline register every TREE_K adder-tree levels
 # rounding shift, output word; the FIFO's write is the last.
 STEP_REGISTERS = 7
 ROM_DIR = "rom"
+WR_DATA_BITS = 32  # the load port's data word: one 32-bit slice of a memory word per write
+MEMORIES = ("weight", "bias", "shift")  # a write address's memory field: 0, 1, 2
+SHIFT_BITS = 8  # one requantizer shift (two's complement)
+MAX_UNITS = 100  # preload image names carry the unit number in two digits
+
+
+def field_bits(n: int) -> int:
+    """Bits of an index over ``n`` values (at least 1).
+
+    >>> [field_bits(n) for n in (1, 2, 3, 225)]
+    [1, 1, 2, 8]
+    """
+    return max(1, (n - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class UnitMemory:
+    """One RAM of a MAC unit: ``words`` words of ``word_bits``, written in 32-bit slices."""
+
+    kind: str  # "weight", "bias" or "shift"
+    words: int  # depth: both banks (Net1's words, then Net2's)
+    word_bits: int  # weight: PE*SIMD*W_BITS, bias: PE*B_BITS, shift: PE*8
+
+    @property
+    def slices(self) -> int:
+        """32-bit writes per word; slice s is bits [32s +: 32] of the word."""
+        return math.ceil(self.word_bits / WR_DATA_BITS)
+
+
+@dataclass(frozen=True)
+class WriteFields:
+    """The write address ``{unit, memory, word, slice}`` (most significant first): its field
+    widths, the same for every unit of an engine (the widest unit's)."""
+
+    unit_bits: int
+    word_bits: int
+    slice_bits: int
+    MEMORY_BITS: ClassVar[int] = 2
+
+    @property
+    def addr_bits(self) -> int:
+        return self.unit_bits + self.MEMORY_BITS + self.word_bits + self.slice_bits
+
+    def address(self, unit: int, memory: int, word: int, slice_: int) -> int:
+        """The write address of one 32-bit slice.
+
+        >>> WriteFields(3, 4, 8).address(2, 1, 3, 5)  # unit 2, bias, word 3, slice 5
+        82693
+        """
+        a = (unit << self.MEMORY_BITS) | memory
+        return (((a << self.word_bits) | word) << self.slice_bits) | slice_
+
+
+def unit_memories(fold: UnitFold, weight_bits: int, bias_bits: int) -> tuple[UnitMemory, ...]:
+    """A unit's weight, bias and shift RAMs (in ``MEMORIES`` order)."""
+    groups = sum(math.ceil(c / fold.pe) for c in fold.c_out)
+    return (UnitMemory("weight", groups * fold.chunks, fold.pe * fold.simd * weight_bits),
+            UnitMemory("bias", groups, fold.pe * bias_bits),
+            UnitMemory("shift", groups, fold.pe * SHIFT_BITS))
 
 
 @dataclass(frozen=True)
@@ -32,10 +94,16 @@ class FoldedUnit:
     fold: UnitFold
     layers: tuple[ConvDesign, ...]  # one per stage served, in stage order
     stage: StageDesign  # the first stage served (datapath scalars: equal for both)
+    unit: int = 0  # its number: the unit field of its write addresses
+    wr: WriteFields = WriteFields(1, 1, 1)  # the engine's write-address fields
 
     @property
     def name(self) -> str:
         return f"mac_{self.fold.name}"
+
+    @property
+    def memories(self) -> tuple[UnitMemory, ...]:
+        return unit_memories(self.fold, self.stage.weight_bits, self.stage.bias_bits)
 
     @property
     def tree_levels(self) -> int:
@@ -63,11 +131,13 @@ class FoldedUnit:
             "OUT_BITS": ly.out_bits, "OUT_SIGNED": int(ly.out_signed), "RELU": int(ly.relu),
             "W_BITS": st.weight_bits, "B_BITS": st.bias_bits, "ACC_BITS": st.acc_bits,
             "SUM_BITS": max(x.sum_bits for x in self.layers), "ACC_SAT": int(st.acc_saturate),
-            "ROUND": st.round_code,
+            "ROUND": st.round_code, "UNIT": self.unit, "WR_UNIT_BITS": self.wr.unit_bits,
+            "WR_WORD_BITS": self.wr.word_bits, "WR_SLICE_BITS": self.wr.slice_bits,
         }
 
     def rom_paths(self) -> dict[str, str]:
-        return {k: f"{ROM_DIR}/{self.name}.{k}.hex" for k in ("weight", "bias", "shift")}
+        """The preload images (``hwsr_preload.v`` names them by unit number)."""
+        return {k: f"{ROM_DIR}/unit{self.unit:02d}.{k}.hex" for k in MEMORIES}
 
 
 _SAME = ("kernel", "c_in", "groups", "dilation", "in_bits", "in_signed", "out_bits",
@@ -90,27 +160,42 @@ def _check_shared(unit: UnitFold, layers: list[ConvDesign], stages: list[StageDe
 def folded_units(plan: FoldPlan, design: EngineDesign) -> tuple[FoldedUnit, ...]:
     """Every MAC unit of the folded engine, in layer order."""
     stages = {s.name: s for s in design.stages}
-    out = []
+    out: list[FoldedUnit] = []
     for u in plan.units:
         sts = [stages[n] for n in u.stages]
         layers = [s.layers[u.index] for s in sts]
         if len(layers) > 1:
             _check_shared(u, layers, sts)
-        out.append(FoldedUnit(u, tuple(layers), sts[0]))
-    return tuple(out)
+        out.append(FoldedUnit(u, tuple(layers), sts[0], unit=len(out)))
+    if len(out) > MAX_UNITS:
+        raise RtlError(f"{len(out)} MAC units: the RTL generator numbers at most {MAX_UNITS}")
+    mems = [m for fu in out for m in fu.memories]
+    wr = WriteFields(field_bits(len(out)), field_bits(max(m.words for m in mems)),
+                     field_bits(max(m.slices for m in mems)))
+    return tuple(replace(fu, wr=wr) for fu in out)
 
 
-def _words(values: np.ndarray, bits: int) -> list[str]:
-    """Rows of signed values packed little-end first into one hex word each."""
-    digits = math.ceil(values.shape[1] * bits / 4)
+def word_values(values: np.ndarray, bits: int) -> list[int]:
+    """Rows of signed values packed little end first (two's complement ``bits`` each) into one
+    unsigned word per row.
+
+    >>> word_values(np.array([[1, -1], [-2, 3]]), 4)
+    [241, 62]
+    """
     mask = (1 << bits) - 1
     out = []
     for row in values.tolist():
         word = 0
         for k, v in enumerate(row):
             word |= (int(v) & mask) << (k * bits)
-        out.append(f"{word:0{digits}x}")
+        out.append(word)
     return out
+
+
+def _words(values: np.ndarray, bits: int) -> list[str]:
+    """:func:`word_values` as hex words of the row's width."""
+    digits = math.ceil(values.shape[1] * bits / 4)
+    return [f"{w:0{digits}x}" for w in word_values(values, bits)]
 
 
 def _stage_words(fu: FoldedUnit, weight: np.ndarray, bias: np.ndarray,
@@ -130,19 +215,25 @@ def _stage_words(fu: FoldedUnit, weight: np.ndarray, bias: np.ndarray,
             np.concatenate([shift, pad]).reshape(ng, u.pe))
 
 
+def unit_rows(program: EngineProgram, fu: FoldedUnit) -> dict[str, tuple[np.ndarray, int]]:
+    """Each memory of a unit as rows of signed values (one row per word, lane-packed little
+    end first) and the bits of one value: bank 0 (Net1), then bank 1 (Net2)."""
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for ly in fu.layers:
+        lp = program.stage(ly.stage).layers[ly.index]
+        parts.append(_stage_words(fu, lp.weight, lp.bias, lp.shift))
+    bits = (fu.stage.weight_bits, fu.stage.bias_bits, SHIFT_BITS)
+    return {kind: (np.concatenate([p[k] for p in parts]), bits[k])
+            for k, kind in enumerate(MEMORIES)}
+
+
 def fold_roms(program: EngineProgram, units: tuple[FoldedUnit, ...]) -> dict[str, str]:
-    """Every folded unit's memories: path → ``$readmemh`` text (bank 0, then bank 1)."""
+    """Every folded unit's memories as preload images: path → ``$readmemh`` text."""
     out: dict[str, str] = {}
     for fu in units:
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for ly in fu.layers:
-            lp = program.stage(ly.stage).layers[ly.index]
-            parts.append(_stage_words(fu, lp.weight, lp.bias, lp.shift))
-        st, paths = fu.stage, fu.rom_paths()
+        paths = fu.rom_paths()
         head = (f"// {fu.name}: {' + '.join(ly.tap for ly in fu.layers)}, PE {fu.fold.pe} x "
                 f"SIMD {fu.fold.simd}")
-        for k, (kind, bits) in enumerate((("weight", st.weight_bits), ("bias", st.bias_bits),
-                                          ("shift", 8))):
-            rows = np.concatenate([p[k] for p in parts])
+        for kind, (rows, bits) in unit_rows(program, fu).items():
             out[paths[kind]] = "\n".join([f"{head}, {kind} words", *_words(rows, bits)]) + "\n"
     return out

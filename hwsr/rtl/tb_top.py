@@ -170,19 +170,21 @@ endmodule
 """
 
 
-def render_tb_top(design: EngineDesign, raster: bool = True, max_pixels: int = 8192) -> str:
-    """Verilog text of ``tb_top`` for ``design`` (``raster``: as ``hwsr_top`` was built)."""
+def render_tb_top(design: EngineDesign, raster: bool = True, max_pixels: int = 8192,
+                  wr_addr_bits: int = 0) -> str:
+    """Verilog text of ``tb_top`` for ``design`` (``raster``, ``wr_addr_bits``: as
+    ``hwsr_top`` was built; the write port stays idle: the memories are preloaded)."""
     on = raster_enabled(design, raster)
     r = design.upscale
     tie_low = "".join(f"\n        .{p.name}({p.bits}'d0),"  # e.g. a weight write port: idle
-                      for p in pass_through_ports(design) if p.direction == "input")
+                      for p in pass_through_ports(wr_addr_bits) if p.direction == "input")
     return _TB.format(maxpix=max_pixels, r=r, dy=1 if on else r, out_w=out_bits(design, on),
                       tie_low=tie_low)
 
 
 def axis_files(design: EngineDesign, raster: bool = True, source: str = "",
-               max_pixels: int = 8192) -> dict[str, str]:
+               max_pixels: int = 8192, wr_addr_bits: int = 0) -> dict[str, str]:
     """The files ``hwsr rtl`` adds beside the core: the slice and raster leaves, ``hwsr_top.v``
     and its plain testbench ``tb_top.v``."""
-    return {**leaf_texts(), TOP_FILE: render_axis_top(design, raster, source),
-            TB_TOP_FILE: render_tb_top(design, raster, max_pixels)}
+    return {**leaf_texts(), TOP_FILE: render_axis_top(design, raster, source, wr_addr_bits),
+            TB_TOP_FILE: render_tb_top(design, raster, max_pixels, wr_addr_bits)}

@@ -27,8 +27,10 @@ def _declarations(design: EngineDesign) -> list[str]:
 
 
 def _acc_declarations(design: EngineDesign) -> list[str]:
-    return [f"    wire [{ly.c_out * st.acc_bits - 1}:0] {ly.name}_m_acc;  // accumulator probe"
-            for st in design.stages for ly in st.layers]
+    """The accumulator probes: nothing in the engine reads them, the testbenches do, through
+    the hierarchy (``dut.<layer>_m_acc``); ``verilator public`` says so to Verilator."""
+    return [f"    wire [{ly.c_out * st.acc_bits - 1}:0] {ly.name}_m_acc /* verilator public */;"
+            "  // accumulator probe" for st in design.stages for ly in st.layers]
 
 
 def _window(ly: ConvDesign, st: StageDesign, src: str) -> list[str]:
@@ -62,14 +64,12 @@ def _port_group(port: str, ly: ConvDesign | None, kind: str) -> str:
 def _unit(fu: FoldedUnit) -> list[str]:
     u = fu.fold
     plist = [f".{k}({v})" for k, v in fu.parameters().items()]
-    plist += [f'.{k.upper()}_FILE({{ROM_DIR, "{path.split("/", 1)[1]}"}})'
-              for k, path in fu.rom_paths().items()]
     second = fu.layers[1] if len(fu.layers) > 1 else None
     return [
         f"    // {fu.name}: {' + '.join(ly.tap for ly in fu.layers)}: PE {u.pe} x SIMD {u.simd} "
         f"= {u.multipliers} multipliers, {'+'.join(map(str, u.cycles))} cycles per LR pixel",
         "    hwsr_mac #(" + ", ".join(plist) + f") {fu.name} (",
-        "        .clk(clk), .rst(rst),",
+        "        .clk(clk), .rst(rst), .wr_en(wr_en), .wr_addr(wr_addr), .wr_data(wr_data),",
         f"        {_port_group('a', fu.layers[0], 'w')},",
         f"        {_port_group('b', second, 'w')},",
         f"        {_port_group('m0', fu.layers[0], 'm')},",
@@ -99,4 +99,5 @@ def render_folded_top(design: EngineDesign, units: tuple[FoldedUnit, ...],
     shared = any(len(fu.layers) > 1 for fu in units)
     what = ("Folded: one MAC unit per layer index serves Net1 and Net2 (two weight banks)."
             if shared else "Folded: one MAC unit per layer of each stage (separate engines).")
-    return render_top(design, source, body=body, what=what)
+    return render_top(design, source, body=body, what=what,
+                      wr_addr_bits=units[0].wr.addr_bits)

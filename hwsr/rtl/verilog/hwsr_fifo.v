@@ -19,6 +19,7 @@ module hwsr_fifo #(
     output wire [WIDTH-1:0] m_data
 );
     localparam integer AB = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+    localparam integer LAST = DEPTH - 1;  // the last word's address
     reg [WIDTH-1:0] mem [0:DEPTH-1];
     reg [AB-1:0] wr, rd;
     wire pop = m_valid && m_ready;
@@ -27,10 +28,10 @@ module hwsr_fifo #(
     always @(posedge clk) if (s_valid) mem[wr] <= s_data;
     always @(posedge clk) begin
         if (rst) begin
-            wr <= 0; rd <= 0; count <= 0;
+            wr <= {AB{1'b0}}; rd <= {AB{1'b0}}; count <= 8'd0;
         end else begin
-            if (s_valid) wr <= (wr == DEPTH - 1) ? {AB{1'b0}} : wr + 1'b1;
-            if (pop) rd <= (rd == DEPTH - 1) ? {AB{1'b0}} : rd + 1'b1;
+            if (s_valid) wr <= (wr == LAST[AB-1:0]) ? {AB{1'b0}} : wr + 1'b1;
+            if (pop) rd <= (rd == LAST[AB-1:0]) ? {AB{1'b0}} : rd + 1'b1;
             count <= count + (s_valid ? 8'd1 : 8'd0) - (pop ? 8'd1 : 8'd0);
         end
     end

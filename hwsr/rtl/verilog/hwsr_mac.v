@@ -16,11 +16,18 @@
 // fit (wrap or saturate to ACC_BITS) and ReLU -> rounding shift -> saturation into the
 // stage's output word -> FIFO. The arithmetic is hwsr_conv's, bit for bit.
 //
-// Memories (read with $readmemh): WEIGHT_FILE, one word of PE*SIMD weights per step
-// (lane p, element e at [(p*SIMD + e)*W_BITS +: W_BITS]; lanes past COUT_s are 0),
-// address bank*NG0*NCH + g*NCH + j; BIAS_FILE and SHIFT_FILE one word of PE values per
-// channel group, address bank*NG0 + g. Element e of chunk j is window product
+// Memories (RAMs, loaded through the write port): the weight memory, one word of PE*SIMD
+// weights per step (lane p, element e at [(p*SIMD + e)*W_BITS +: W_BITS]; lanes past
+// COUT_s are 0), address bank*NG0*NCH + g*NCH + j; the bias and shift memories, one word of
+// PE values per channel group, address bank*NG0 + g. Element e of chunk j is window product
 // f = j*SIMD + e: tap f / GC, channel f % GC of the lane's group.
+//
+// Write port: wr_addr = {unit, memory, word, slice} (WR_UNIT_BITS, 2, WR_WORD_BITS,
+// WR_SLICE_BITS bits); a write whose unit field is UNIT puts wr_data into bits [32s +: 32]
+// of word `word` of memory 0 (weight), 1 (bias) or 2 (shift) at the clock edge; one outside
+// the memory does nothing. Load between frames: a write takes effect for the steps issued
+// after it. With hwsr_preload.v compiled first (simulation, FPGA), the memories start
+// preloaded from rom/unit<UNIT>.{weight,bias,shift}.hex instead.
 `default_nettype none
 module hwsr_mac #(
     parameter integer NS = 1,           // stages served: 1, or 2 (Net1 = 0, Net2 = 1)
@@ -45,12 +52,16 @@ module hwsr_mac #(
     parameter integer ACC_SAT = 0,
     parameter integer ROUND = 0,
     parameter integer PROBE = 1,        // carry the accumulator probe (m0_acc/m1_acc)
-    parameter WEIGHT_FILE = "weight.hex",
-    parameter BIAS_FILE = "bias.hex",
-    parameter SHIFT_FILE = "shift.hex"
+    parameter integer UNIT = 0,         // this unit's number in the write-address map
+    parameter integer WR_UNIT_BITS = 1,  // write-address fields (the engine's)
+    parameter integer WR_WORD_BITS = 1,
+    parameter integer WR_SLICE_BITS = 1
 ) (
     input  wire                       clk,
     input  wire                       rst,
+    input  wire                       wr_en,     // memory write port
+    input  wire [WR_UNIT_BITS+WR_WORD_BITS+WR_SLICE_BITS+1:0] wr_addr,
+    input  wire [31:0]                wr_data,
     input  wire                       a_valid,   // stage 0 window
     output wire                       a_ready,
     input  wire [K*K*CIN*IN_BITS-1:0] a_data,
@@ -81,18 +92,48 @@ module hwsr_mac #(
     localparam integer RSW = VW;
     // step metadata: valid, first chunk, last chunk, stage, g[15:0], shifts, biases
     localparam integer MW = 4 + 16 + PE*8 + PE*B_BITS;
+    // a lane of an output word: the output code and, with PROBE, the accumulator probe
+    localparam integer LW = OUT_BITS + ((PROBE != 0) ? ACC_BITS : 0);
 `include "hwsr_round_shift.vh"
 
-    reg [PE*SIMD*W_BITS-1:0] wmem [0:(NG0 + NG1)*NCH-1];
-    reg [PE*B_BITS-1:0]      bmem [0:NG0 + NG1 - 1];
-    reg [PE*8-1:0]           smem [0:NG0 + NG1 - 1];
-    initial begin
-        $readmemh(WEIGHT_FILE, wmem);
-        $readmemh(BIAS_FILE, bmem);
-        $readmemh(SHIFT_FILE, smem);
-`ifdef HWSR_PACKED_MAC
-        pack_weights;
+    // Live sums per lane at adder-tree level l (level 0: the SIMD products).
+    function integer lv_n;
+        input integer l;
+        lv_n = (SIMD + (1 << l) - 1) >> l;
+    endfunction
+
+    // ---- memories and their write port ----
+    // Each memory's words are padded to a whole number (at least 2) of 32-bit slices, so a
+    // slice write is always inside the word; the padding is never read.
+    localparam integer WND = (NG0 + NG1)*NCH, BND = NG0 + NG1;       // words
+    localparam integer WNS = (PE*SIMD*W_BITS + 31) / 32;               // slices per word
+    localparam integer BNS = (PE*B_BITS + 31) / 32, SNS = (PE*8 + 31) / 32;
+    localparam integer WNP = (WNS > 1) ? WNS : 2, BNP = (BNS > 1) ? BNS : 2;
+    localparam integer SNP = (SNS > 1) ? SNS : 2;
+    localparam integer WSB = $clog2(WNP), BSB = $clog2(BNP), SSB = $clog2(SNP);
+    localparam integer WAW = (WND > 1) ? $clog2(WND) : 1, BAW = (BND > 1) ? $clog2(BND) : 1;
+    localparam integer WAB = WR_UNIT_BITS + 2 + WR_WORD_BITS + WR_SLICE_BITS;
+    reg [WNP*32-1:0] wmem [0:WND-1];
+    reg [BNP*32-1:0] bmem [0:BND-1];
+    reg [SNP*32-1:0] smem [0:BND-1];
+`ifdef HWSR_PRELOAD_MAC
+    `HWSR_PRELOAD_MAC
 `endif
+    wire [WR_UNIT_BITS-1:0]  wr_unit  = wr_addr[WAB-1 -: WR_UNIT_BITS];
+    wire [1:0]               wr_mem   = wr_addr[WR_WORD_BITS + WR_SLICE_BITS +: 2];
+    wire [WR_WORD_BITS-1:0]  wr_word  = wr_addr[WR_SLICE_BITS +: WR_WORD_BITS];
+    wire [WR_SLICE_BITS-1:0] wr_slice = wr_addr[WR_SLICE_BITS-1:0];
+    wire wr_here = wr_en && wr_unit == UNIT[WR_UNIT_BITS-1:0];
+    wire wr_w = wr_here && wr_mem == 2'd0 && {1'b0, wr_word} < WND[WR_WORD_BITS:0]
+                && {1'b0, wr_slice} < WNS[WR_SLICE_BITS:0];
+    wire wr_b = wr_here && wr_mem == 2'd1 && {1'b0, wr_word} < BND[WR_WORD_BITS:0]
+                && {1'b0, wr_slice} < BNS[WR_SLICE_BITS:0];
+    wire wr_s = wr_here && wr_mem == 2'd2 && {1'b0, wr_word} < BND[WR_WORD_BITS:0]
+                && {1'b0, wr_slice} < SNS[WR_SLICE_BITS:0];
+    always @(posedge clk) begin
+        if (wr_w) wmem[wr_word[WAW-1:0]][{wr_slice[WSB-1:0], 5'd0} +: 32] <= wr_data;
+        if (wr_b) bmem[wr_word[BAW-1:0]][{wr_slice[BSB-1:0], 5'd0} +: 32] <= wr_data;
+        if (wr_s) smem[wr_word[BAW-1:0]][{wr_slice[SSB-1:0], 5'd0} +: 32] <= wr_data;
     end
 
 `ifdef HWSR_PACKED_MAC
@@ -107,7 +148,15 @@ module hwsr_mac #(
     reg signed [SUM_BITS-1:0]    lane;
     reg signed [SUM_BITS-1:0]    ps [0:(NTR + 2)*PE-1];
     reg signed [IN_BITS:0]       xv;
-    integer pa, pl, pr;
+    reg        [IN_BITS-1:0]     xc;
+    integer pa, pl, pr, p, e, f;
+    // The packed copy follows the weight memory: repacked in reset (after a preload) and
+    // once a burst of weight writes has ended (wr_en not high: X in a testbench counts).
+    reg repack;
+    always @(posedge clk) begin
+        if (repack && wr_en !== 1'b1) pack_weights;
+        repack <= rst || wr_w || (repack && wr_en === 1'b1);
+    end
     task pack_weights;
         for (pa = 0; pa < (NG0 + NG1)*NCH*SIMD; pa = pa + 1) begin
             wpk[pa] = 0;
@@ -122,19 +171,22 @@ module hwsr_mac #(
 `endif
 
     // ---- sequencer: which stage's pixel, which channel group g and chunk j this cycle ----
+    localparam [15:0] NCH1 = NCH[15:0] - 16'd1;            // last chunk
+    localparam [15:0] NG0_16 = NG0[15:0], NG1_16 = NG1[15:0];
+    localparam [8:0]  FD9 = FD[8:0];
     wire [7:0] cnt0, cnt1;
     reg  [7:0] fly0, fly1;  // pixels started and not yet in the FIFO
     reg        busy, sel, turn;
     reg [15:0] g, j;
-    wire ok0 = a_valid && (cnt0 + fly0 < FD);
-    wire ok1 = (NS > 1) && b_valid && (cnt1 + fly1 < FD);
-    wire pick = (ok1 && (!ok0 || turn)) ? 1'b1 : 1'b0;
+    wire ok0 = a_valid && ({1'b0, cnt0} + {1'b0, fly0} < FD9);
+    wire ok1 = (NS > 1) && b_valid && ({1'b0, cnt1} + {1'b0, fly1} < FD9);
+    wire pick = ok1 && (!ok0 || turn);
     wire issue = busy || ok0 || ok1;
     wire cur = busy ? sel : pick;
     wire [15:0] cg = busy ? g : 16'd0;
     wire [15:0] cj = busy ? j : 16'd0;
-    wire [15:0] ng = cur ? NG1 : NG0;
-    wire last = cj == NCH - 1 && cg == ng - 1;
+    wire [15:0] ng = cur ? NG1_16 : NG0_16;
+    wire last = cj == NCH1 && cg == ng - 16'd1;
     wire start = !busy && issue;
     assign a_ready = issue && last && !cur;
     assign b_ready = issue && last && cur;
@@ -142,13 +194,14 @@ module hwsr_mac #(
 
     always @(posedge clk) begin
         if (rst) begin
-            busy <= 1'b0; sel <= 1'b0; turn <= 1'b0; g <= 0; j <= 0; fly0 <= 0; fly1 <= 0;
+            busy <= 1'b0; sel <= 1'b0; turn <= 1'b0; g <= 16'd0; j <= 16'd0;
+            fly0 <= 8'd0; fly1 <= 8'd0;
         end else begin
             if (issue) begin
                 busy <= !last;
                 sel <= cur;
-                j <= (cj == NCH - 1) ? 16'd0 : cj + 16'd1;
-                g <= (cj == NCH - 1) ? cg + 16'd1 : cg;
+                j <= (cj == NCH1) ? 16'd0 : cj + 16'd1;
+                g <= (cj == NCH1) ? cg + 16'd1 : cg;
                 if (last) turn <= !cur;
             end
             fly0 <= fly0 + ((start && !pick) ? 8'd1 : 8'd0) - (done0 ? 8'd1 : 8'd0);
@@ -157,22 +210,21 @@ module hwsr_mac #(
     end
 
     // ---- issue: operands of every lane, and this group's weight, bias and shift words ----
+    localparam integer XW = IN_BITS + 1;  // an operand: the code zero- or sign-extended
     wire [K*K*CIN*IN_BITS-1:0] wd = cur ? b_data : a_data;
     wire [K*K-1:0]             wm = cur ? b_mask : a_mask;
     reg  [15:0] wa;  // weight address of the step after this one (a counter)
-    wire [15:0] cwa = busy ? wa : (pick ? NG0 * NCH : 16'd0);
-    wire [15:0] bank_b = cur ? NG0 : 16'd0;
+    wire [15:0] cwa = busy ? wa : (pick ? NG0_16 * NCH[15:0] : 16'd0);
+    wire [BAW-1:0] bank_b = cur ? NG0[BAW-1:0] : {BAW{1'b0}};
+    wire [BAW-1:0] cba = bank_b + cg[BAW-1:0];
     reg  [PE*SIMD*W_BITS-1:0] wq;
-    reg  [IN_BITS:0] xq [0:PE*SIMD-1];  // zero- or sign-extended codes
     reg  [MW-1:0] m_is;
-    reg  [IN_BITS-1:0] xc;
-    integer p, e, f, grp, src, jj, gg;
     always @(posedge clk) begin
         m_is <= {MW{1'b0}};
         if (!rst && issue) begin
-            wq <= wmem[cwa];
+            wq <= wmem[cwa[WAW-1:0]][PE*SIMD*W_BITS-1:0];
             wa <= cwa + 16'd1;
-            m_is <= {bmem[bank_b + cg], smem[bank_b + cg], cg, cur, cj == NCH - 1,
+            m_is <= {bmem[cba][PE*B_BITS-1:0], smem[cba][PE*8-1:0], cg, cur, cj == NCH1,
                      cj == 16'd0, 1'b1};
 `ifdef HWSR_PACKED_MAC
             if (PACK) begin
@@ -191,36 +243,16 @@ module hwsr_mac #(
                 end
             end
 `endif
-            // Each operand is a mux over the chunks (and, grouped, the channel groups) with
-            // constant window indices: no index arithmetic on the registers.
-            if (!PACK) for (p = 0; p < PE; p = p + 1)
-                for (e = 0; e < SIMD; e = e + 1) begin
-                    xc = {IN_BITS{1'b0}};
-                    for (jj = 0; jj < NCH; jj = jj + 1)
-                        for (gg = 0; gg < ((GROUPS == 1) ? 1 : NGM); gg = gg + 1)
-                            if (cj == jj && (GROUPS == 1 || cg == gg)) begin
-                                f = jj*SIMD + e;
-                                grp = (GROUPS == 1) ? 0 : (gg*PE + p) / GO;
-                                src = (f / GC)*CIN + grp*GC + f % GC;
-                                if (grp < GROUPS && wm[f / GC])
-                                    xc = wd[src*IN_BITS +: IN_BITS];
-                            end
-                    xq[p*SIMD + e] <= IN_SIGNED ? {xc[IN_BITS-1], xc} : {1'b0, xc};
-                end
         end
     end
 
-    // ---- products (the first level of tr, below) ----
+    // ---- products and adder tree (the plain datapath; HWSR_PACKED_MAC: the packed sums) ----
     reg  [MW-1:0] m_pr;
     always @(posedge clk) m_pr <= rst ? {MW{1'b0}} : m_is;
-
-    // ---- adder tree: levels of pairwise sums per lane, a register every TREE_K levels ----
-    // tr holds the registered levels: r = 0 the products, r = 1..NTR after r*TREE_K levels.
-    reg signed [SUM_BITS-1:0] tr [0:(NTR+1)*PE*SIMD-1];
-    reg signed [SUM_BITS-1:0] tt [0:SIMD-1];
+    // m_tr: the step metadata beside each registered tree level (r = 0: the products)
     wire [MW*(NTR+1)-1:0] m_tr;
     assign m_tr[MW-1:0] = m_pr;
-    genvar gl;
+    genvar gl, gp, gi, gg;
     generate
         for (gl = 0; gl < NTR; gl = gl + 1) begin : g_mtr
             reg [MW-1:0] r;
@@ -229,133 +261,184 @@ module hwsr_mac #(
         end
     endgenerate
     wire [MW-1:0] m_ts = m_tr[NTR*MW +: MW];
-    // Loop bounds are constants (SIMD, TREE_K, LEV); the live width n_t of a level is a guard.
-    integer r, lv_t, i_t, n_t, p_t;
-    reg signed [W_BITS+IN_BITS:0] pm;
-    always @(posedge clk) begin
-`ifdef HWSR_PACKED_MAC
-        if (PACK)
-            for (pr = 0; pr <= NTR; pr = pr + 1)
-                if ((pr == 0) ? m_is[0] : m_tr[(pr-1)*MW])
-                    for (pl = 0; pl < PE; pl = pl + 1) ps[(pr+1)*PE + pl] <= ps[pr*PE + pl];
-`endif
-        if (!PACK && m_is[0])
-            for (i_t = 0; i_t < PE*SIMD; i_t = i_t + 1)
-            begin  // a W_BITS x (IN_BITS+1) multiplier, then sign-extended into the tree
-                pm = $signed(wq[i_t*W_BITS +: W_BITS]) * $signed(xq[i_t]);
-                tr[i_t] <= pm;
-            end
-        for (r = 1; r <= NTR; r = r + 1)
-            if (!PACK && m_tr[(r-1)*MW])
-                for (p_t = 0; p_t < PE; p_t = p_t + 1) begin
-                    n_t = (SIMD + (1 << ((r-1)*TREE_K)) - 1) >> ((r-1)*TREE_K);
-                    for (i_t = 0; i_t < SIMD; i_t = i_t + 1) tt[i_t] = tr[((r-1)*PE + p_t)*SIMD + i_t];
-                    for (lv_t = 0; lv_t < TREE_K; lv_t = lv_t + 1) begin
-                        for (i_t = 0; i_t < SIMD; i_t = i_t + 1)
-                            if (i_t < (n_t + 1) / 2)
-                                tt[i_t] = tt[2*i_t] + ((2*i_t + 1 < n_t) ? tt[2*i_t + 1] : 0);
-                        n_t = (n_t + 1) / 2;
+    wire [PE*SUM_BITS-1:0] lane_sum;  // each lane's chunk sum, beside m_ts
+    generate
+        if (PACK == 0) begin : g_plain
+            // Adder-tree node i of lane p at level l (level 0: the products) is
+            // g_lv[l].g_p[p].g_i[i].v; level l has N(l) = ceil(SIMD / 2^l) nodes per lane.
+            // Every node is its own net (a simulator wakes only its reader).
+            for (gl = 0; gl <= LEV; gl = gl + 1) begin : g_lv
+                localparam integer NI = (gl == 0) ? SIMD : lv_n(gl - 1), NO = lv_n(gl);
+                for (gp = 0; gp < PE; gp = gp + 1) begin : g_p
+                    for (gi = 0; gi < NO; gi = gi + 1) begin : g_i
+                        wire [SUM_BITS-1:0] v;
+                        if (gl == 0) begin : g_mul
+                            // The operand: a mux over the chunks (and, grouped, the channel
+                            // groups) with constant window indices, registered at issue.
+                            reg [IN_BITS-1:0] xc;
+                            integer f, grp, src, jj, gk;
+                            always @* begin
+                                xc = {IN_BITS{1'b0}};
+                                f = 0; grp = 0; src = 0;
+                                for (jj = 0; jj < NCH; jj = jj + 1)
+                                    for (gk = 0; gk < ((GROUPS == 1) ? 1 : NGM); gk = gk + 1)
+                                    begin
+                                        f = jj*SIMD + gi;
+                                        grp = (GROUPS == 1) ? 0 : (gk*PE + gp) / GO;
+                                        src = (f / GC)*CIN + grp*GC + f % GC;
+                                        if (cj == jj[15:0] && (GROUPS == 1 || cg == gk[15:0])
+                                            && grp < GROUPS && wm[f / GC])
+                                            xc = wd[src*IN_BITS +: IN_BITS];
+                                    end
+                            end
+                            reg [XW-1:0] x;
+                            always @(posedge clk)
+                                if (!rst && issue) x <= {(IN_SIGNED != 0) && xc[IN_BITS-1], xc};
+                            // a W_BITS x (IN_BITS+1) multiplier, sign-extended into the tree
+                            reg signed [SUM_BITS-1:0] q;
+                            always @(posedge clk)
+                                if (m_is[0])
+                                    q <= $signed(wq[(gp*SIMD + gi)*W_BITS +: W_BITS]) * $signed(x);
+                            assign v = q;
+                        end else begin : g_sum
+                            wire [SUM_BITS-1:0] a = g_lv[gl-1].g_p[gp].g_i[2*gi].v;
+                            wire [SUM_BITS-1:0] b;
+                            if (2*gi + 1 < NI) begin : g_b
+                                assign b = g_lv[gl-1].g_p[gp].g_i[2*gi + 1].v;
+                            end else begin : g_z
+                                assign b = {SUM_BITS{1'b0}};
+                            end
+                            if (gl % TREE_K == 0) begin : g_reg  // a register every TREE_K levels
+                                reg [SUM_BITS-1:0] q;
+                                always @(posedge clk) if (m_tr[(gl/TREE_K - 1)*MW]) q <= a + b;
+                                assign v = q;
+                            end else begin : g_comb
+                                assign v = a + b;
+                            end
+                        end
                     end
-                    for (i_t = 0; i_t < SIMD; i_t = i_t + 1)
-                        if (i_t < n_t) tr[(r*PE + p_t)*SIMD + i_t] <= tt[i_t];
                 end
-    end
-
-    // ---- accumulator, fit and ReLU, rounding shift, saturation ----
-    reg  [MW-1:0] m_ac, m_ft, m_rq;
-    reg  signed [SUM_BITS-1:0] acc [0:PE-1];
-    reg  signed [VW-1:0] fit [0:PE-1];
-    reg  signed [VW-1:0] rq [0:PE-1];
-    reg  [ACC_BITS-1:0]  rq_acc [0:PE-1];
-    reg  signed [SUM_BITS-1:0] sm, amax, amin;
-    reg  signed [SUM_BITS-1:0] ta [0:SIMD-1];
-    reg  signed [VW-1:0] v, q, one, omax, omin;
-    reg  signed [7:0] sh;
-    integer rs, p_a, i_a, n_a, lv_a;
-    always @(posedge clk) begin
-        m_ac <= rst ? {MW{1'b0}} : m_ts;
-        m_ft <= rst ? {MW{1'b0}} : ((m_ac[0] && m_ac[2]) ? m_ac : {MW{1'b0}});
-        m_rq <= rst ? {MW{1'b0}} : m_ft;
-        amax = {{(SUM_BITS-ACC_BITS+1){1'b0}}, {(ACC_BITS-1){1'b1}}};
-        amin = ~amax;
-        one = 1;
-        omax = OUT_SIGNED ? (one <<< (OUT_BITS - 1)) - one : (one <<< OUT_BITS) - one;
-        omin = OUT_SIGNED ? -(one <<< (OUT_BITS - 1)) : 0;
-        for (p_a = 0; p_a < PE; p_a = p_a + 1) begin
-            if (m_ts[0]) begin  // the tree's levels after its last register
-                n_a = (SIMD + (1 << (NTR*TREE_K)) - 1) >> (NTR*TREE_K);
-                for (i_a = 0; i_a < SIMD; i_a = i_a + 1)
-                    if (!PACK) ta[i_a] = tr[(NTR*PE + p_a)*SIMD + i_a];
-                for (lv_a = NTR*TREE_K; lv_a < LEV && !PACK; lv_a = lv_a + 1) begin
-                    for (i_a = 0; i_a < SIMD; i_a = i_a + 1)
-                        if (i_a < (n_a + 1) / 2)
-                            ta[i_a] = ta[2*i_a] + ((2*i_a + 1 < n_a) ? ta[2*i_a + 1] : 0);
-                    n_a = (n_a + 1) / 2;
-                end
-`ifdef HWSR_PACKED_MAC
-                if (PACK) ta[0] = ps[(NTR+1)*PE + p_a];
-`endif
-                acc[p_a] <= (m_ts[1] ? $signed(m_ts[20 + PE*8 + p_a*B_BITS +: B_BITS]) : acc[p_a])
-                          + ta[0];
             end
-            if (m_ac[0] && m_ac[2]) begin
-                sm = acc[p_a];
-                if (ACC_SAT != 0)
-                    v = (sm > amax) ? amax : (sm < amin) ? amin : sm;
-                else
-                    v = $signed(sm[ACC_BITS-1:0]);
-                if (RELU != 0 && v < 0) v = 0;
-                fit[p_a] <= v;
-            end
-            if (m_ft[0]) begin
-                sh = m_ft[20 + p_a*8 +: 8];
-                if (sh > 0) begin
-                    rs = (sh > ACC_BITS + 1) ? ACC_BITS + 1 : sh;
-                    q = hwsr_round_shift(fit[p_a], rs);
-                end else begin
-                    rs = (-sh > OUT_BITS) ? OUT_BITS : -sh;
-                    q = fit[p_a] <<< rs;
-                end
-                if (q > omax) q = omax;
-                if (q < omin) q = omin;
-                rq[p_a] <= q;
-                rq_acc[p_a] <= fit[p_a][ACC_BITS-1:0];
+            for (gp = 0; gp < PE; gp = gp + 1) begin : g_out
+                assign lane_sum[gp*SUM_BITS +: SUM_BITS] = g_lv[LEV].g_p[gp].g_i[0].v;
             end
         end
+`ifdef HWSR_PACKED_MAC
+        else begin : g_packed
+            for (gp = 0; gp < PE; gp = gp + 1) begin : g_sum
+                assign lane_sum[gp*SUM_BITS +: SUM_BITS] = ps[(NTR+1)*PE + gp];
+            end
+            always @(posedge clk)
+                for (pr = 0; pr <= NTR; pr = pr + 1)
+                    if ((pr == 0) ? m_is[0] : m_tr[(pr-1)*MW])
+                        for (pl = 0; pl < PE; pl = pl + 1) ps[(pr+1)*PE + pl] <= ps[pr*PE + pl];
+        end
+`endif
+    endgenerate
+
+    // ---- accumulator, fit and ReLU, rounding shift, saturation (per lane) ----
+    // Metadata kept from here on: m_ac {shifts, g, stage, last, valid}, m_ft {shifts, g,
+    // stage, valid}, m_rq {g, stage, valid}.
+    localparam integer SHW = PE*8 + 16 + 1;  // shifts, g, stage
+    reg  [SHW+1:0] m_ac;
+    reg  [SHW:0]   m_ft;
+    reg  [17:0]    m_rq;
+    always @(posedge clk) begin
+        m_ac <= rst ? {(SHW+2){1'b0}} : {m_ts[MW-PE*B_BITS-1:3], m_ts[2], m_ts[0]};
+        m_ft <= (rst || !(m_ac[0] && m_ac[1])) ? {(SHW+1){1'b0}} : {m_ac[SHW+1:2], 1'b1};
+        m_rq <= rst ? 18'd0 : {m_ft[17:0]};
     end
+    localparam [SUM_BITS-1:0] AMAX = {{(SUM_BITS-ACC_BITS+1){1'b0}}, {(ACC_BITS-1){1'b1}}};
+    localparam [SUM_BITS-1:0] AMIN = ~AMAX;
+    localparam [VW-1:0] OMAX = (OUT_SIGNED != 0)
+        ? {{(VW-OUT_BITS+1){1'b0}}, {(OUT_BITS-1){1'b1}}} : {{(VW-OUT_BITS){1'b0}}, {OUT_BITS{1'b1}}};
+    localparam [VW-1:0] OMIN = (OUT_SIGNED != 0)
+        ? {{(VW-OUT_BITS+1){1'b1}}, {(OUT_BITS-1){1'b0}}} : {VW{1'b0}};
+    wire [PE*LW-1:0] lanes;  // per lane {accumulator probe, output code}, beside m_rq
+    generate
+        for (gp = 0; gp < PE; gp = gp + 1) begin : g_lane
+            reg  signed [SUM_BITS-1:0] acc;
+            wire signed [B_BITS-1:0] bias = m_ts[20 + PE*8 + gp*B_BITS +: B_BITS];
+            wire signed [SUM_BITS-1:0] sum = lane_sum[gp*SUM_BITS +: SUM_BITS];
+            always @(posedge clk)
+                if (m_ts[0])
+                    acc <= (m_ts[1] ? {{(SUM_BITS-B_BITS){bias[B_BITS-1]}}, bias} : acc) + sum;
+            // fit to ACC_BITS (wrap or saturate), then ReLU
+            wire signed [ACC_BITS-1:0] sat = (acc > $signed(AMAX)) ? AMAX[ACC_BITS-1:0]
+                : (acc < $signed(AMIN)) ? AMIN[ACC_BITS-1:0] : acc[ACC_BITS-1:0];
+            wire signed [ACC_BITS-1:0] fa = (ACC_SAT != 0) ? sat : acc[ACC_BITS-1:0];
+            reg  signed [ACC_BITS-1:0] fit;
+            always @(posedge clk)
+                if (m_ac[0] && m_ac[1]) fit <= (RELU != 0 && fa[ACC_BITS-1]) ? {ACC_BITS{1'b0}} : fa;
+            // rounding shift by the channel's shift (a negative one shifts left), saturation
+            wire signed [7:0] sh = m_ft[18 + gp*8 +: 8];
+            wire signed [31:0] shi = {{24{sh[7]}}, sh};
+            wire signed [VW-1:0] fv = {{(VW-ACC_BITS){fit[ACC_BITS-1]}}, fit};
+            reg  signed [VW-1:0] q;
+            always @* begin
+                if (shi > 0)
+                    q = hwsr_round_shift(fv, (shi > ACC_BITS + 1) ? ACC_BITS + 1 : shi);
+                else
+                    q = fv <<< ((-shi > OUT_BITS) ? OUT_BITS : -shi);
+                if (q > $signed(OMAX)) q = OMAX;
+                if (q < $signed(OMIN)) q = OMIN;
+            end
+            reg [OUT_BITS-1:0] rq;
+            reg [ACC_BITS-1:0] rq_acc;
+            always @(posedge clk)
+                if (m_ft[0]) begin
+                    rq <= q[OUT_BITS-1:0];
+                    rq_acc <= fit;
+                end
+            if (PROBE != 0) begin : g_p
+                assign lanes[gp*LW +: LW] = {rq_acc, rq};
+            end else begin : g_np
+                assign lanes[gp*LW +: LW] = rq;
+            end
+        end
+    endgenerate
 
     // ---- output words: lanes of group g into the stage's word; the FIFO takes it whole ----
     // A word lane is the output code and, with PROBE = 1, the accumulator probe above it.
-    localparam integer LW = OUT_BITS + (PROBE ? ACC_BITS : 0);
-    reg [NG0*PE*LW-1:0] word0;
-    reg [NGM*PE*LW-1:0] word1;
+    wire [15:0] rg = m_rq[17:2];
+    wire [COUT0*LW-1:0] word0;
+    wire [COUT1*LW-1:0] word1;
     reg push0, push1;
-    integer p_o, g_o;
-    wire [15:0] rg = m_rq[19:4];
     assign done0 = push0;
     assign done1 = push1;
     always @(posedge clk) begin
-        push0 <= !rst && m_rq[0] && !m_rq[3] && rg == NG0 - 1;
-        push1 <= !rst && m_rq[0] && m_rq[3] && rg == NG1 - 1;
-        if (m_rq[0])
-            for (g_o = 0; g_o < NGM; g_o = g_o + 1)  // a demultiplexer over the groups
-                if (rg == g_o)
-                    for (p_o = 0; p_o < PE; p_o = p_o + 1)
-                        if (m_rq[3])
-                            word1[(g_o*PE + p_o)*LW +: LW] <= {rq_acc[p_o], rq[p_o][OUT_BITS-1:0]};
-                        else if (g_o < NG0)
-                            word0[(g_o*PE + p_o)*LW +: LW] <= {rq_acc[p_o], rq[p_o][OUT_BITS-1:0]};
+        push0 <= !rst && m_rq[0] && !m_rq[1] && rg == NG0_16 - 16'd1;
+        push1 <= !rst && m_rq[0] && m_rq[1] && rg == NG1_16 - 16'd1;
     end
+    generate  // a demultiplexer over the groups: lane p of group g is channel g*PE + p
+        for (gg = 0; gg < NGM; gg = gg + 1) begin : g_word
+            localparam integer G = gg;
+            for (gp = 0; gp < PE; gp = gp + 1) begin : g_p
+                if (G*PE + gp < COUT0) begin : g_0
+                    reg [LW-1:0] w;
+                    always @(posedge clk)
+                        if (m_rq[0] && !m_rq[1] && rg == G[15:0]) w <= lanes[gp*LW +: LW];
+                    assign word0[(G*PE + gp)*LW +: LW] = w;
+                end
+                if (NS > 1 && G*PE + gp < COUT1) begin : g_1
+                    reg [LW-1:0] w;
+                    always @(posedge clk)
+                        if (m_rq[0] && m_rq[1] && rg == G[15:0]) w <= lanes[gp*LW +: LW];
+                    assign word1[(G*PE + gp)*LW +: LW] = w;
+                end
+            end
+        end
+    endgenerate
 
     wire [COUT0*LW-1:0] f0_out;
     hwsr_fifo #(.WIDTH(COUT0*LW), .DEPTH(FD)) u_f0 (
-        .clk(clk), .rst(rst), .s_valid(push0), .s_data(word0[COUT0*LW-1:0]), .count(cnt0),
+        .clk(clk), .rst(rst), .s_valid(push0), .s_data(word0), .count(cnt0),
         .m_valid(m0_valid), .m_ready(m0_ready), .m_data(f0_out));
     genvar gc;
     generate
         for (gc = 0; gc < COUT0; gc = gc + 1) begin : g_o0
             assign m0_data[gc*OUT_BITS +: OUT_BITS] = f0_out[gc*LW +: OUT_BITS];
-            if (PROBE) begin : g_p
+            if (PROBE != 0) begin : g_p
                 assign m0_acc[gc*ACC_BITS +: ACC_BITS] = f0_out[gc*LW + OUT_BITS +: ACC_BITS];
             end else begin : g_np
                 assign m0_acc[gc*ACC_BITS +: ACC_BITS] = {ACC_BITS{1'b0}};
@@ -364,11 +447,11 @@ module hwsr_mac #(
         if (NS > 1) begin : g_s1
             wire [COUT1*LW-1:0] f1_out;
             hwsr_fifo #(.WIDTH(COUT1*LW), .DEPTH(FD)) u_f1 (
-                .clk(clk), .rst(rst), .s_valid(push1), .s_data(word1[COUT1*LW-1:0]),
+                .clk(clk), .rst(rst), .s_valid(push1), .s_data(word1),
                 .count(cnt1), .m_valid(m1_valid), .m_ready(m1_ready), .m_data(f1_out));
             for (gc = 0; gc < COUT1; gc = gc + 1) begin : g_o1
                 assign m1_data[gc*OUT_BITS +: OUT_BITS] = f1_out[gc*LW +: OUT_BITS];
-                if (PROBE) begin : g_p
+                if (PROBE != 0) begin : g_p
                     assign m1_acc[gc*ACC_BITS +: ACC_BITS] = f1_out[gc*LW + OUT_BITS +: ACC_BITS];
                 end else begin : g_np
                     assign m1_acc[gc*ACC_BITS +: ACC_BITS] = {ACC_BITS{1'b0}};
@@ -379,6 +462,7 @@ module hwsr_mac #(
             assign m1_valid = 1'b0;
             assign m1_data = {COUT1*OUT_BITS{1'b0}};
             assign m1_acc = {COUT1*ACC_BITS{1'b0}};
+            assign word1 = {COUT1*LW{1'b0}};
         end
     endgenerate
 endmodule

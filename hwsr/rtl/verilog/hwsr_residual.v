@@ -31,11 +31,12 @@ module hwsr_residual #(
     input  wire [3*R*R*CONV_BITS-1:0]  s_data,
     output reg                         m_valid,
     input  wire                        m_ready,
-    output reg  [3*R*R*8-1:0]          m_data
+    output wire [3*R*R*8-1:0]          m_data
 );
     localparam integer AB = (DEPTH > 1) ? $clog2(DEPTH) : 1;
     localparam integer SW = ((CONV_BITS + LC > 9 + LI) ? CONV_BITS + LC : 9 + LI) + 3;
     localparam integer RSW = SW;
+    localparam integer LAST = DEPTH - 1;  // the last slot's address
 `include "hwsr_round_shift.vh"
 
     reg [23:0]   mem [0:DEPTH-1];
@@ -43,18 +44,18 @@ module hwsr_residual #(
     reg [AB:0]   count;
     wire fire = s_valid && count != 0 && (!m_valid || m_ready);
     assign s_ready = count != 0 && (!m_valid || m_ready);
-    assign px_full = count == DEPTH && !fire;  // a pop frees the slot in the same cycle
+    assign px_full = count == DEPTH[AB:0] && !fire;  // a pop frees the slot in the same cycle
     wire [23:0] head = mem[rd];
 
     always @(posedge clk) if (px_push) mem[wr] <= px_data;
 
     always @(posedge clk) begin
         if (rst) begin
-            wr <= 0; rd <= 0; count <= 0;
+            wr <= {AB{1'b0}}; rd <= {AB{1'b0}}; count <= {(AB+1){1'b0}};
         end else begin
-            if (px_push) wr <= (wr == DEPTH - 1) ? {AB{1'b0}} : wr + 1'b1;
-            if (fire) rd <= (rd == DEPTH - 1) ? {AB{1'b0}} : rd + 1'b1;
-            count <= count + (px_push ? 1'b1 : 1'b0) - (fire ? 1'b1 : 1'b0);
+            if (px_push) wr <= (wr == LAST[AB-1:0]) ? {AB{1'b0}} : wr + 1'b1;
+            if (fire) rd <= (rd == LAST[AB-1:0]) ? {AB{1'b0}} : rd + 1'b1;
+            count <= count + {{AB{1'b0}}, px_push} - {{AB{1'b0}}, fire};
         end
     end
 
@@ -64,21 +65,30 @@ module hwsr_residual #(
         else if (fire) m_valid <= 1'b1;
         else if (m_ready) m_valid <= 1'b0;
 
-    reg signed [SW-1:0] y, s, q;
-    integer c, k;
-    always @(posedge clk)
-        if (!rst && fire)
-            for (c = 0; c < 3; c = c + 1)
-                for (k = 0; k < R*R; k = k + 1) begin
-                    y = CONV_SIGNED ? $signed(s_data[(c*R*R + k)*CONV_BITS +: CONV_BITS])
-                                    : $signed({1'b0, s_data[(c*R*R + k)*CONV_BITS +: CONV_BITS]});
-                    s = y <<< LC;
-                    if (RESIDUAL != 0) s = s + ($signed({1'b0, head[c*8 +: 8]}) <<< LI);
-                    q = s;
+    // Per HR pixel (channel c, block position k): conv code, residual add, rounding shift,
+    // saturation to 0..255, into the output register.
+    localparam [SW-1:0] MAXPIX = {{(SW-8){1'b0}}, 8'hff};
+    genvar gc, gk;
+    generate
+        for (gc = 0; gc < 3; gc = gc + 1) begin : g_c
+            for (gk = 0; gk < R*R; gk = gk + 1) begin : g_k
+                wire [CONV_BITS-1:0] yc = s_data[(gc*R*R + gk)*CONV_BITS +: CONV_BITS];
+                wire signed [SW-1:0] y = {{(SW-CONV_BITS){(CONV_SIGNED != 0) && yc[CONV_BITS-1]}},
+                                          yc};
+                wire signed [SW-1:0] x = {{(SW-8){1'b0}}, head[gc*8 +: 8]};
+                wire signed [SW-1:0] s = (y <<< LC) + ((RESIDUAL != 0) ? x <<< LI : {SW{1'b0}});
+                reg  signed [SW-1:0] q;
+                always @* begin
                     if (OS > 0) q = hwsr_round_shift(s, OS);
-                    if (q < 0) q = 0;
-                    if (q > 255) q = 255;
-                    m_data[(k*3 + c)*8 +: 8] <= q[7:0];
+                    else q = s;
+                    if (q[SW-1]) q = {SW{1'b0}};
+                    else if (q > $signed(MAXPIX)) q = MAXPIX;
                 end
+                reg [7:0] px;
+                always @(posedge clk) if (!rst && fire) px <= q[7:0];
+                assign m_data[(gk*3 + gc)*8 +: 8] = px;
+            end
+        end
+    endgenerate
 endmodule
 `default_nettype wire

@@ -71,7 +71,24 @@ module hwsr_window #(
         end
     endgenerate
 
-    integer ky, kx, ch, my, mx;
+    // The border mask of the next output pixel: tap (my, mx) reads frame row
+    // out_y + my*DIL - P and column out_x + mx*DIL - P; outside the frame it is padding.
+    wire [K*K-1:0] mask_n;
+    genvar my, mx;
+    generate
+        for (my = 0; my < K; my = my + 1) begin : g_my
+            localparam integer DY = my*DIL - P;
+            wire signed [17:0] ty = $signed({2'b0, out_y}) + $signed(DY[17:0]);
+            for (mx = 0; mx < K; mx = mx + 1) begin : g_mx
+                localparam integer DX = mx*DIL - P;
+                wire signed [17:0] tx = $signed({2'b0, out_x}) + $signed(DX[17:0]);
+                assign mask_n[my*K + mx] = !ty[17] && ty < $signed({2'b0, cfg_height})
+                                           && !tx[17] && tx < $signed({2'b0, cfg_width});
+            end
+        end
+    endgenerate
+
+    integer ky, kx, ch;
     always @(posedge clk) begin
         if (adv) begin
             for (ky = 0; ky < K; ky = ky + 1) begin
@@ -104,12 +121,7 @@ module hwsr_window #(
                 end
                 if (lag == lag_d) begin
                     s1_valid <= 1'b1;
-                    for (my = 0; my < K; my = my + 1)
-                        for (mx = 0; mx < K; mx = mx + 1)
-                            w_mask[my*K + mx] <= {16'd0, out_y} + my*DIL >= P
-                                && {16'd0, out_y} + my*DIL < cfg_height + P
-                                && {16'd0, out_x} + mx*DIL >= P
-                                && {16'd0, out_x} + mx*DIL < cfg_width + P;
+                    w_mask <= mask_n;
                     out_x <= (out_x == cfg_width - 1) ? 16'd0 : out_x + 16'd1;
                     if (out_x == cfg_width - 1) out_y <= out_y + 16'd1;
                 end else begin
