@@ -32,6 +32,7 @@ from hwsr.rom import rom_images
 from hwsr.rtl.design import EngineDesign, RtlError, engine_design
 from hwsr.rtl.fold import fold_roms, folded_units
 from hwsr.rtl.tb import render_tb
+from hwsr.rtl.tb_video import TB_VIDEO_FILE, render_tb_video
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
 
@@ -91,6 +92,7 @@ def design_files(program: EngineProgram, max_width: int, source: str = "",
         files[TOP_FILE] = render_folded_top(design, units, source)
         files.update(fold_roms(program, units))
     files[TB_FILE] = render_tb(design, tb_max_pixels)
+    files[TB_VIDEO_FILE] = render_tb_video(design, tb_max_pixels)
     files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE))
     files.update(rom_images(program))
     return design, files

@@ -20,7 +20,7 @@ from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.fold import folded_units
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
-from hwsr.video_timing import fifo_model, video_run
+from hwsr.video_timing import fifo_model, fifo_overflow, video_run
 
 _INST = re.compile(r"(hwsr_conv|hwsr_window|hwsr_residual) #\((.*?)\) (\w+) \(")
 _PARAM = re.compile(r"\.(\w+)\(([^(){}]*)\)")
@@ -95,6 +95,10 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
     n_ok = sum(f.ok for f in result.frames)
     lines.append(f"{n_ok}/{len(result.frames)} frames bit-exact on every tap"
                  + ("" if result.ok else ": FAIL"))
+    slow = video_late(result)
+    if slow:
+        lines.append(f"not real-time at video timing in {len(slow)} frame(s) "
+                     f"({', '.join(slow)}): FAIL")
     late = latency_differs(result, stall)
     if late:
         lines.append(f"latency differs from hwsr report's in {len(late)} frame(s) "
@@ -108,8 +112,8 @@ def latency_differs(result: CosimResult, stall: float) -> list[str]:
     engine's latency is measured, not predicted)."""
     if stall != 0 or (result.plan is not None and not result.plan.full):
         return []
-    return [f.name for f in result.frames
-            if f.latency is not None and f.latency != report_latency(result.program, f.width)]
+    return [f.name for f in result.frames if f.video is None and f.latency is not None
+            and f.latency != report_latency(result.program, f.width)]
 
 
 def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
@@ -162,13 +166,36 @@ def folded_figures_lines(program: EngineProgram, design: EngineDesign,
 
 
 def video_line(f: FrameResult, plan: FoldPlan) -> str:
-    """A frame fed at video timing: the FIFO's largest fill against the periodic model, the
-    last output against the frame period."""
+    """A frame fed at video timing: the FIFO's largest fill (or its first overflow) against the
+    periodic model, the frame's cycles against the frame period, the last output against the
+    next frame's first active pixel."""
     assert f.video is not None
-    run = video_run(f.video["timing"], plan.budget.clock_mhz, f.width, f.height) \
-        if "timing" in f.video else None
-    model = fifo_model(run, plan.cycles_per_pixel) if run is not None else None
-    period = f" of a {float(run.frame_cycles):,.0f}-cycle frame period" if run else ""
-    return (f"video: input FIFO largest fill {f.video['max_fill']:,} (periodic model at "
-            f"{plan.cycles_per_pixel} cycles per pixel: {model:,}); last output at cycle "
-            f"{f.video['last_out_cycle']:,}{period}")
+    v, cpp = f.video, plan.cycles_per_pixel
+    run = video_run(v["timing"], plan.budget.clock_mhz, f.width, f.height)
+    head = (f"video {v['timing']} ({run.h_total}x{run.v_total} ticks, {run.num} per {run.den} "
+            f"cycles): input FIFO depth {v['fifo_depth']:,}, ")
+    over = v.get("overflow")
+    if over is not None:
+        model = fifo_overflow(run, cpp, v["fifo_depth"])
+        where = ("never" if model is None else f"at pixel {model[0]:,} (row "
+                 f"{model[0] // f.width}, col {model[0] % f.width}), tick {model[1]:,}")
+        return (head + f"OVERFLOW at pixel {over['pixel']:,} (row {over['row']}, col "
+                f"{over['col']}), tick {over['tick']:,}, cycle {over['cycle']:,}; periodic "
+                f"model at {cpp} cycles per pixel overflows {where}: not real-time")
+    text = (head + f"largest fill {v['max_fill']:,} (periodic model at {cpp} cycles per "
+            f"pixel: {fifo_model(run, cpp):,})")
+    if f.cycles is None:
+        return text
+    period, nxt, last = run.frame_cycles, v["next_frame_cycle"], v["last_out_cycle"]
+    return (text + f"; {f.cycles:,} cycles first input to last output "
+            f"({'within' if f.cycles <= period else 'OVER'} the {float(period):,.0f}-cycle "
+            f"frame period); last output at cycle {last:,}, "
+            f"{'before' if last < nxt else 'AFTER'} the next frame's first pixel at {nxt:,}")
+
+
+def video_late(result: CosimResult) -> list[str]:
+    """Frames fed at video timing that were not real time: the FIFO overflowed, or the last
+    output came after the next frame's first active pixel would arrive."""
+    return [f.name for f in result.frames if f.video is not None and (
+        f.video.get("overflow") is not None or f.cycles is None
+        or f.video["last_out_cycle"] >= f.video["next_frame_cycle"])]
