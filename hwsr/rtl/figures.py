@@ -18,6 +18,7 @@ from hwsr.report import EngineReport, engine_report
 from hwsr.rtl.cosim import CosimResult, FrameResult
 from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.fold import folded_units
+from hwsr.rtl.schedule import design_halos, folded_latency
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
 from hwsr.video_timing import fifo_model, fifo_overflow, video_run
@@ -82,7 +83,7 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
         p = result.plan
         lines.append(f"folded engine: {p.multipliers:,} multipliers, {p.cycles_per_pixel} "
                      f"cycles per LR pixel ({'shared by both stages' if p.shared else 'separate'}"
-                     "); its latency is measured, not predicted")
+                     "); latency predicted by its schedule model (hwsr.rtl.schedule)")
     for f in result.frames:
         lines.append(_frame_line(f, result, stall))
         if f.video is not None and result.plan is not None:
@@ -106,14 +107,22 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
     return lines
 
 
+def predicted_latency(result: CosimResult, f: FrameResult) -> int:
+    """The latency ``hwsr report`` predicts for frame ``f`` without stalls: its formula for the
+    one-pixel-per-clock engine, the schedule model (:mod:`hwsr.rtl.schedule`) for the
+    folded one."""
+    if result.plan is None or result.plan.full:
+        return report_latency(result.program, f.width)
+    return folded_latency(result.plan, design_halos(result.design), f.width, f.height,
+                          result.design.max_width)
+
+
 def latency_differs(result: CosimResult, stall: float) -> list[str]:
-    """Frames whose measured latency is not the report's: a failure of the one-pixel-per-clock
-    engine, whose latency the report predicts (only measured without stalls; the folded
-    engine's latency is measured, not predicted)."""
-    if stall != 0 or (result.plan is not None and not result.plan.full):
+    """Frames whose latency measured without stalls is not the predicted one: a failure."""
+    if stall != 0:
         return []
     return [f.name for f in result.frames if f.video is None and f.latency is not None
-            and f.latency != report_latency(result.program, f.width)]
+            and f.latency != predicted_latency(result, f)]
 
 
 def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
@@ -122,7 +131,7 @@ def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
         "simulator": result.simulator, "design_hash": result.digest, "stall": stall,
         "ok": result.ok, "build_s": result.build_s,
         "frames": [{**{k: v for k, v in asdict(f).items() if k != "taps"}, "ok": f.ok,
-                    "latency_report": report_latency(result.program, f.width),
+                    "latency_report": predicted_latency(result, f),
                     "taps": [{**asdict(t), "ok": t.ok} for t in f.taps]}
                    for f in result.frames],
     }
@@ -130,10 +139,9 @@ def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
 
 def _frame_line(f: FrameResult, result: CosimResult, stall: float) -> str:
     taps = sum(t.ok for t in f.taps)
-    want = report_latency(result.program, f.width)
     lat = "-" if f.latency is None else f"{f.latency}"
-    folded = result.plan is not None and not result.plan.full
-    if stall == 0 and f.latency is not None and not folded:
+    if stall == 0 and f.latency is not None and f.video is None:
+        want = predicted_latency(result, f)
         lat += f" (report {want}{'' if want == f.latency else ' DIFFERS'})"
     status = "pass" if f.ok else ("INCOMPLETE" if not f.completed else "FAIL")
     if f.framing_error:
@@ -161,7 +169,9 @@ def folded_figures_lines(program: EngineProgram, design: EngineDesign,
         f"bits ({'equal' if lb == rows - res_rows else 'DIFFER'})",
         f"residual delay lines: RTL {delay:,} bits (per layer its lag, window register and "
         f"output FIFO); output FIFOs {fifo:,} bits (data and accumulator probe)",
-        "latency: the folded engine's is measured by hwsr cosim (not predicted yet)",
+        f"latency at width {w}, no stalls: hwsr report's schedule model "
+        f"{folded_latency(plan, design_halos(design), w, plan.budget.height):,} cycles (first "
+        "input to first output; hwsr cosim --stall 0 holds the RTL to it)",
     ]
 
 
