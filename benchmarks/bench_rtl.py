@@ -323,7 +323,8 @@ def main_video(golden: Path | None) -> None:
 
 # ---- the whole engine in yosys, logic depth per stage (--engine-synth) -----------------------
 
-SYNTH_TITLE = "Whole-engine synthesis and logic depth per pipeline stage"
+SYNTH_TITLE = "Whole-engine synthesis"
+DEPTH_TITLE = "Logic depth per pipeline stage of a MAC unit"
 # hwsr_mac's registers by pipeline stage (their names in hwsr_mac.v)
 STAGE_OF = {"busy": "sequencer", "sel": "sequencer", "turn": "sequencer", "g": "sequencer",
             "j": "sequencer", "fly0": "sequencer", "fly1": "sequencer", "wa": "issue",
@@ -335,18 +336,7 @@ STAGE_OF = {"busy": "sequencer", "sel": "sequencer", "turn": "sequencer", "g": "
             "push1": "output word"}
 
 
-def bench_engine_synth(program: Any, unit: str, max_width: int) -> dict[str, Any]:
-    plan = fold_plan(program.net2.spec, Budget())
-    eng = asdict(engine_synthesis(program, plan, max_width))
-    print(eng, flush=True)
-    depths, ltp, secs = unit_register_depths(program, plan, unit)
-    print(depths, ltp, flush=True)
-    return {"engine": eng, "plan_multipliers": plan.multipliers, "unit": unit,
-            "depths": depths, "ltp": ltp, "depth_s": secs}
-
-
-def synth_markdown(doc: dict[str, Any]) -> str:
-    e, u = doc["engine"], doc["unit"]
+def synth_markdown(e: dict[str, Any], doc: dict[str, Any]) -> str:
     lines = [f"## {SYNTH_TITLE}", "", f"Machine: {doc['machine']}. {doc['yosys_version']}.", "",
              f"The whole shared 2048-MAC hwsr-s engine (`hwsr_engine`, both stages, every window, "
              f"unit, FIFO and residual) at MAXW {e['max_width']}, `proc; flatten; opt; wreduce; "
@@ -355,31 +345,45 @@ def synth_markdown(doc: dict[str, Any]) -> str:
              "memory bits |", "|---:|---:|---:|---:|---:|---:|",
              f"| {e['data_multipliers']:,} | {doc['plan_multipliers']:,} | "
              f"{e['other_multipliers']:,} | {e['cells']:,} | {e['flip_flop_bits']:,} | "
-             f"{e['memory_bits']:,} |", "",
-             f"Logic depth of {u} after a generic `synth -flatten` and `abc -g` to simple gates "
-             f"({doc['depth_s']:.0f} s): the longest path into each register, in gate levels "
-             f"(the largest equals `ltp -noff`'s {doc['ltp']}):", "",
+             f"{e['memory_bits']:,} |"]
+    return "\n".join(lines + ([f"\nNote: {doc['note']}."] if doc.get("note") else [])) + "\n"
+
+
+def depth_markdown(d: dict[str, Any], doc: dict[str, Any]) -> str:
+    lines = [f"## {DEPTH_TITLE}", "", f"Machine: {doc['machine']}. {doc['yosys_version']}.", "",
+             f"{d['unit']} of the shared 2048-MAC hwsr-s engine after a generic `synth -flatten` "
+             f"and `abc -g` to simple gates ({d['seconds']:.0f} s): the longest path into each "
+             f"register, in gate levels (the largest equals `ltp -noff`'s {d['ltp']}):", "",
              "| register | pipeline stage | gate levels into it |", "|---|---|---:|"]
-    for name, d in sorted(doc["depths"].items(), key=lambda kv: -kv[1]):
+    for name, depth in sorted(d["depths"].items(), key=lambda kv: -kv[1]):
         base = name.split(".")[-1].split("[")[0]
         lines.append(f"| `{name}` | {STAGE_OF.get(base, 'FIFO' if 'u_f' in name else '-')} | "
-                     f"{d} |")
-    if doc.get("note"):
-        lines += ["", f"Note: {doc['note']}."]
-    return "\n".join(lines) + "\n"
+                     f"{depth} |")
+    return "\n".join(lines + ([f"\nNote: {doc['note']}."] if doc.get("note") else [])) + "\n"
 
 
-def main_engine_synth(unit: str, max_width: int) -> None:
+def main_synth(kind: str, unit: str, max_width: int) -> None:
+    """``engine``: yosys on the whole engine; ``depth``: one unit's depth per register."""
     program = load_engine("hwsr-s").program()
-    doc = bench_engine_synth(program, unit, max_width)
-    doc |= {"machine": f"{_cpu()}, Python {platform.python_version()}",
-            "yosys_version": subprocess.run(["yosys", "-V"], capture_output=True,
-                                            text=True).stdout.strip(),
-            "note": "2 CPU cores shared with three other engineers' jobs while measured"}
+    plan = fold_plan(program.net2.spec, Budget())
+    doc = {"machine": f"{_cpu()}, Python {platform.python_version()}",
+           "yosys_version": subprocess.run(["yosys", "-V"], capture_output=True,
+                                           text=True).stdout.strip(),
+           "plan_multipliers": plan.multipliers,
+           "note": "2 CPU cores shared with three other engineers' jobs while measured"}
     OUT.mkdir(exist_ok=True)
-    (OUT / "rtl-synth.json").write_text(json.dumps(doc, indent=1) + "\n")
-    write_section(SYNTH_TITLE, synth_markdown(doc))
-    print(synth_markdown(doc))
+    if kind == "engine":
+        e = asdict(engine_synthesis(program, plan, max_width))
+        (OUT / "rtl-synth.json").write_text(json.dumps(doc | {"engine": e}, indent=1) + "\n")
+        text = synth_markdown(e, doc)
+        write_section(SYNTH_TITLE, text)
+    else:
+        depths, ltp, secs = unit_register_depths(program, plan, unit)
+        d = {"unit": unit, "depths": depths, "ltp": ltp, "seconds": secs}
+        (OUT / "rtl-depth.json").write_text(json.dumps(doc | {"depth": d}, indent=1) + "\n")
+        text = depth_markdown(d, doc)
+        write_section(DEPTH_TITLE, text)
+    print(text)
 
 
 def main() -> None:
@@ -394,7 +398,9 @@ def main() -> None:
     ap.add_argument("--golden-720", type=Path, default=None,
                     help="with --video: a golden set holding the 1280x720 frame (else written)")
     ap.add_argument("--engine-synth", action="store_true",
-                    help="only yosys on the whole engine and one unit's depth per register")
+                    help="only yosys on the whole engine (its section)")
+    ap.add_argument("--stage-depth", action="store_true",
+                    help="only one unit's logic depth per register after synth (its section)")
     ap.add_argument("--max-width", type=int, default=1280,
                     help="with --engine-synth: MAXW of the engine (line-buffer depth)")
     ap.add_argument("--synth-unit", default="mac_l1",
@@ -406,8 +412,8 @@ def main() -> None:
     if args.video:
         main_video(args.golden_720)
         return
-    if args.engine_synth:
-        main_engine_synth(args.synth_unit, args.max_width)
+    if args.engine_synth or args.stage_depth:
+        main_synth("engine" if args.engine_synth else "depth", args.synth_unit, args.max_width)
         return
     program = load_engine("hwsr-s").program()
     rows = []

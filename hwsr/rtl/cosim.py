@@ -3,7 +3,8 @@
 :func:`cosim` emits the RTL of a program (the set's own, or ``model``'s: then a changed
 weight shows up as a mismatch), builds it into a folder keyed by the emitted design's hash
 (a stale build is never reused), runs :mod:`hwsr.rtl.cocotb_tb` on every frame of the set
-and returns per frame and tap: pass/fail with the first mismatch, cycles per frame, latency
+(or, at a video timing, the plain :mod:`hwsr.rtl.tb_video`, no Python in the loop) and
+returns per frame and tap: pass/fail with the first mismatch, cycles per frame, latency
 from the first input pixel to the first output pixel, and wall time.
 
 Simulators: Icarus Verilog (``iverilog``, Debian package ``iverilog``) and Verilator 5.30
