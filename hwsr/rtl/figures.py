@@ -21,7 +21,7 @@ from hwsr.rtl.fold import folded_units
 from hwsr.rtl.schedule import design_halos, folded_latency
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
-from hwsr.video_timing import fifo_model, fifo_overflow, video_run
+from hwsr.video_timing import TIMINGS, fifo_model, fifo_overflow, video_run
 
 _INST = re.compile(r"(hwsr_conv|hwsr_window|hwsr_residual) #\((.*?)\) (\w+) \(")
 _PARAM = re.compile(r"\.(\w+)\(([^(){}]*)\)")
@@ -204,8 +204,16 @@ def video_line(f: FrameResult, plan: FoldPlan) -> str:
 
 
 def video_late(result: CosimResult) -> list[str]:
-    """Frames fed at video timing that were not real time: the FIFO overflowed, or the last
-    output came after the next frame's first active pixel would arrive."""
+    """Frames fed at video timing that were not real time: the FIFO overflowed (or the frame
+    did not complete), or, on a frame of the timing's own size, the last output came after
+    the next frame's first active pixel. A smaller frame's blanking is scaled down with it
+    (one line for a few rows), shorter than the engine's flush: its line says AFTER, it does
+    not fail."""
     return [f.name for f in result.frames if f.video is not None and (
         f.video.get("overflow") is not None or f.cycles is None
-        or f.video["last_out_cycle"] >= f.video["next_frame_cycle"])]
+        or (_native(f) and f.video["last_out_cycle"] >= f.video["next_frame_cycle"]))]
+
+
+def _native(f: FrameResult) -> bool:
+    t = TIMINGS[f.video["timing"]] if f.video is not None else None
+    return t is not None and (t.width, t.height) == (f.width, f.height)
