@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -36,6 +37,7 @@ from hwsr.report import engine_report
 from hwsr.rtl.cosim import cosim
 from hwsr.rtl.emit import emit_rtl
 from hwsr.rtl.figures import report_latency, video_line
+from hwsr.rtl.fold import TREE_K
 from hwsr.rtl.yosys import (
     engine_synthesis,
     layer_synthesis,
@@ -327,13 +329,30 @@ SYNTH_TITLE = "Whole-engine synthesis"
 DEPTH_TITLE = "Logic depth per pipeline stage of a MAC unit"
 # hwsr_mac's registers by pipeline stage (their names in hwsr_mac.v)
 STAGE_OF = {"busy": "sequencer", "sel": "sequencer", "turn": "sequencer", "g": "sequencer",
-            "j": "sequencer", "fly0": "sequencer", "fly1": "sequencer", "wa": "issue",
-            "wq": "issue", "xq": "issue", "m_is": "issue", "m_pr": "products", "tr": "products "
-            "and adder tree", "acc": "accumulator (last tree levels + bias)", "m_ac": "accumulator",
-            "fit": "fit and ReLU", "m_ft": "fit and ReLU", "rq": "rounding shift and saturation",
-            "rq_acc": "rounding shift and saturation", "m_rq": "rounding shift and saturation",
+            "j": "sequencer", "fly0": "sequencer (credit)", "fly1": "sequencer (credit)",
+            "wa": "issue: weight address", "wq": "issue: weight word",
+            "xq": "issue: operand muxes", "m_is": "issue: step metadata",
+            "acc": "accumulator: the tree's last levels + bias / accumulate add",
+            "fit": "fit (wrap or saturate) and ReLU",
+            "rq": "rounding shift (variable) and saturation",
+            "rq_acc": "rounding shift (variable) and saturation",
             "word0": "output word", "word1": "output word", "push0": "output word",
             "push1": "output word"}
+
+
+def stage_of(name: str, lanes: int, tree_k: int) -> str:
+    """The pipeline stage of a register of hwsr_mac (``tr[i]``: level ``i // lanes``)."""
+    name = re.sub(r"^\$abc\$\d+\$", "", name)
+    tree = re.fullmatch(r"tr\[(\d+)\]", name)
+    if tree:
+        r = int(tree.group(1)) // lanes
+        return ("products (weight x activation)" if r == 0 else
+                f"adder tree, levels {(r - 1) * tree_k + 1}-{r * tree_k}")
+    if "u_f" in name:
+        return "output FIFO"
+    if name.startswith(("m_", "g_mtr", "$auto$", "tr")):
+        return ""  # metadata shift registers (no logic) and unnamed partial sums
+    return STAGE_OF.get(name.split("[")[0], "other")
 
 
 def synth_markdown(e: dict[str, Any], doc: dict[str, Any]) -> str:
@@ -350,15 +369,19 @@ def synth_markdown(e: dict[str, Any], doc: dict[str, Any]) -> str:
 
 
 def depth_markdown(d: dict[str, Any], doc: dict[str, Any]) -> str:
+    stages: dict[str, int] = {}
+    for name, depth in d["depths"].items():
+        st = stage_of(name, d["pe"] * d["simd"], d["tree_k"])
+        if st:
+            stages[st] = max(stages.get(st, 0), depth)
     lines = [f"## {DEPTH_TITLE}", "", f"Machine: {doc['machine']}. {doc['yosys_version']}.", "",
-             f"{d['unit']} of the shared 2048-MAC hwsr-s engine after a generic `synth -flatten` "
-             f"and `abc -g` to simple gates ({d['seconds']:.0f} s): the longest path into each "
-             f"register, in gate levels (the largest equals `ltp -noff`'s {d['ltp']}):", "",
-             "| register | pipeline stage | gate levels into it |", "|---|---|---:|"]
-    for name, depth in sorted(d["depths"].items(), key=lambda kv: -kv[1]):
-        base = name.split(".")[-1].split("[")[0]
-        lines.append(f"| `{name}` | {STAGE_OF.get(base, 'FIFO' if 'u_f' in name else '-')} | "
-                     f"{depth} |")
+             f"{d['unit']} of the shared 2048-MAC hwsr-s engine (PE {d['pe']} x SIMD "
+             f"{d['simd']}, a tree register every {d['tree_k']} levels) after a generic "
+             f"`synth -flatten` and `abc -g` to simple gates ({d['seconds']:.0f} s): the "
+             "longest path into the registers of each pipeline stage, in gate levels (the "
+             f"largest equals `ltp -noff`'s {d['ltp']}):", "",
+             "| pipeline stage (registers it ends in) | gate levels |", "|---|---:|"]
+    lines += [f"| {st} | {depth} |" for st, depth in sorted(stages.items(), key=lambda kv: -kv[1])]
     return "\n".join(lines + ([f"\nNote: {doc['note']}."] if doc.get("note") else [])) + "\n"
 
 
@@ -379,7 +402,9 @@ def main_synth(kind: str, unit: str, max_width: int) -> None:
         write_section(SYNTH_TITLE, text)
     else:
         depths, ltp, secs = unit_register_depths(program, plan, unit)
-        d = {"unit": unit, "depths": depths, "ltp": ltp, "seconds": secs}
+        u = next(x for x in plan.units if f"mac_{x.name}" == unit)
+        d = {"unit": unit, "depths": depths, "ltp": ltp, "seconds": secs, "pe": u.pe,
+             "simd": u.simd, "tree_k": TREE_K}
         (OUT / "rtl-depth.json").write_text(json.dumps(doc | {"depth": d}, indent=1) + "\n")
         text = depth_markdown(d, doc)
         write_section(DEPTH_TITLE, text)

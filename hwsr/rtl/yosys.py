@@ -282,8 +282,11 @@ def register_depths(netlist: dict[str, Any], top: str) -> dict[str, int]:
             stack.pop()
         return memo[bit]
 
-    names = {b: n for n, net in sorted(mod["netnames"].items(), key=lambda kv: kv[1].get(
-        "hide_name", 0)) for b in net["bits"] if isinstance(b, int)}
+    # a bit's name: a visible net's where there is one (later entries win), without abc's
+    # "$abc$<n>$" prefix
+    names = {b: re.sub(r"^\$abc\$\d+\$", "", n) for n, net in sorted(
+        mod["netnames"].items(), key=lambda kv: -kv[1].get("hide_name", 0))
+        for b in net["bits"] if isinstance(b, int)}
     depth: dict[str, int] = {}
     for ff in ffs:
         d = max((level(x) for p, bits in ff["connections"].items() if p not in _CLOCK_PORTS
