@@ -294,11 +294,12 @@ def video_markdown(doc: dict[str, Any]) -> str:
         over = (f"pixel {o['pixel']:,} (row {o['row']}, col {o['col']}), tick {o['tick']:,}"
                 if o else "none")
         model = f"pixel {m[0]:,}, tick {m[1]:,}" if m else "none"
+        num = {k: "-" if r[k] is None else f"{r[k]:,}" for k in ("cycles", "last_out",
+                                                                   "next_frame")}
         lines.append(
             f"| {r['macs']:,} | {r['cycles_per_pixel']} | {r['fifo_depth']:,} | "
-            f"{r['max_fill']:,} ({r['model_fill']:,}) | {over} ({model}) | "
-            f"{r['cycles'] if r['cycles'] is None else format(r['cycles'], ',')} | "
-            f"{r['frame_period']:,} | {r['last_out']:,} | {r['next_frame']:,} | "
+            f"{r['max_fill']:,} ({r['model_fill']:,}) | {over} ({model}) | {num['cycles']} | "
+            f"{r['frame_period']:,} | {num['last_out']} | {num['next_frame']} | "
             f"{'yes' if r['bit_exact'] else 'no (stopped)'} | {r['sim_s']:.0f} | "
             f"{r['build_s']:.0f} | {r['cycles_per_s']:,.0f} |")
     lines += ["", *[f"* {r['macs']} MACs: {r['line']}" for r in doc["runs"]]]
