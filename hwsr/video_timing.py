@@ -10,6 +10,7 @@ fill for an engine that takes one pixel every ``cycles_per_pixel`` cycles.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -83,25 +84,40 @@ def video_run(timing: str, clock_mhz: float, width: int, height: int) -> VideoRu
                     ratio.denominator)
 
 
-def fifo_model(run: VideoRun, cycles_per_pixel: int) -> int:
-    """The input FIFO's largest fill that a periodic engine predicts: pixel k arrives at its
-    tick, leaves at max(arrival, previous departure + cycles_per_pixel); the fill when a
-    pixel arrives counts every pixel not yet gone (itself included).
-
-    >>> fifo_model(video_run("720p60", 600, 32, 8), 8), fifo_model(video_run("720p60", 600, 32, 8), 16)
-    (1, 95)
-    """
-    arrivals = []
+def _fills(run: VideoRun, cycles_per_pixel: int) -> Iterator[tuple[int, int, int]]:
+    """(pixel, tick, fill) at each pixel's arrival for a periodic engine: pixel k arrives at
+    its tick, leaves at max(arrival, previous departure + cycles_per_pixel); the fill counts
+    every pixel not yet gone (itself included)."""
+    arrivals, ticks = [], []
     for y in range(run.height):
         for x in range(run.width):
             tick = y * run.h_total + x + 1  # the first tick comes after one tick period
+            ticks.append(tick)
             arrivals.append(-(-tick * run.den // run.num))  # ceil: the cycle the tick lands
-    gone, depart, fill, j = [], -math.inf, 0, 0
+    gone, depart, j = [], -math.inf, 0
     for a in arrivals:
         depart = max(a, depart + cycles_per_pixel)
         gone.append(depart)
     for k, a in enumerate(arrivals):
         while j < k and gone[j] < a:
             j += 1
-        fill = max(fill, k - j + 1)
-    return fill
+        yield k, ticks[k], k - j + 1
+
+
+def fifo_model(run: VideoRun, cycles_per_pixel: int) -> int:
+    """The input FIFO's largest fill that a periodic engine predicts (see :func:`_fills`).
+
+    >>> fifo_model(video_run("720p60", 600, 32, 8), 8), fifo_model(video_run("720p60", 600, 32, 8), 16)
+    (1, 95)
+    """
+    return max(f for _, _, f in _fills(run, cycles_per_pixel))
+
+
+def fifo_overflow(run: VideoRun, cycles_per_pixel: int, depth: int) -> tuple[int, int] | None:
+    """The first pixel (raster index) and its tick (1-based) that finds a FIFO of ``depth``
+    words full, for the periodic engine of :func:`fifo_model`; None: it never overflows.
+
+    >>> fifo_overflow(video_run("720p60", 600, 32, 8), 16, 1), fifo_overflow(video_run("720p60", 600, 32, 8), 8, 1)
+    ((2, 3), None)
+    """
+    return next(((k, t) for k, t, f in _fills(run, cycles_per_pixel) if f > depth), None)

@@ -3,7 +3,8 @@
 :func:`cosim` emits the RTL of a program (the set's own, or ``model``'s: then a changed
 weight shows up as a mismatch), builds it into a folder keyed by the emitted design's hash
 (a stale build is never reused), runs :mod:`hwsr.rtl.cocotb_tb` on every frame of the set
-and returns per frame and tap: pass/fail with the first mismatch, cycles per frame, latency
+(or, at a video timing, the plain :mod:`hwsr.rtl.tb_video`, no Python in the loop) and
+returns per frame and tap: pass/fail with the first mismatch, cycles per frame, latency
 from the first input pixel to the first output pixel, and wall time.
 
 Simulators: Icarus Verilog (``iverilog``, Debian package ``iverilog``) and Verilator 5.30
@@ -28,8 +29,9 @@ from hwsr.program import EngineProgram, load_program
 from hwsr.rtl.axis_top import CORE_INSTANCE, TOP_MODULE, pass_through_ports, raster_enabled
 from hwsr.rtl.design import EngineDesign, RtlError
 from hwsr.rtl.emit import DESIGN_FILE, EmittedRtl, design_files, digest_of, emit_rtl
+from hwsr.rtl.tb_video import VideoOutcome, build_video_tb, run_video_frame
 from hwsr.spec import EngineSpec
-from hwsr.video_timing import video_run
+from hwsr.video_timing import fifo_model, video_run
 
 PlanMaker = Callable[[EngineSpec, bool], FoldPlan]  # Net2's spec, dual -> plan
 
@@ -162,9 +164,7 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
               "bits": 8, "r": s.upscale} for s in d.stages]
     fl = [{"name": f["name"], "width": int(f["width"]), "height": int(f["height"]),
            "folder": str((golden / f["name"]).resolve()),
-           "taps": list(f.get("taps", f.get("files", []))),
-           **({} if video is None else {"video": {**video_run(
-               video, clock_mhz, int(f["width"]), int(f["height"])).job(), "timing": video}})}
+           "taps": list(f.get("taps", f.get("files", [])))}
           for f in frames]
     bound = max(d.latency_cycles(f["width"]) for f in fl)
     if rtl.plan is not None and not rtl.plan.full:  # folded: every pixel takes its cycles
@@ -227,12 +227,17 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
           simulator: str = "icarus", stall: float = DEFAULT_STALL, seed: int = 1,
           frames: list[str] | None = None, build_root: str | Path | None = None,
           plan: PlanMaker | None = None, video: str | None = None,
-          raster: bool = True) -> CosimResult:
+          fifo_depth: int | None = None, raster: bool = True,
+          video_bench: str = "plain") -> CosimResult:
     """Co-simulate the engine of ``program`` (default: the set's) against golden set ``golden``;
-    ``plan`` (a function of the program's Net2 spec) folds it; ``video`` (a timing such as
-    ``720p60``, scaled to each frame) feeds the input at that timing into a FIFO, no
-    back-pressure on the source and none on the output, instead of the seeded stalls;
-    ``raster`` builds ``hwsr_top`` with the HR raster output stage."""
+    ``plan`` (a function of the program's Net2 spec) folds it; ``raster`` builds ``hwsr_top``
+    with the HR raster output stage. ``video`` (a timing such as ``720p60``, scaled to each
+    frame) feeds the input at that timing, no back-pressure on the source and none on the
+    output: ``video_bench="plain"`` runs the core in the plain ``tb_video``, its input FIFO
+    ``fifo_depth`` words (default: the periodic model's largest fill for the plan,
+    :func:`hwsr.video_timing.fifo_model`), the final output compared bit for bit;
+    ``"cocotb"`` runs ``hwsr_top`` in the cocotb testbench (every tap compared, and the
+    clocks the core's output waits on the raster stage counted)."""
     root = Path(golden)
     env = _which_sim(simulator)
     if not 0 <= stall < 1:
@@ -242,6 +247,8 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
             video_run(video, 600.0, 1, 1)
         except ValueError as e:
             raise RtlError(str(e)) from None
+    if fifo_depth is not None and fifo_depth < 1:
+        raise RtlError(f"the input FIFO depth must be >= 1, got {fifo_depth}")
     manifest, set_program = load_set(root)
     chosen = [f for f in manifest["frames"] if frames is None or f["name"] in frames]
     if not chosen:
@@ -253,9 +260,15 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
     folding = None if plan is None else plan(chosen_program.net2.spec,
                                              chosen_program.net1 is not None)
     rtl = emitted_for(chosen_program, max_width, broot, folding, raster)
+    clock = folding.budget.clock_mhz if folding is not None else 600.0
+    if video is not None and video_bench == "plain":
+        cpp = folding.cycles_per_pixel if folding is not None else 1
+        out = _video_frames(rtl, simulator, env, root, chosen, video, clock, cpp, fifo_depth)
+        return CosimResult(simulator, chosen_program, rtl.design, rtl.digest,
+                           time.perf_counter() - t0 - sum(f.wall_s for f in out), out,
+                           folding)
     results = rtl.folder / f"results-{simulator}-{os.getpid()}.json"
     results.unlink(missing_ok=True)
-    clock = folding.budget.clock_mhz if folding is not None else 600.0
     job = _job(rtl, root, chosen, 0.0 if video else stall, seed, results, video, clock,
                raster)
     try:
@@ -270,3 +283,39 @@ def cosim(golden: str | Path, *, program: EngineProgram | None = None,
                        f"{rtl.folder}")
     return CosimResult(simulator, chosen_program, rtl.design, rtl.digest, build_s, out,
                        folding)
+
+
+def _video_frames(rtl: EmittedRtl, simulator: str, env: dict[str, str], golden: Path,
+                  frames: list[dict[str, Any]], video: str, clock_mhz: float,
+                  cycles_per_pixel: int, fifo_depth: int | None) -> tuple[FrameResult, ...]:
+    """Every frame through the plain ``tb_video`` (one build for the largest frame)."""
+    max_pixels = max(int(f["width"]) * int(f["height"]) for f in frames)
+    command = build_video_tb(rtl.folder, simulator, env, max_pixels, VERILATOR_ARGS)
+    out = []
+    for f in frames:
+        w, h = int(f["width"]), int(f["height"])
+        run = video_run(video, clock_mhz, w, h)
+        depth = fifo_depth if fifo_depth is not None else fifo_model(run, cycles_per_pixel)
+        res = run_video_frame(command, rtl.folder, golden / f["name"], run, depth, env)
+        if res.status == "ERROR":
+            raise RtlError(f"tb_video printed no VIDEO line for {f['name']}: {res.text}")
+        out.append(_video_result(f["name"], w, h, video, res))
+    return tuple(out)
+
+
+def _video_result(name: str, w: int, h: int, timing: str, res: VideoOutcome) -> FrameResult:
+    v = res.fields
+    passed = res.status == "PASS"
+    overflow = ({k: v[k] for k in ("tick", "pixel", "row", "col", "cycle")}
+                if res.status == "OVERFLOW" else None)
+    outputs = v.get("outputs", 0)
+    mismatch = res.mismatch if res.mismatch and res.mismatch.get("tap") != "framing" else None
+    return FrameResult(
+        name, w, h, completed=passed, cycles=v["cycles"] if passed else None,
+        latency=v["first_out"] - v["first_in"] if outputs else None, wall_s=res.wall_s,
+        taps=(TapResult("net2.out", outputs, mismatch),),
+        framing_error=bool(res.mismatch and res.mismatch.get("tap") == "framing"),
+        video={"timing": timing, "status": res.status, "fifo_depth": v["depth"],
+               "max_fill": v["max_fill"], "first_in": v.get("first_in"),
+               "last_out_cycle": v.get("last_out"), "next_frame_cycle": v.get("next_frame"),
+               "overflow": overflow})

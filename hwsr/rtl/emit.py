@@ -41,6 +41,7 @@ from hwsr.rtl.fold import fold_roms, folded_units
 from hwsr.rtl.load import LOAD_FILE, load_image, load_map
 from hwsr.rtl.tb import render_tb
 from hwsr.rtl.tb_top import axis_files
+from hwsr.rtl.tb_video import TB_VIDEO_FILE, render_tb_video
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
 
@@ -114,9 +115,10 @@ def design_files(program: EngineProgram, max_width: int, source: str = "",
         files[LOAD_FILE] = load_image(program, units)
         files[PRELOAD_FILE] = leaf_source(PRELOAD_FILE)
         files[PRELOAD_LIST] = f"{PRELOAD_FILE}\n" + files["files.f"]
+    wr_addr_bits = load["addr_bits"] if load else 0
     files[TB_FILE] = render_tb(design, tb_max_pixels, load)
-    files.update(axis_files(design, raster, source, tb_max_pixels,
-                            load["addr_bits"] if load else 0))
+    files[TB_VIDEO_FILE] = render_tb_video(design, tb_max_pixels, wr_addr_bits)
+    files.update(axis_files(design, raster, source, tb_max_pixels, wr_addr_bits))
     files.update(rom_images(program))
     return design, files
 

@@ -18,9 +18,10 @@ from hwsr.report import EngineReport, engine_report
 from hwsr.rtl.cosim import CosimResult, FrameResult
 from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.fold import folded_units
+from hwsr.rtl.schedule import design_halos, folded_latency
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
-from hwsr.video_timing import fifo_model, video_run
+from hwsr.video_timing import TIMINGS, fifo_model, fifo_overflow, video_run
 
 _INST = re.compile(r"(hwsr_conv|hwsr_window|hwsr_residual) #\((.*?)\) (\w+) \(")
 _PARAM = re.compile(r"\.(\w+)\(([^(){}]*)\)")
@@ -82,7 +83,7 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
         p = result.plan
         lines.append(f"folded engine: {p.multipliers:,} multipliers, {p.cycles_per_pixel} "
                      f"cycles per LR pixel ({'shared by both stages' if p.shared else 'separate'}"
-                     "); its latency is measured, not predicted")
+                     "); latency predicted by its schedule model (hwsr.rtl.schedule)")
     for f in result.frames:
         lines.append(_frame_line(f, result, stall))
         if f.video is not None and result.plan is not None:
@@ -95,6 +96,10 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
     n_ok = sum(f.ok for f in result.frames)
     lines.append(f"{n_ok}/{len(result.frames)} frames bit-exact on every tap"
                  + ("" if result.ok else ": FAIL"))
+    slow = video_late(result)
+    if slow:
+        lines.append(f"not real-time at video timing in {len(slow)} frame(s) "
+                     f"({', '.join(slow)}): FAIL")
     late = latency_differs(result, stall)
     if late:
         lines.append(f"latency differs from hwsr report's in {len(late)} frame(s) "
@@ -102,14 +107,22 @@ def cosim_lines(result: CosimResult, stall: float) -> list[str]:
     return lines
 
 
+def predicted_latency(result: CosimResult, f: FrameResult) -> int:
+    """The latency ``hwsr report`` predicts for frame ``f`` without stalls: its formula for the
+    one-pixel-per-clock engine, the schedule model (:mod:`hwsr.rtl.schedule`) for the
+    folded one."""
+    if result.plan is None or result.plan.full:
+        return report_latency(result.program, f.width)
+    return folded_latency(result.plan, design_halos(result.design), f.width, f.height,
+                          result.design.max_width)
+
+
 def latency_differs(result: CosimResult, stall: float) -> list[str]:
-    """Frames whose measured latency is not the report's: a failure of the one-pixel-per-clock
-    engine, whose latency the report predicts (only measured without stalls; the folded
-    engine's latency is measured, not predicted)."""
-    if stall != 0 or (result.plan is not None and not result.plan.full):
+    """Frames whose latency measured without stalls is not the predicted one: a failure."""
+    if stall != 0:
         return []
-    return [f.name for f in result.frames
-            if f.latency is not None and f.latency != report_latency(result.program, f.width)]
+    return [f.name for f in result.frames if f.video is None and f.latency is not None
+            and f.latency != predicted_latency(result, f)]
 
 
 def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
@@ -118,7 +131,7 @@ def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
         "simulator": result.simulator, "design_hash": result.digest, "stall": stall,
         "ok": result.ok, "build_s": result.build_s,
         "frames": [{**{k: v for k, v in asdict(f).items() if k != "taps"}, "ok": f.ok,
-                    "latency_report": report_latency(result.program, f.width),
+                    "latency_report": predicted_latency(result, f),
                     "taps": [{**asdict(t), "ok": t.ok} for t in f.taps]}
                    for f in result.frames],
     }
@@ -126,10 +139,9 @@ def cosim_json(result: CosimResult, stall: float) -> dict[str, Any]:
 
 def _frame_line(f: FrameResult, result: CosimResult, stall: float) -> str:
     taps = sum(t.ok for t in f.taps)
-    want = report_latency(result.program, f.width)
     lat = "-" if f.latency is None else f"{f.latency}"
-    folded = result.plan is not None and not result.plan.full
-    if stall == 0 and f.latency is not None and not folded:
+    if stall == 0 and f.latency is not None and f.video is None:
+        want = predicted_latency(result, f)
         lat += f" (report {want}{'' if want == f.latency else ' DIFFERS'})"
     status = "pass" if f.ok else ("INCOMPLETE" if not f.completed else "FAIL")
     if f.framing_error:
@@ -157,18 +169,51 @@ def folded_figures_lines(program: EngineProgram, design: EngineDesign,
         f"bits ({'equal' if lb == rows - res_rows else 'DIFFER'})",
         f"residual delay lines: RTL {delay:,} bits (per layer its lag, window register and "
         f"output FIFO); output FIFOs {fifo:,} bits (data and accumulator probe)",
-        "latency: the folded engine's is measured by hwsr cosim (not predicted yet)",
+        f"latency at width {w}, no stalls: hwsr report's schedule model "
+        f"{folded_latency(plan, design_halos(design), w, plan.budget.height):,} cycles (first "
+        "input to first output; hwsr cosim --stall 0 holds the RTL to it)",
     ]
 
 
 def video_line(f: FrameResult, plan: FoldPlan) -> str:
-    """A frame fed at video timing: the FIFO's largest fill against the periodic model, the
-    last output against the frame period."""
+    """A frame fed at video timing: the FIFO's largest fill (or its first overflow) against the
+    periodic model, the frame's cycles against the frame period, the last output against the
+    next frame's first active pixel."""
     assert f.video is not None
-    run = video_run(f.video["timing"], plan.budget.clock_mhz, f.width, f.height) \
-        if "timing" in f.video else None
-    model = fifo_model(run, plan.cycles_per_pixel) if run is not None else None
-    period = f" of a {float(run.frame_cycles):,.0f}-cycle frame period" if run else ""
-    return (f"video: input FIFO largest fill {f.video['max_fill']:,} (periodic model at "
-            f"{plan.cycles_per_pixel} cycles per pixel: {model:,}); last output at cycle "
-            f"{f.video['last_out_cycle']:,}{period}")
+    v, cpp = f.video, plan.cycles_per_pixel
+    run = video_run(v["timing"], plan.budget.clock_mhz, f.width, f.height)
+    head = (f"video {v['timing']} ({run.h_total}x{run.v_total} ticks, {run.num} per {run.den} "
+            f"cycles): input FIFO depth {v['fifo_depth']:,}, ")
+    over = v.get("overflow")
+    if over is not None:
+        model = fifo_overflow(run, cpp, v["fifo_depth"])
+        where = ("never" if model is None else f"at pixel {model[0]:,} (row "
+                 f"{model[0] // f.width}, col {model[0] % f.width}), tick {model[1]:,}")
+        return (head + f"OVERFLOW at pixel {over['pixel']:,} (row {over['row']}, col "
+                f"{over['col']}), tick {over['tick']:,}, cycle {over['cycle']:,}; periodic "
+                f"model at {cpp} cycles per pixel overflows {where}: not real-time")
+    text = (head + f"largest fill {v['max_fill']:,} (periodic model at {cpp} cycles per "
+            f"pixel: {fifo_model(run, cpp):,})")
+    if f.cycles is None:
+        return text
+    period, nxt, last = run.frame_cycles, v["next_frame_cycle"], v["last_out_cycle"]
+    return (text + f"; {f.cycles:,} cycles first input to last output "
+            f"({'within' if f.cycles <= period else 'OVER'} the {float(period):,.0f}-cycle "
+            f"frame period); last output at cycle {last:,}, "
+            f"{'before' if last < nxt else 'AFTER'} the next frame's first pixel at {nxt:,}")
+
+
+def video_late(result: CosimResult) -> list[str]:
+    """Frames fed at video timing that were not real time: the FIFO overflowed (or the frame
+    did not complete), or, on a frame of the timing's own size, the last output came after
+    the next frame's first active pixel. A smaller frame's blanking is scaled down with it
+    (one line for a few rows), shorter than the engine's flush: its line says AFTER, it does
+    not fail."""
+    return [f.name for f in result.frames if f.video is not None and (
+        f.video.get("overflow") is not None or f.cycles is None
+        or (_native(f) and f.video["last_out_cycle"] >= f.video["next_frame_cycle"]))]
+
+
+def _native(f: FrameResult) -> bool:
+    t = TIMINGS[f.video["timing"]] if f.video is not None else None
+    return t is not None and (t.width, t.height) == (f.width, f.height)

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hwsr.folding import FoldPlan
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.design import RtlError, conv_parameters, engine_design
 from hwsr.rtl.emit import leaf_source
+from hwsr.rtl.fold import FoldedUnit
 
 
 def _memories(dump: str) -> list[tuple[str, int]]:
@@ -124,17 +126,13 @@ def _unit_script(params: dict[str, object], synth: bool) -> str:
     tail = "synth -top hwsr_mac -flatten\nabc -g AND,NAND,OR,NOR,XOR,XNOR,MUX\n" \
            "tee -o ltp.txt ltp -noff\n" if synth else ""
     return (f"read_verilog -defer hwsr_fifo.v hwsr_mac.v\nchparam {sets} hwsr_mac\n"
-            "hierarchy -top hwsr_mac\nproc\nflatten\nopt_expr\nopt_clean\nwreduce\nopt_clean\n"
-            "memory -nomap\n"
-            "tee -o mul.txt dump t:$mul\ntee -o mem.txt dump t:$mem_v2\n"
-            f"tee -o stat.txt stat -width\n{tail}")
+            + _flat_script("hwsr_mac") + tail)
 
 
-def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: bool = False,
-                   timeout_s: float = 1800) -> UnitSynthesis:
-    """yosys on one MAC unit of the folded engine: multipliers by kind, cells, flip-flops,
-    memory bits before techmap; with ``synth``, the longest path after a generic synth."""
-
+def _unit_job(program: EngineProgram, plan: FoldPlan,
+              unit: str) -> tuple[FoldedUnit, dict[str, object], dict[str, str]]:
+    """One MAC unit of the plan: the unit, its module parameters (accumulator probe off)
+    and its memory images; a missing yosys or unit is a one-line refusal."""
     from hwsr.rtl.fold import fold_roms, folded_units
 
     if shutil.which("yosys") is None:
@@ -145,7 +143,16 @@ def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: 
         raise RtlError(f"no MAC unit {unit} in this plan")
     params: dict[str, object] = {**fu.parameters(), "PROBE": 0, **{
         f"{k.upper()}_FILE": f'"{p}"' for k, p in fu.rom_paths().items()}}
-    with _yosys_run(("hwsr_fifo.v", "hwsr_mac.v"), fold_roms(program, (fu,)),
+    return fu, params, fold_roms(program, (fu,))
+
+
+def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: bool = False,
+                   timeout_s: float = 1800) -> UnitSynthesis:
+    """yosys on one MAC unit of the folded engine: multipliers by kind, cells, flip-flops,
+    memory bits before techmap; with ``synth``, the longest path after a generic synth."""
+
+    fu, params, roms = _unit_job(program, plan, unit)
+    with _yosys_run(("hwsr_fifo.v", "hwsr_mac.v"), roms,
                     _unit_script(params, synth), unit, timeout_s) as (folder, seconds):
         muls = _mul_widths((folder / "mul.txt").read_text())
         mems = _memories((folder / "mem.txt").read_text())
@@ -153,9 +160,8 @@ def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: 
         ltp = (folder / "ltp.txt").read_text() if synth else ""
     data = (fu.stage.weight_bits, fu.layers[0].in_bits + 1)
     n_data = sum(1 for w in muls if tuple(sorted(w)) == tuple(sorted(data)))
-    ffs = sum(int(w) * int(n) for w, n in re.findall(r"\$\w*dff\w*_(\d+)\s+(\d+)", stat))
     return UnitSynthesis(fu.name, n_data, len(muls) - n_data,
-                         _last_int(r"Number of cells:\s+(\d+)", stat) or 0, ffs,
+                         _last_int(r"Number of cells:\s+(\d+)", stat) or 0, _ff_bits(stat),
                          sum(b for _, b in mems), _last_int(r"length=(\d+)", ltp), seconds)
 
 
@@ -180,3 +186,129 @@ def _yosys_run(leaves: tuple[str, ...], roms: dict[str, str], script: str, what:
         if run.returncode != 0:
             raise RtlError(f"yosys failed on {what}: {(run.stderr or run.stdout).strip()[:200]}")
         yield folder, seconds
+
+
+# ---- the whole engine ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineSynthesis:
+    """What yosys counts in the whole emitted ``hwsr_engine`` (both stages, every unit)."""
+
+    max_width: int  # MAXW the engine was emitted at
+    data_multipliers: int  # $mul cells of a weight by an activation (before techmap)
+    other_multipliers: int  # $mul cells with other operand widths
+    cells: int  # cells after proc/flatten/opt (before techmap)
+    flip_flop_bits: int  # bits of $dff-type cells
+    memory_bits: int  # $mem_v2 bits: line buffers, weight/bias/shift memories, FIFOs, delays
+    seconds: float
+
+
+def engine_synthesis(program: EngineProgram, plan: FoldPlan, max_width: int = 1280,
+                     timeout_s: float = 3600) -> EngineSynthesis:
+    """yosys on the whole folded engine (``proc; flatten; opt; wreduce; memory -nomap``,
+    before techmap, accumulator probes off): multipliers, cells, flip-flops, memory bits."""
+    from hwsr.rtl.emit import TOP_FILE, design_files, leaf_modules
+
+    if shutil.which("yosys") is None:
+        raise RtlError("yosys not found: install the 'yosys' package (apt-get install yosys)")
+    _, files = design_files(program, max_width, plan=plan)
+    leaves = leaf_modules(plan)
+    extra = {k: v for k, v in files.items() if k.startswith("rom/")}
+    # the accumulator probes are testbench wires: every unit instance without them
+    extra[TOP_FILE] = files[TOP_FILE].replace("hwsr_mac #(", "hwsr_mac #(.PROBE(0), ")
+    script = f"read_verilog -defer {' '.join(leaves)} {TOP_FILE}\n" + _flat_script("hwsr_engine")
+    with _yosys_run(leaves, extra, script, "hwsr_engine", timeout_s) as (folder, seconds):
+        muls = _mul_widths((folder / "mul.txt").read_text())
+        mems = _memories((folder / "mem.txt").read_text())
+        stat = (folder / "stat.txt").read_text()
+    st = engine_design(program, 8).stages[0]
+    data = tuple(sorted((st.weight_bits, st.layers[0].in_bits + 1)))
+    n_data = sum(1 for w in muls if tuple(sorted(w)) == data)
+    return EngineSynthesis(max_width, n_data, len(muls) - n_data,
+                           _last_int(r"Number of cells:\s+(\d+)", stat) or 0, _ff_bits(stat),
+                           sum(b for _, b in mems), seconds)
+
+
+def _flat_script(top: str) -> str:
+    """Elaborate ``top`` flat, before techmap, and write the $mul, $mem_v2 and stat reports."""
+    return (f"hierarchy -top {top}\nproc\nflatten\nopt_expr\nopt_clean\nwreduce\nopt_clean\n"
+            "memory -nomap\n"
+            "tee -o mul.txt dump t:$mul\ntee -o mem.txt dump t:$mem_v2\n"
+            "tee -o stat.txt stat -width\n")
+
+
+def _ff_bits(stat: str) -> int:
+    return sum(int(w) * int(n) for w, n in re.findall(r"\$\w*dff\w*_(\d+)\s+(\d+)", stat))
+
+
+# ---- logic depth per pipeline stage of one MAC unit ------------------------------------------
+
+_CLOCK_PORTS = {"C", "CLK"}
+
+
+def register_depths(netlist: dict[str, Any], top: str) -> dict[str, int]:
+    """Longest path in gate levels (every non-flip-flop cell one level, as ``ltp`` counts)
+    into each register of a gate-level yosys JSON ``netlist``: register name (its Q net's
+    name without the bit index) → the deepest of its bits' D, enable and reset inputs.
+    Paths start at flip-flop outputs, module inputs and constants (level 0)."""
+    mod = netlist["modules"][top]
+    driver: dict[int, dict[str, Any]] = {}
+    ffs = []
+    for cell in mod["cells"].values():
+        outs = [p for p, d in cell["port_directions"].items() if d == "output"]
+        if "DFF" in cell["type"]:
+            ffs.append(cell)
+            continue
+        for p in outs:
+            for b in cell["connections"][p]:
+                if isinstance(b, int):
+                    driver[b] = cell
+    memo: dict[int, int] = {}
+
+    def level(bit: int | str) -> int:
+        if not isinstance(bit, int) or bit not in driver:
+            return 0
+        stack = [bit]
+        while stack:  # iterative depth-first: netlists are deeper than Python's recursion
+            b = stack[-1]
+            ins = [x for p, d in driver[b]["port_directions"].items() if d == "input"
+                   for x in driver[b]["connections"][p] if isinstance(x, int) and x in driver]
+            todo = [x for x in ins if x not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            memo[b] = 1 + max((memo[x] for x in ins), default=0)
+            stack.pop()
+        return memo[bit]
+
+    # a bit's name: a visible net's where there is one (later entries win), without abc's
+    # "$abc$<n>$" prefix
+    names = {b: re.sub(r"^\$abc\$\d+\$", "", n) for n, net in sorted(
+        mod["netnames"].items(), key=lambda kv: -kv[1].get("hide_name", 0))
+        for b in net["bits"] if isinstance(b, int)}
+    depth: dict[str, int] = {}
+    for ff in ffs:
+        d = max((level(x) for p, bits in ff["connections"].items() if p not in _CLOCK_PORTS
+                 and ff["port_directions"][p] == "input" for x in bits), default=0)
+        for q in ff["connections"]["Q"]:
+            name = names.get(q, "?") if isinstance(q, int) else "?"
+            key = re.sub(r"\[\d+\]$", "", name)
+            depth[key] = max(depth.get(key, 0), d)
+    return depth
+
+
+def unit_register_depths(program: EngineProgram, plan: FoldPlan, unit: str,
+                         timeout_s: float = 1800) -> tuple[dict[str, int], int, float]:
+    """Generic ``synth`` and ``abc -g`` of one MAC unit, then :func:`register_depths`;
+    returns the depths, ``ltp``'s longest path (the largest depth must equal it) and the
+    yosys seconds."""
+    import json
+
+    _, params, roms = _unit_job(program, plan, unit)
+    script = _unit_script(params, True) + "write_json net.json\n"
+    with _yosys_run(("hwsr_fifo.v", "hwsr_mac.v"), roms, script, unit,
+                    timeout_s) as (folder, seconds):
+        netlist = json.loads((folder / "net.json").read_text())
+        ltp = _last_int(r"length=(\d+)", (folder / "ltp.txt").read_text())
+    return register_depths(netlist, "hwsr_mac"), ltp or 0, seconds
