@@ -33,6 +33,8 @@ CONV_REGISTERS = 2  # pipeline registers of one conv layer: the window and the o
 TAIL_REGISTERS = 1  # the residual/pixel-shuffle output register of a stage
 PIXEL_BITS = 8
 DESIGN_FILE = "design.json"  # an emitted folder's description (hwsr.rtl.emit)
+PRELOAD_FILE = "hwsr_preload.v"  # not synthesizable: compiled first, it preloads the RAMs
+PRELOAD_LIST = "files_preload.f"  # the folded engine's simulation sources: the preload first
 
 
 class RtlError(ValueError):

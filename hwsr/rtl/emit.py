@@ -36,7 +36,15 @@ from hwsr.folding import FoldPlan, plan_json
 from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.axis_top import AXIS_FILES
-from hwsr.rtl.design import DESIGN_FILE, EngineDesign, RtlError, engine_design, stages_json
+from hwsr.rtl.design import (
+    DESIGN_FILE,
+    PRELOAD_FILE,
+    PRELOAD_LIST,
+    EngineDesign,
+    RtlError,
+    engine_design,
+    stages_json,
+)
 from hwsr.rtl.fold import fold_roms, folded_units
 from hwsr.rtl.load import LOAD_FILE, load_image, load_map
 from hwsr.rtl.tb import render_tb
@@ -51,8 +59,6 @@ FOLDED_MODULES = ("hwsr_window.v", "hwsr_fifo.v", "hwsr_mac.v", "hwsr_residual.v
 _INCLUDE = re.compile(r'^`include "([\w.]+)"\n', re.MULTILINE)
 TOP_FILE = "hwsr_engine.v"
 TB_FILE = "tb_engine.v"
-PRELOAD_FILE = "hwsr_preload.v"  # not synthesizable: compiled first, it preloads the RAMs
-PRELOAD_LIST = "files_preload.f"
 
 
 @dataclass(frozen=True)

