@@ -31,6 +31,7 @@ from hwsr.program import EngineProgram
 from hwsr.rom import rom_images
 from hwsr.rtl.design import EngineDesign, RtlError, engine_design
 from hwsr.rtl.fold import fold_roms, folded_units
+from hwsr.rtl.fusesoc import CORE_FILE, render_core
 from hwsr.rtl.tb import render_tb
 from hwsr.rtl.top import render_top
 from hwsr.rtl.top_fold import render_folded_top
@@ -93,6 +94,7 @@ def design_files(program: EngineProgram, max_width: int, source: str = "",
     files[TB_FILE] = render_tb(design, tb_max_pixels)
     files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE))
     files.update(rom_images(program))
+    files[CORE_FILE] = render_core(files, source)  # FuseSoC core, from the same file list
     return design, files
 
 
