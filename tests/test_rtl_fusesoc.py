@@ -51,6 +51,7 @@ def test_core_lists_the_emitted_folder(emitted: EmittedRtl) -> None:
     assert targets["sim"]["toplevel"] == "tb_engine"
     assert "HWSR_PACKED_MAC" not in targets["sim_verilator"]["parameters"]
     assert {"FRAME", "ROM_DIR"} <= set(targets["sim"]["parameters"])
+    assert targets["lint"]["flow_options"] == {"tool": "verilator", "verilator_options": ["-Wall"]}
 
 
 def test_vlnv_names_a_model_given_by_path() -> None:

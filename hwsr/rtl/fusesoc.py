@@ -6,9 +6,9 @@ the emitted folder is in the core too. Its parts:
 * filesets: ``rtl`` (the design sources in ``files.f``'s order), ``images`` (every memory
   image ``$readmemh`` reads, copied to the same relative path in the tool's work folder,
   where ``ROM_DIR``'s default ``rom/`` finds them) and ``tb`` (the plain testbench);
-* targets: ``default`` (the engine: ``hwsr_engine``), ``sim`` (Icarus, the testbench with the
-  lane-packed MAC sums), ``sim_verilator`` (Verilator ``--binary``, the plain sums) and
-  ``lint`` (``verilator --lint-only -Wall`` on the engine);
+* targets (edalize's flow API): ``default`` (the engine: ``hwsr_engine``), ``sim`` (Icarus,
+  the testbench with the lane-packed MAC sums), ``sim_verilator`` (Verilator ``--binary``,
+  the plain sums) and ``lint`` (``verilator --lint-only -Wall`` on the engine);
 * parameters: the testbench's ``FRAME``/``STALL``/``SEED`` plusargs, ``MAXPIX``, ``ROM_DIR``.
 
 The core is data (a nested mapping) written as block YAML; its name is the VLNV
@@ -83,16 +83,14 @@ def core_data(files: Mapping[str, str], source: str) -> dict[str, Any]:
         "targets": {
             "default": {"filesets": ["rtl", "images"], "toplevel": PurePosixPath(TOP_FILE).stem,
                         "parameters": ["ROM_DIR"]},
-            "sim": {**sim, "default_tool": "icarus",
-                    "parameters": [*TB_PARAMETERS, "HWSR_PACKED_MAC"],
-                    "tools": {"icarus": {"iverilog_options": ["-g2005"]}}},
-            "sim_verilator": {**sim, "default_tool": "verilator", "parameters": TB_PARAMETERS,
-                              "tools": {"verilator": {"mode": "binary",
-                                                      "verilator_options": ["--timing", "-Wno-fatal"]}}},
+            "sim": {**sim, "parameters": [*TB_PARAMETERS, "HWSR_PACKED_MAC"], "flow": "sim",
+                    "flow_options": {"tool": "icarus", "iverilog_options": ["-g2005"]}},
+            "sim_verilator": {**sim, "parameters": TB_PARAMETERS, "flow": "sim",
+                              "flow_options": {"tool": "verilator", "mode": "binary",
+                                               "verilator_options": ["--timing", "-Wno-fatal"]}},
             "lint": {"filesets": ["rtl"], "toplevel": PurePosixPath(TOP_FILE).stem,
-                     "default_tool": "verilator",
-                     "tools": {"verilator": {"mode": "lint-only",
-                                             "verilator_options": ["-Wall"]}}},
+                     "flow": "lint",
+                     "flow_options": {"tool": "verilator", "verilator_options": ["-Wall"]}},
         },
         "parameters": PARAMETERS,
     }
