@@ -94,7 +94,7 @@ def design_files(program: EngineProgram, max_width: int, source: str = "",
     files[TB_FILE] = render_tb(design, tb_max_pixels)
     files["files.f"] = "".join(f"{n}\n" for n in (*leaves, TOP_FILE))
     files.update(rom_images(program))
-    files[CORE_FILE] = render_core(files, source)  # FuseSoC core, from the same file list
+    files[CORE_FILE] = render_core(files, source, TOP_FILE, TB_FILE)  # FuseSoC core
     return design, files
 
 

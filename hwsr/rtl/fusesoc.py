@@ -65,30 +65,31 @@ def vlnv(source: str) -> str:
     return f"{VENDOR}:{LIBRARY}:{name}:{__version__}"
 
 
-def core_data(files: Mapping[str, str], source: str) -> dict[str, Any]:
-    """The core as data, from the emitted folder's files (relative path → text)."""
-    from hwsr.rtl.emit import TB_FILE, TOP_FILE  # emit calls this module: import late
-
+def core_data(files: Mapping[str, str], source: str, top_file: str,
+              tb_file: str) -> dict[str, Any]:
+    """The core as data, from the emitted folder's files (relative path → text), the top
+    level's and the testbench's file names (each file's module is named as the file)."""
     sources = files["files.f"].split()
     images = sorted(rel for rel in files if rel.endswith(IMAGE_SUFFIXES))
-    sim = {"filesets": ["rtl", "images", "tb"], "toplevel": PurePosixPath(TB_FILE).stem}
+    top = PurePosixPath(top_file).stem
+    sim = {"filesets": ["rtl", "images", "tb"], "toplevel": PurePosixPath(tb_file).stem}
     return {
         "name": vlnv(source),
         "description": f"hwsr dual-stage SR engine, emitted by hwsr rtl from {source or 'a program'}",
         "filesets": {
             "rtl": {"files": sources, "file_type": "verilogSource"},
             "images": {"files": [{rel: {"copyto": rel}} for rel in images], "file_type": "user"},
-            "tb": {"files": [TB_FILE], "file_type": "verilogSource"},
+            "tb": {"files": [tb_file], "file_type": "verilogSource"},
         },
         "targets": {
-            "default": {"filesets": ["rtl", "images"], "toplevel": PurePosixPath(TOP_FILE).stem,
+            "default": {"filesets": ["rtl", "images"], "toplevel": top,
                         "parameters": ["ROM_DIR"]},
             "sim": {**sim, "parameters": [*TB_PARAMETERS, "HWSR_PACKED_MAC"], "flow": "sim",
                     "flow_options": {"tool": "icarus", "iverilog_options": ["-g2005"]}},
             "sim_verilator": {**sim, "parameters": TB_PARAMETERS, "flow": "sim",
                               "flow_options": {"tool": "verilator", "mode": "binary",
                                                "verilator_options": ["--timing", "-Wno-fatal"]}},
-            "lint": {"filesets": ["rtl"], "toplevel": PurePosixPath(TOP_FILE).stem,
+            "lint": {"filesets": ["rtl"], "toplevel": top,
                      "flow": "lint",
                      "flow_options": {"tool": "verilator", "verilator_options": ["-Wall"]}},
         },
@@ -96,10 +97,10 @@ def core_data(files: Mapping[str, str], source: str) -> dict[str, Any]:
     }
 
 
-def render_core(files: Mapping[str, str], source: str) -> str:
+def render_core(files: Mapping[str, str], source: str, top_file: str, tb_file: str) -> str:
     """``hwsr_engine.core``'s text (``CAPI=2:`` then the core as block YAML)."""
     return "\n".join([PREAMBLE, "# written by hwsr rtl beside files.f; see docs/rtl.md",
-                      *yaml_lines(core_data(files, source))]) + "\n"
+                      *yaml_lines(core_data(files, source, top_file, tb_file))]) + "\n"
 
 
 def yaml_lines(node: Any, indent: int = 0) -> list[str]:
