@@ -111,7 +111,11 @@ def place_and_route(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
             "ecp5.json", "--freq", str(args.freq), "--report", "report.json", "--seed", "1",
             "--timing-allow-fail", "--out-of-context"]
     seconds = run_tool(argv, folder, args.timeout, "nextpnr-ecp5")
-    rep = json.loads((folder / "report.json").read_text())
+    return pnr_figures(json.loads((folder / "report.json").read_text()), seconds)
+
+
+def pnr_figures(rep: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Fmax, cells used and available, the critical path, from nextpnr's ``--report``."""
     util = {CELLS[k]: v["used"] for k, v in rep["utilization"].items() if k in CELLS}
     avail = {CELLS[k]: v["available"] for k, v in rep["utilization"].items() if k in CELLS}
     fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="--85k", choices=sorted(DEVICE))
     ap.add_argument("--package", default="CABGA381")
     ap.add_argument("--freq", type=float, default=100.0, help="nextpnr's target, MHz")
-    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per tool run")
+    ap.add_argument("--timeout", type=float, default=14400.0, help="seconds per tool run")
     args = ap.parse_args(argv)
     try:
         row = bench(args)
