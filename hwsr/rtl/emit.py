@@ -46,6 +46,7 @@ from hwsr.rtl.design import (
     stages_json,
 )
 from hwsr.rtl.fold import fold_roms, folded_units
+from hwsr.rtl.fusesoc import CORE_FILE, render_core
 from hwsr.rtl.load import LOAD_FILE, load_image, load_map
 from hwsr.rtl.tb import render_tb
 from hwsr.rtl.tb_top import axis_files
@@ -126,6 +127,7 @@ def design_files(program: EngineProgram, max_width: int, source: str = "",
     files[TB_VIDEO_FILE] = render_tb_video(design, tb_max_pixels, wr_addr_bits)
     files.update(axis_files(design, raster, source, tb_max_pixels, wr_addr_bits))
     files.update(rom_images(program))
+    files[CORE_FILE] = render_core(files, source, TOP_FILE, TB_FILE)  # FuseSoC core
     return design, files
 
 
