@@ -132,8 +132,8 @@ def _unit_script(params: dict[str, object], synth: bool) -> str:
 def _unit_job(program: EngineProgram, plan: FoldPlan,
               unit: str) -> tuple[FoldedUnit, dict[str, object], dict[str, str]]:
     """One MAC unit of the plan: the unit, its module parameters (accumulator probe off)
-    and its memory images; a missing yosys or unit is a one-line refusal."""
-    from hwsr.rtl.fold import fold_roms, folded_units
+    and its memory images (none: RAMs); a missing yosys or unit is a one-line refusal."""
+    from hwsr.rtl.fold import folded_units
 
     if shutil.which("yosys") is None:
         raise RtlError("yosys not found: install the 'yosys' package (apt-get install yosys)")
@@ -141,9 +141,8 @@ def _unit_job(program: EngineProgram, plan: FoldPlan,
     fu = next((u for u in units if u.name == unit), None)
     if fu is None:
         raise RtlError(f"no MAC unit {unit} in this plan")
-    params: dict[str, object] = {**fu.parameters(), "PROBE": 0, **{
-        f"{k.upper()}_FILE": f'"{p}"' for k, p in fu.rom_paths().items()}}
-    return fu, params, fold_roms(program, (fu,))
+    params: dict[str, object] = {**fu.parameters(), "PROBE": 0}
+    return fu, params, {}  # the unit's memories are RAMs: loaded through the port, no image
 
 
 def unit_synthesis(program: EngineProgram, plan: FoldPlan, unit: str, *, synth: bool = False,
