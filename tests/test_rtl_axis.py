@@ -253,7 +253,8 @@ def test_at_video_timing_the_raster_stage_never_holds_the_core(tmp_path: Path) -
 
     make = plan_maker(type("Args", (), {"macs": None, "clock_mhz": None,
                                         "separate": False})())
-    result = cosim(GOLDEN, video="720p60", frames=["crf24-path-37x23"], build_root=tmp_path,
+    result = cosim(GOLDEN, video="720p60", video_bench="cocotb", frames=["crf24-path-37x23"],
+                   build_root=tmp_path,
                    plan=make)
     f = result.frames[0]
     assert result.ok and f.video is not None
@@ -262,7 +263,38 @@ def test_at_video_timing_the_raster_stage_never_holds_the_core(tmp_path: Path) -
     # against one per r clocks), so there its output waits
     from hwsr.folding import full_plan
 
-    full = cosim(GOLDEN, video="720p60", frames=["checker"], build_root=tmp_path,
+    full = cosim(GOLDEN, video="720p60", video_bench="cocotb", frames=["checker"],
+                 build_root=tmp_path,
                  plan=lambda spec, dual: full_plan(spec, spec.budget, dual=dual))
     assert full.ok and full.frames[0].video is not None
     assert full.frames[0].video["core_waits"] > 0
+
+
+@needs_icarus
+def test_make_icarus_top_runs_the_folded_engine(program: EngineProgram, tmp_path: Path) -> None:
+    """sim/Makefile's icarus-top on the folded engine (its RAMs preloaded through
+    files_preload.f, the load port idle): the raster rows of two frames bit-exact; a
+    golden byte changed fails make."""
+    from hwsr.rtl.cli import plan_maker
+
+    make_plan = plan_maker(type("Args", (), {"macs": None, "clock_mhz": None,
+                                             "separate": False})())
+    rtl = emit_rtl(program, tmp_path / "rtl", max_width=40,
+                   plan=make_plan(program.net2.spec, program.net1 is not None))
+    assert (rtl.folder / "files_preload.f").is_file()
+    sim = Path(__file__).resolve().parents[1] / "sim"
+    args = ["make", "-s", "-C", str(sim), "icarus-top", f"RTL={rtl.folder}", "STALL=20",
+            "FRAMES=tiny2x3 checker"]
+    ok = subprocess.run([*args, f"GOLDEN={GOLDEN}"], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.count("PASS") == 2, ok.stdout + ok.stderr
+    bad = tmp_path / "golden"
+    shutil.copytree(GOLDEN / "tiny2x3", bad / "tiny2x3")
+    out = bad / "tiny2x3" / "net2.out.hex"
+    lines = out.read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln and not ln.startswith("//"))
+    word, *rest = lines[i].split()
+    lines[i] = " ".join([f"{int(word, 16) ^ 1:02x}", *rest])
+    out.write_text("\n".join(lines) + "\n")
+    failed = subprocess.run([*args[:-1], "FRAMES=tiny2x3", f"GOLDEN={bad}"],
+                            capture_output=True, text=True)
+    assert failed.returncode != 0 and "MISMATCH" in failed.stdout, failed.stdout

@@ -44,7 +44,7 @@ def test_core_lists_the_emitted_folder(emitted: EmittedRtl) -> None:
     images = [next(iter(f)) for f in sets["images"]["files"]]
     on_disk = sorted(p.relative_to(emitted.folder).as_posix()
                      for p in emitted.folder.rglob("*.hex"))
-    assert images == on_disk and any(i.startswith("rom/mac_") for i in images)
+    assert images == on_disk and any(i.startswith("rom/unit") for i in images)
     assert all(f[i]["copyto"] == i for f, i in zip(sets["images"]["files"], images, strict=True))
     targets = core["targets"]
     assert targets["default"]["toplevel"] == targets["lint"]["toplevel"] == "hwsr_engine"

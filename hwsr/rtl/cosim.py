@@ -164,7 +164,9 @@ def _job(rtl: EmittedRtl, golden: Path, frames: list[dict[str, Any]], stall: flo
               "bits": 8, "r": s.upscale} for s in d.stages]
     fl = [{"name": f["name"], "width": int(f["width"]), "height": int(f["height"]),
            "folder": str((golden / f["name"]).resolve()),
-           "taps": list(f.get("taps", f.get("files", [])))}
+           "taps": list(f.get("taps", f.get("files", []))),
+           **({} if video is None else {"video": {**video_run(
+               video, clock_mhz, int(f["width"]), int(f["height"])).job(), "timing": video}})}
           for f in frames]
     bound = max(d.latency_cycles(f["width"]) for f in fl)
     if rtl.plan is not None and not rtl.plan.full:  # folded: every pixel takes its cycles
