@@ -31,6 +31,7 @@ from hwsr.rtl.axis_top import (
     render_axis_top,
 )
 from hwsr.rtl.design import EngineDesign
+from hwsr.rtl.tb import open_frame_file
 
 TB_TOP_FILE = "tb_top.v"
 
@@ -110,13 +111,7 @@ module tb_top;
         if (!$value$plusargs("SEED=%d", seed)) seed = 1;
         seed0 = seed;
         if (!$value$plusargs("STALL=%d", stall)) stall = 0;
-        $sformat(fname, "%0s/input.hex", frame);
-        fd = $fopen(fname, "r");
-        if (fd == 0) begin
-            $display("tb_top: cannot open %0s", fname);
-            $finish;
-        end
-        n = $fscanf(fd, "// input: %d ch x %d rows x %d cols", ch, h, w);
+{open_input}        n = $fscanf(fd, "// input: %d ch x %d rows x %d cols", ch, h, w);
         $fclose(fd);
         if (n != 3 || ch != 3 || w * h > MAXPIX || w < 1 || h < 1) begin
             $display("tb_top: %0s: no frame size in the header, or over MAXPIX", fname);
@@ -179,6 +174,7 @@ def render_tb_top(design: EngineDesign, raster: bool = True, max_pixels: int = 8
     tie_low = "".join(f"\n        .{p.name}({p.bits}'d0),"  # e.g. a weight write port: idle
                       for p in pass_through_ports(wr_addr_bits) if p.direction == "input")
     return _TB.format(maxpix=max_pixels, r=r, dy=1 if on else r, out_w=out_bits(design, on),
+                      open_input=open_frame_file("tb_top", "input.hex"),
                       tie_low=tie_low)
 
 

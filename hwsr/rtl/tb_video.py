@@ -38,6 +38,7 @@ from typing import Any
 
 from hwsr.rtl.axis_top import pass_through_ports
 from hwsr.rtl.design import PRELOAD_LIST, EngineDesign, RtlError
+from hwsr.rtl.tb import open_frame_file
 from hwsr.video_timing import VideoRun
 
 TB_VIDEO_FILE = "tb_video.v"
@@ -101,13 +102,7 @@ module tb_video;
         if (!$value$plusargs("DEN=%d", den)) den = DEN;
         if (!$value$plusargs("H_TOTAL=%d", h_total)) h_total = H_TOTAL;
         if (!$value$plusargs("V_TOTAL=%d", v_total)) v_total = V_TOTAL;
-        $sformat(fname, "%0s/input.hex", frame);
-        fd = $fopen(fname, "r");
-        if (fd == 0) begin
-            $display("tb_video: cannot open %0s", fname);
-            $finish;
-        end
-        n = $fscanf(fd, "// input: %d ch x %d rows x %d cols", c, height, width);
+{open_input}        n = $fscanf(fd, "// input: %d ch x %d rows x %d cols", c, height, width);
         $fclose(fd);
         pixels = width * height;
         if (n != 3 || pixels > MAXPIX) begin
@@ -115,13 +110,7 @@ module tb_video;
             $finish;
         end
         $readmemh(fname, in_mem);
-        $sformat(fname, "%0s/net2.out.hex", frame);
-        fd = $fopen(fname, "r");
-        if (fd == 0) begin
-            $display("tb_video: cannot open %0s", fname);
-            $finish;
-        end
-        $fclose(fd);
+{open_expected}        $fclose(fd);
         $readmemh(fname, exp_mem);
         // tick H_TOTAL*V_TOTAL + 1 (1-based) is the next frame's first active pixel
         next_frame = ((h_total * v_total + 64'd1) * den + num - 1) / num - 1;
@@ -206,7 +195,9 @@ def render_tb_video(design: EngineDesign, max_pixels: int = 8192, wr_addr_bits: 
     """Verilog text of ``tb_video`` for ``design`` (see the module doc); a folded core's write
     port (``wr_addr_bits`` wide addresses) stays idle: its memories are preloaded."""
     tie_low = "".join(f", .{p.name}({p.bits}'d0)" for p in pass_through_ports(wr_addr_bits))
-    return _TEXT.format(maxpix=max_pixels, r=design.upscale, tie_low=tie_low)
+    return _TEXT.format(maxpix=max_pixels, r=design.upscale, tie_low=tie_low,
+                        open_input=open_frame_file("tb_video", "input.hex"),
+                        open_expected=open_frame_file("tb_video", "net2.out.hex"))
 
 
 # ---- build and run (hwsr cosim --video) ------------------------------------------------------
