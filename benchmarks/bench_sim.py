@@ -26,7 +26,13 @@ and the LLVM kernels' objects). Writes the markdown table, JSON and an SVG bar c
 measurements of other hosts already in the markdown file are kept. The last line printed is
 ``sim/ort = R (2 threads)``.
 
-Usage: ``python benchmarks/bench_sim.py [--rounds 3] [--write benchmarks/results/sim.md]``
+``--host-view avx2`` runs it all again as an AVX2-only CPU would (AVX-512, AVX-VNNI and AMX
+hidden from every library by CPUID faulting, ``benchmarks/hostview.py``): onnxruntime loses
+its VNNI kernels too, so its sim/ort is the one such a host sees, on this host's cores. With
+``--write`` that run replaces only its own section of the file.
+
+Usage: ``python benchmarks/bench_sim.py [--rounds 3] [--host-view avx2]
+[--write benchmarks/results/sim.md]``
 """
 
 from __future__ import annotations
@@ -37,10 +43,12 @@ import datetime
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import hostview
 import numba
 import numpy as np
 import onnx
@@ -239,7 +247,12 @@ def main() -> None:
                     "goes (per layer, per phase) and stop")
     ap.add_argument("--write", type=Path, help="write the results table (markdown) here, with "
                     "the JSON and the SVG plot beside it (same name, .json and .svg)")
+    ap.add_argument("--host-view", choices=["avx2"], help="run as an AVX2-only CPU would: "
+                    "AVX-512, AVX-VNNI and AMX hidden from every library (benchmarks/"
+                    "hostview.py); with --write, its own section of the file")
     args = ap.parse_args()
+    if args.host_view and not hostview.active():
+        raise SystemExit(hostview.rerun_as_avx2(sys.argv))
     torch.set_num_threads(THREADS)
     spec = load_spec(SPEC_PATH)
     program, origin = engine_program(spec)
@@ -254,7 +267,9 @@ def main() -> None:
         result["video"] = video_clip(args.video_frames)
     lines = results_table(result)
     print("\n".join(lines))
-    if args.write:
+    if args.write and hostview.active():
+        write_view_section(args.write, lines, result)
+    elif args.write:
         write_results(args.write, lines, result)
     print(f"sim/ort = {result['ratios']['sim/ort (2 threads)']:.2f} ({THREADS} threads)")
 
@@ -358,21 +373,35 @@ def write_results(path: Path, lines: list[str], result: dict) -> None:
 
 
 EARLIER = "## Earlier measurements"
+VIEW = "## Host view: AVX2 only"  # the section a --host-view avx2 run writes
+KEPT = (VIEW, EARLIER)  # sections a plain run carries over (the memory one is rewritten)
+
+
+def write_view_section(path: Path, lines: list[str], result: dict) -> None:
+    """The run under the AVX2-only view as its own section of ``path`` (the rest kept), its
+    JSON beside it (``<name>-avx2view.json``)."""
+    section = [f"{VIEW} (this CPU with AVX-512, AVX-VNNI and AMX hidden)", "",
+               "Every library of the process saw an AVX2-only CPU (CPUID faulting, "
+               "`benchmarks/hostview.py`): onnxruntime, numpy, OpenBLAS and PyTorch ran their "
+               "AVX2 code and the simulator picked its `avx2` kernel; the cores, caches and "
+               "clock are this machine's.", "", *lines[1:]]
+    write_text(path, hostview.splice_section(path, section[0], section))
+    write_text(path.with_name(path.stem + "-avx2view.json"), json.dumps(result, indent=2) + "\n")
 
 
 def earlier_section(path: Path) -> list[str]:
-    """The lines of ``path`` from its ``## Earlier measurements`` heading up to the next
-    ``## `` heading that is not part of it (the memory section is written by its own
-    benchmark), or none."""
+    """The sections of ``path`` a plain run keeps (the AVX2-only view's and the earlier
+    hosts'), each up to the next ``## `` heading, or none."""
     if not path.is_file():
         return []
     text = path.read_text(encoding="utf-8").splitlines()
-    starts = [i for i, line in enumerate(text) if line.startswith(EARLIER)]
-    if not starts:
-        return []
-    end = next((i for i in range(starts[0] + 1, len(text))
-                if text[i].startswith("## ") and not text[i].startswith(EARLIER)), len(text))
-    return ["", *text[starts[0] : end]]
+    kept: list[str] = []
+    for i, line in enumerate(text):
+        if line.startswith(KEPT):
+            end = next((j for j in range(i + 1, len(text)) if text[j].startswith("## ")),
+                       len(text))
+            kept += ["", *text[i:end]]
+    return [line for k, line in enumerate(kept) if line or (k and kept[k - 1])]
 
 
 def host_isa() -> str:
