@@ -72,23 +72,31 @@ class _Row:
     def count(self, cond: Any) -> Any:
         return self.b.zext(cond, self.vec)
 
-    def requant(self, x: Any, ch: dict[str, Any], lim: dict[str, Any]) -> tuple[Any, ...]:
-        """``(codes, |a|, overflowed, saturated)`` of one vector of sums ``x``."""
+    def fitted(self, x: Any, ch: dict[str, Any], lim: dict[str, Any]) -> tuple[Any, Any]:
+        """``(a, q)`` of one vector of sums ``x``: the biased sum before the accumulator fit,
+        and the rounded, shifted value before the output clamp."""
         b, k = self.b, self.kind
-        a = b.add(x, ch["bias"])
-        mag = self.smax(a, b.sub(self.const(0), a))
-        ovf = self.const(0)
+        a0 = a = b.add(x, ch["bias"])
         if k.fit != FIT_NONE:
-            ovf = self.count(b.or_(b.icmp_signed("<", a, lim["acc_lo"]),
-                                   b.icmp_signed(">", a, lim["acc_hi"])))
             a = (b.sub(b.and_(b.add(a, lim["acc_h"]), lim["acc_mask"]), lim["acc_h"])
                  if k.fit == FIT_WRAP else self.smin(self.smax(a, lim["acc_lo"]),
                                                      lim["acc_hi"]))
         if k.relu:
             a = self.smax(a, self.const(0))
-        q = self.round_shift(b.shl(a, ch["ls"]), ch["rs"], ch["half"])
-        sat = self.count(b.or_(b.icmp_signed("<", q, lim["lo"]),
-                               b.icmp_signed(">", q, lim["hi"])))
+        return a0, self.round_shift(self.b.shl(a, ch["ls"]), ch["rs"], ch["half"])
+
+    def outside(self, v: Any, lo: Any, hi: Any) -> Any:
+        """Lanes of ``v`` below ``lo`` or above ``hi``."""
+        return self.b.or_(self.b.icmp_signed("<", v, lo), self.b.icmp_signed(">", v, hi))
+
+    def requant(self, x: Any, ch: dict[str, Any], lim: dict[str, Any]) -> tuple[Any, ...]:
+        """``(codes, |a|, overflowed, saturated)`` of one vector of sums ``x``."""
+        b, k = self.b, self.kind
+        a, q = self.fitted(x, ch, lim)
+        mag = self.smax(a, b.sub(self.const(0), a))
+        ovf = (self.count(self.outside(a, lim["acc_lo"], lim["acc_hi"]))
+               if k.fit != FIT_NONE else self.const(0))
+        sat = self.count(self.outside(q, lim["lo"], lim["hi"]))
         return self.smin(self.smax(q, lim["lo"]), lim["hi"]), mag, ovf, sat
 
     def round_shift(self, s: Any, rs: Any, half: Any) -> Any:
@@ -124,8 +132,12 @@ def requant_ir(kind: RequantKind) -> str:
 
 
 class _Kernel:
-    """The blocks of one requantizer: a loop over the channels, in each a loop over whole
-    vectors of the row and a masked tail, then the statistics."""
+    """The blocks of one requantizer. A loop over the channels; in each, a pass over the
+    whole vectors of the row that stores the codes and keeps only the lanes' extremes of the
+    biased sum and of the shifted value (the peak follows from them); a second pass that
+    counts the overflowed and saturated lanes, run only for a row whose extremes left their
+    range (rare: most rows of a trained engine neither overflow nor saturate); a masked tail;
+    then the statistics."""
 
     def __init__(self, kind: RequantKind, fn: Any) -> None:
         from llvmlite import ir
@@ -135,7 +147,8 @@ class _Kernel:
         acc_a, self.astride, out_a, self.width, self.c_out, bias_a, ls_a, rs_a, lim_a, \
             self.stats_a = fn.args
         self.blocks = {n: fn.append_basic_block(n) for n in (
-            "entry", "chan", "vec", "tail", "tail_do", "next", "done")}
+            "entry", "chan", "vec", "vbody", "vend", "cnt", "cbody", "cend", "tail", "tail_do",
+            "next", "done")}
         b = self.b = ir.IRBuilder(self.blocks["entry"])
         self.r = _Row(kind, b)
         self.ptr = {n: b.inttoptr(a, self.i32.as_pointer()) for n, a in (
@@ -155,28 +168,50 @@ class _Kernel:
         bits = self.kind.out_bits
         return v if bits == 32 else (self.b.sext(v, t) if bits == 64 else self.b.trunc(v, t))
 
+    def load(self, row: Any, xb: Any) -> Any:
+        """Whole vector ``xb`` of an accumulator row."""
+        b = self.b
+        at = b.gep(row, [b.mul(xb, self.i64(self.kind.lanes))])
+        return b.load(b.bitcast(at, self.r.vec.as_pointer()), align=4)
+
     def channel_loop(self) -> None:
-        b, bl, i64 = self.b, self.blocks, self.i64
+        b, bl, i64, r = self.b, self.blocks, self.i64, self.r
         b.cbranch(b.icmp_signed(">", self.c_out, i64(0)), bl["chan"], bl["done"])
         b.position_at_end(bl["chan"])  # one output channel
         o = b.phi(i64, "o")
         o.add_incoming(i64(0), bl["entry"])
-        acc3 = [b.phi(self.r.vec, n) for n in ("peak", "ovf", "sat")]
+        acc3 = [b.phi(r.vec, n) for n in ("peak", "ovf", "sat")]
         for p in acc3:
             p.add_incoming(self.zero, bl["entry"])
-        rs = self.r.splat(b.load(b.gep(self.ptr["rs"], [o])))
-        ch = {"bias": self.r.splat(b.load(b.gep(self.ptr["bias"], [o]))),
-              "ls": self.r.splat(b.load(b.gep(self.ptr["ls"], [o]))), "rs": rs,
-              "half": b.ashr(b.shl(self.r.const(1), rs), self.r.const(1))}
+        rs = r.splat(b.load(b.gep(self.ptr["rs"], [o])))
+        ch = {"bias": r.splat(b.load(b.gep(self.ptr["bias"], [o]))),
+              "ls": r.splat(b.load(b.gep(self.ptr["ls"], [o]))), "rs": rs,
+              "half": b.ashr(b.shl(r.const(1), rs), r.const(1))}
         rows = (b.gep(self.ptr["acc"], [b.mul(o, self.astride)]),
                 b.gep(self.out, [b.mul(o, self.width)]))
         b.branch(bl["vec"])
-        kept = self.vector_loop(rows, ch, acc3)
+        a_min, a_max, q_min, q_max = self.store_loop(rows, ch)
+        peak = r.smax(acc3[0], r.smax(a_max, b.sub(self.zero, a_min)))
+        left = r.outside(q_min, self.lim["lo"], self.lim["hi"])
+        left = b.or_(left, r.outside(q_max, self.lim["lo"], self.lim["hi"]))
+        if self.kind.fit != FIT_NONE:
+            left = b.or_(left, r.outside(a_min, self.lim["acc_lo"], self.lim["acc_hi"]))
+            left = b.or_(left, r.outside(a_max, self.lim["acc_lo"], self.lim["acc_hi"]))
+        mask = b.bitcast(left, self.ir.IntType(self.kind.lanes))
+        b.cbranch(b.icmp_unsigned("!=", mask, mask.type(0)), bl["cnt"], bl["tail"])
+        counted = self.count_loop(rows, ch, acc3[1:])
+        b.position_at_end(bl["tail"])
+        kept = [peak]
+        for i, name in enumerate(("ovf", "sat")):
+            p = b.phi(r.vec, f"k{name}")
+            p.add_incoming(acc3[1 + i], bl["vend"])
+            p.add_incoming(counted[i], bl["cend"])
+            kept.append(p)
         tail_new, tail_end = self.tail(rows, ch, kept)
         b.position_at_end(bl["next"])
         merged = []
         for i, name in enumerate(("peak", "ovf", "sat")):
-            p = b.phi(self.r.vec, f"m{name}")
+            p = b.phi(r.vec, f"m{name}")
             p.add_incoming(kept[i], bl["tail"])
             p.add_incoming(tail_new[i], tail_end)
             merged.append(p)
@@ -186,46 +221,70 @@ class _Kernel:
             p.add_incoming(v, bl["next"])
         b.cbranch(b.icmp_signed("<", o_next, self.c_out), bl["chan"], bl["done"])
         b.position_at_end(bl["done"])
-        final = [b.phi(self.r.vec, f"f{n}") for n in range(3)]
+        final = [b.phi(r.vec, f"f{n}") for n in range(3)]
         for p, v in zip(final, merged, strict=True):
             p.add_incoming(self.zero, bl["entry"])
             p.add_incoming(v, bl["next"])
         _store_stats(b, self.stats_a, final, self.kind.lanes)
         b.ret_void()
 
-    def vector_loop(self, rows: tuple[Any, Any], ch: dict[str, Any],
-                    acc3: list[Any]) -> list[Any]:
-        """Whole vectors of the row (the body runs once more, its store and counts
-        discarded, so the loop needs no separate entry test); the counts it leaves."""
-        b, r, i64, L = self.b, self.r, self.i64, self.kind.lanes
-        b.position_at_end(self.blocks["vec"])
+    def store_loop(self, rows: tuple[Any, Any], ch: dict[str, Any]) -> list[Any]:
+        """Whole vectors of the row: codes stored; the lanes' least and greatest biased sum
+        and shifted value, as they stand in ``vend`` (0, 0, lo, lo where the row has no
+        whole vector: inside every range)."""
+        b, r, i64, bl = self.b, self.r, self.i64, self.blocks
+        b.position_at_end(bl["vec"])
         xb = b.phi(i64, "xb")
-        xb.add_incoming(i64(0), self.blocks["chan"])
-        st = [b.phi(r.vec, f"v{n}") for n in range(3)]
-        for p, init in zip(st, acc3, strict=True):
-            p.add_incoming(init, self.blocks["chan"])
-        more = b.icmp_signed("<", xb, self.n_full)
-        x_at = b.mul(xb, i64(L))
-        load_at = b.select(more, x_at, i64(0))  # never read past the row when done
-        x = b.load(b.bitcast(b.gep(rows[0], [load_at]), r.vec.as_pointer()), align=4)
-        codes, mag, ovf, sat = r.requant(x, ch, self.lim)
-        new = [r.smax(st[0], mag), b.add(st[1], ovf), b.add(st[2], sat)]
-        with b.if_then(more):
-            b.store(self.narrow(codes, self.out_v),
-                    b.bitcast(b.gep(rows[1], [x_at]), self.out_v.as_pointer()), align=1)
-        kept = [b.select(more, n, p) for n, p in zip(new, st, strict=True)]
-        xb.add_incoming(b.add(xb, i64(1)), b.block)
-        for p, v in zip(st, kept, strict=True):
-            p.add_incoming(v, b.block)
-        b.cbranch(more, self.blocks["vec"], self.blocks["tail"])
-        return kept
+        xb.add_incoming(i64(0), bl["chan"])
+        ext = [b.phi(r.vec, n) for n in ("amin", "amax", "qmin", "qmax")]
+        for p, init in zip(ext, (self.zero, self.zero, self.lim["lo"], self.lim["lo"]),
+                           strict=True):
+            p.add_incoming(init, bl["chan"])
+        b.cbranch(b.icmp_signed("<", xb, self.n_full), bl["vbody"], bl["vend"])
+        b.position_at_end(bl["vbody"])
+        a, q = r.fitted(self.load(rows[0], xb), ch, self.lim)
+        codes = r.smin(r.smax(q, self.lim["lo"]), self.lim["hi"])
+        at = b.gep(rows[1], [b.mul(xb, i64(self.kind.lanes))])
+        b.store(self.narrow(codes, self.out_v), b.bitcast(at, self.out_v.as_pointer()), align=1)
+        new = [r.smin(ext[0], a), r.smax(ext[1], a), r.smin(ext[2], q), r.smax(ext[3], q)]
+        xb.add_incoming(b.add(xb, i64(1)), bl["vbody"])
+        for p, v in zip(ext, new, strict=True):
+            p.add_incoming(v, bl["vbody"])
+        b.branch(bl["vec"])
+        b.position_at_end(bl["vend"])
+        return ext
+
+    def count_loop(self, rows: tuple[Any, Any], ch: dict[str, Any],
+                   counts: list[Any]) -> list[Any]:
+        """The row's whole vectors again, counting the overflowed and saturated lanes into
+        ``counts``; the counts as they stand in ``cend``."""
+        b, r, i64, bl = self.b, self.r, self.i64, self.blocks
+        b.position_at_end(bl["cnt"])
+        xc = b.phi(i64, "xc")
+        xc.add_incoming(i64(0), bl["vend"])
+        st = [b.phi(r.vec, n) for n in ("covf", "csat")]
+        for p, init in zip(st, counts, strict=True):
+            p.add_incoming(init, bl["vend"])
+        b.cbranch(b.icmp_signed("<", xc, self.n_full), bl["cbody"], bl["cend"])
+        b.position_at_end(bl["cbody"])
+        a, q = r.fitted(self.load(rows[0], xc), ch, self.lim)
+        ovf = (r.count(r.outside(a, self.lim["acc_lo"], self.lim["acc_hi"]))
+               if self.kind.fit != FIT_NONE else self.zero)
+        new = [b.add(st[0], ovf), b.add(st[1], r.count(r.outside(q, self.lim["lo"],
+                                                                 self.lim["hi"])))]
+        xc.add_incoming(b.add(xc, i64(1)), bl["cbody"])
+        for p, v in zip(st, new, strict=True):
+            p.add_incoming(v, bl["cbody"])
+        b.branch(bl["cnt"])
+        b.position_at_end(bl["cend"])
+        b.branch(bl["tail"])
+        return st
 
     def tail(self, rows: tuple[Any, Any], ch: dict[str, Any],
              kept: list[Any]) -> tuple[list[Any], Any]:
         """The last ``width % lanes`` pixels: lanes past the row masked out of the counts,
         stored one by one; the counts and the block that ends it."""
         b, r, i32, i64, L = self.b, self.r, self.i32, self.i64, self.kind.lanes
-        b.position_at_end(self.blocks["tail"])
         b.cbranch(b.icmp_signed(">", self.rem, i32(0)), self.blocks["tail_do"],
                   self.blocks["next"])
         b.position_at_end(self.blocks["tail_do"])

@@ -223,11 +223,13 @@ def _requant_self_test(addr: int, kind: RequantKind, out_dtype: np.dtype) -> boo
     from hwsr.sim import _naive
 
     rng = np.random.default_rng(kind.lanes + 7 * kind.rounding + 31 * kind.fit)
-    c_out, width, astride = 3, 37, 48
+    c_out, width, astride = 4, 37, 48
     acc = rng.integers(-(2**20), 2**20 + 1, (c_out, astride)).astype(np.int32)
-    acc[:, :4] = [[2**20, -(2**20), 0, 1]]
+    acc[:3, :4] = [[2**20, -(2**20), 0, 1]]
+    acc[3] = rng.integers(0, 2**9, astride)  # a row inside every range (no second pass)
     bias = rng.integers(-(2**20), 2**20 + 1, c_out).astype(np.int32)
-    ls, rs = np.array([0, 8, 1], np.int32), np.array([30, 0, 5], np.int32)
+    bias[3] = 3
+    ls, rs = np.array([0, 8, 1, 0], np.int32), np.array([30, 0, 5, 2], np.int32)
     acc_bits = 32 if kind.fit == 0 else 20
     lo, hi = {8: (0, 255), 16: (-512, 511)}.get(kind.out_bits, (-(2**20), 2**20))
     limits = _limits(acc_bits, lo, hi)
