@@ -89,7 +89,7 @@ def bench_plain(program: Any, simulator: str, w: int, h: int, tmp: Path) -> dict
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = subprocess.run([*exe, f"+FRAME={golden / f'crop{w}x{h}'}"], cwd=rtl.folder,
-                         check=True, capture_output=True, text=True).stdout
+                         check=False, capture_output=True, text=True).stdout  # verdict below
     run_s = time.perf_counter() - t0
     line = next(ln for ln in out.splitlines() if ln.startswith(("PASS", "MISMATCH")))
     assert line.startswith("PASS"), line

@@ -71,21 +71,23 @@ def test_yaml_lines_read_back_as_written() -> None:
     assert yaml.safe_load("\n".join(yaml_lines(data))) == data
 
 
-def _run_sim(emitted: EmittedRtl, frame: Path, build: Path) -> str:
+def _run_sim(emitted: EmittedRtl, frame: Path, build: Path, passes: bool = True) -> str:
+    """``fusesoc run --target sim`` on one frame: exit 0 on a pass, non-zero on a failure (the
+    testbench ends a failure with ``$fatal``, so every flow sees it); its output."""
     cmd = [sys.executable, "-m", "fusesoc.main", "--cores-root", str(emitted.folder), "run",
            "--build-root", str(build), "--target", "sim", vlnv("hwsr-s"),
            f"--FRAME={frame}", "--STALL=30", "--SEED=3"]
     run = subprocess.run(cmd, cwd=build.parent, capture_output=True, text=True, timeout=600,
                          check=False)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run.stdout
+    assert (run.returncode == 0) == passes, (run.stdout + run.stderr)[-2000:]
+    return run.stdout + run.stderr
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 def test_fusesoc_builds_and_runs_the_core_in_icarus(emitted: EmittedRtl, tmp_path: Path) -> None:
     """FuseSoC copies the sources and images into its work folder and runs the plain
-    testbench there on a golden frame: PASS; the same frame with one tap word changed: the
-    mismatch at that tap and no PASS."""
+    testbench there on a golden frame: PASS, exit 0; the same frame with one tap word
+    changed: the mismatch at that tap, no PASS, and FuseSoC exits non-zero."""
     out = _run_sim(emitted, GOLDEN / "tiny2x3", tmp_path / "build")
     assert any(ln.startswith("PASS frame=") for ln in out.splitlines()), out[-2000:]
     assert "MISMATCH" not in out
@@ -96,7 +98,7 @@ def test_fusesoc_builds_and_runs_the_core_in_icarus(emitted: EmittedRtl, tmp_pat
     row = next(i for i, ln in enumerate(lines) if ln and not ln.startswith(("#", "//")))
     lines[row] = lines[row][:-1] + ("1" if lines[row][-1] != "1" else "2")
     tap.write_text("\n".join(lines) + "\n")
-    out = _run_sim(emitted, bad, tmp_path / "build")
+    out = _run_sim(emitted, bad, tmp_path / "build", passes=False)
     assert "MISMATCH tap=net2.layer1 " in out and "PASS" not in out, out[-2000:]
 
 

@@ -27,12 +27,12 @@ from hwsr.rtl.design import EngineDesign
 
 def open_frame_file(tb: str, name: str) -> str:
     """Verilog of a testbench's ``initial`` block: open ``<+FRAME>/<name>`` as ``fd``
-    (``fname`` its path); a missing file is one line from ``tb`` and ``$finish``."""
+    (``fname`` its path); a missing file is one line from ``tb``, then ``$fatal`` (a non-zero exit)."""
     return (f'        $sformat(fname, "%0s/{name}", frame);\n'
             '        fd = $fopen(fname, "r");\n'
             '        if (fd == 0) begin\n'
             f'            $display("{tb}: cannot open %0s", fname);\n'
-            '            $finish;\n'
+            '            $fatal(1, "tb_engine: FAIL");\n'
             '        end\n')
 
 
@@ -81,7 +81,7 @@ module tb_engine;
                 $display("MISMATCH tap=%0s row=%0d col=%0d channel=%0d expected=%0h got=%0h",
                          tap, y, x, ch, want, got);
             failed = 1'b1;
-            $finish;
+            $fatal(1, "tb_engine: FAIL");
         end
     endtask
 """
@@ -93,7 +93,7 @@ _DRIVE = """\
         failed = 1'b0; first_in = -1; first_out = -1; sent = 0; n_out = 0;
         if (!$value$plusargs("FRAME=%s", frame)) begin
             $display("tb_engine: give +FRAME=<golden set>/<frame>");
-            $finish;
+            $fatal(1, "tb_engine: FAIL");
         end
         if (!$value$plusargs("SEED=%d", seed)) seed = 1;
         rng = seed ^ 32'h9e3779b9;
@@ -105,7 +105,7 @@ _DRIVE = """\
         fw = {{16'd0, width}};
         if (n != 3 || pixels > MAXPIX) begin
             $display("tb_engine: %0s: no frame size in the header, or over MAXPIX", fname);
-            $finish;
+            $fatal(1, "tb_engine: FAIL");
         end
         $readmemh(fname, in_mem);
 {loads}
@@ -141,7 +141,7 @@ _DRIVE = """\
     initial begin
         #(64'd10 * 200000000);
         $display("tb_engine: TIMEOUT");
-        $finish;
+        $fatal(1, "tb_engine: FAIL");
     end
 """
 
@@ -166,23 +166,23 @@ _LOAD_DECL = """\
             lfd = $fopen(lname, "r");
             if (lfd == 0) begin
                 $display("tb_engine: cannot open load image %0s", lname);
-                $finish;
+                $fatal(1, "tb_engine: FAIL");
             end
             ln = $fscanf(lfd, "// hwsr load image: layout %h writes %d\\n", layout, nw);
             if (ln != 2) begin
                 $display("tb_engine: %0s: not a load image", lname);
-                $finish;
+                $fatal(1, "tb_engine: FAIL");
             end
             while (ln == 2) begin
                 if (layout !== LAYOUT) begin
                     $display("tb_engine: %0s: not a load image of this design", lname);
-                    $finish;
+                    $fatal(1, "tb_engine: FAIL");
                 end
                 for (wi = 0; wi < nw; wi = wi + 1) begin
                     ln = $fscanf(lfd, "%h %h\\n", la, ld);
                     if (ln != 2) begin
                         $display("tb_engine: %0s: write %0d unreadable", lname, wi);
-                        $finish;
+                        $fatal(1, "tb_engine: FAIL");
                     end
                     @(posedge clk);
                     #1 wr_en = 1'b1;
@@ -280,7 +280,7 @@ _DONE = """\
                 #1;
                 if (err_framing) begin  // the engine saw bad input framing: no PASS
                     $display("MISMATCH tap=framing err_framing set");
-                    $finish;
+                    $fatal(1, "tb_engine: FAIL");
                 end
                 $display("PASS frame=%0s %0dx%0d cycles=%0d latency=%0d",
                          frame, width, height, n - first_in + 1, first_out - first_in);

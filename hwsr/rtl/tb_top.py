@@ -74,7 +74,7 @@ module tb_top;
         begin
             $display("MISMATCH beat=%0d row=%0d col=%0d channel=%0s expected=%0h got=%0h",
                      got, y, x, what, want_v, got_v);
-            $finish;
+            $fatal(1, "tb_top: FAIL");
         end
     endtask
 
@@ -96,7 +96,7 @@ module tb_top;
                     if (have !== want) begin
                         $display("MISMATCH beat=%0d row=%0d col=%0d channel=%0d expected=%0h got=%0h",
                                  got, row, col, c, want, have);
-                        $finish;
+                        $fatal(1, "tb_top: FAIL");
                     end
                 end
             got = got + 1;
@@ -106,7 +106,7 @@ module tb_top;
     initial begin
         if (!$value$plusargs("FRAME=%s", frame)) begin
             $display("tb_top: give +FRAME=<golden set>/<frame>");
-            $finish;
+            $fatal(1, "tb_top: FAIL");
         end
         if (!$value$plusargs("SEED=%d", seed)) seed = 1;
         seed0 = seed;
@@ -115,7 +115,7 @@ module tb_top;
         $fclose(fd);
         if (n != 3 || ch != 3 || w * h > MAXPIX || w < 1 || h < 1) begin
             $display("tb_top: %0s: no frame size in the header, or over MAXPIX", fname);
-            $finish;
+            $fatal(1, "tb_top: FAIL");
         end
         $readmemh(fname, in_mem, 0, w * h * 3 - 1);
         $sformat(fname, "%0s/net2.out.hex", frame);
@@ -148,13 +148,13 @@ module tb_top;
             cycle = cycle + 1;
             if (cycle > 400 * (w * h + 4 * w + 64) + 100000) begin
                 $display("tb_top: TIMEOUT after %0d beats", got);
-                $finish;
+                $fatal(1, "tb_top: FAIL");
             end
         end
         @(negedge clk);
         if (err_framing) begin
             $display("MISMATCH err_framing set");
-            $finish;
+            $fatal(1, "tb_top: FAIL");
         end
         $display("PASS frame=%0s %0dx%0d beats=%0d cycles=%0d (stall %0d%%, seed %0d)", frame,
                  w, h, got, cycle - first_in, stall, seed0);

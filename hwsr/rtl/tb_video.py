@@ -86,7 +86,8 @@ module tb_video;
             $display("VIDEO %0s frame=%0s %0dx%0d depth=%0d max_fill=%0d first_in=%0d first_out=%0d last_out=%0d cycles=%0d next_frame=%0d outputs=%0d",
                      what, frame, width, height, fifo_depth, max_fill, first_in, first_out, last_out,
                      last_out - first_in + 1, next_frame, n_out);
-            $finish;
+            if (what == "PASS") $finish;
+            else $fatal(1, "tb_video: %0s", what);
         end
     endtask
 
@@ -95,7 +96,7 @@ module tb_video;
         n_out = 0; first_in = 0; first_out = 0; last_out = 0; started = 1'b0;
         if (!$value$plusargs("FRAME=%s", frame)) begin
             $display("tb_video: give +FRAME=<golden set>/<frame>");
-            $finish;
+            $fatal(1, "tb_video: FAIL");
         end
         if (!$value$plusargs("FIFO_DEPTH=%d", fifo_depth)) fifo_depth = FIFO_DEPTH;
         if (!$value$plusargs("NUM=%d", num)) num = NUM;
@@ -107,7 +108,7 @@ module tb_video;
         pixels = width * height;
         if (n != 3 || pixels > MAXPIX) begin
             $display("tb_video: %0s: no frame size in the header, or over MAXPIX", fname);
-            $finish;
+            $fatal(1, "tb_video: FAIL");
         end
         $readmemh(fname, in_mem);
 {open_expected}        $fclose(fd);
@@ -139,7 +140,7 @@ module tb_video;
                         $display("VIDEO OVERFLOW frame=%0s %0dx%0d depth=%0d tick=%0d pixel=%0d row=%0d col=%0d cycle=%0d max_fill=%0d",
                                  frame, width, height, fifo_depth, ticks, next_px, vy, hx, cyc,
                                  max_fill);
-                        $finish;
+                        $fatal(1, "tb_video: OVERFLOW");
                     end
                     next_px = next_px + 1;
                     if (next_px - head > max_fill) max_fill = next_px - head;
