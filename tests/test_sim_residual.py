@@ -11,6 +11,9 @@ self-test.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -22,6 +25,7 @@ from hwsr.sim._residual_ir import ResidualKind, residual_ir
 from hwsr.sim.engine import EngineSim
 from tests.strategies import EXACT_CASES
 from tests.test_sim_int8 import VARIANTS
+from tests.test_sim_int8 import _run as run_python
 
 WIDTHS = [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 47, 70]  # partial 8- and 16-pixel blocks
 
@@ -139,3 +143,20 @@ def test_default_model_output_stage_on_each_variant(isa: int8.Isa) -> None:
     with int8.forced("0"):
         assert all(s.residual_fn == 0 for s in EngineSim(program, "dual", width=8).stages)
     EXACT_CASES[f"simulator, compiled output stage ({isa.name}) == numba int64"] += 1
+
+
+_COUNTS = ("import json, numpy as np; from hwsr.sim import int8, residual, _objcache; "
+           "isa = int8.active(); "
+           "assert residual.residual_address(isa, 0, np.dtype(np.int16), 3, True); "
+           "print(json.dumps(_objcache.COUNTS))")
+
+
+def test_kernel_object_cached_across_processes(tmp_path: Path) -> None:
+    """A second process loads the output-stage kernel's host object instead of compiling."""
+    if not int8.available():
+        pytest.skip(int8.unavailable_reason())
+    cache = str(tmp_path / "kernels")
+    first = json.loads(run_python(_COUNTS, HWSR_KERNEL_CACHE=cache))
+    assert first["compiled"] >= 1
+    second = json.loads(run_python(_COUNTS, HWSR_KERNEL_CACHE=cache))
+    assert second["compiled"] == 0 and second["loaded"] == first["compiled"]
