@@ -106,6 +106,8 @@ class _Kernel:
         b.ret_void()
 
     def _rq(self, lanes: int) -> RequantKind:
+        """The requantizer's vector helpers (splats, min/max, the rounding shift) serve
+        here too: they read only the lane count and the rounding mode of this kind."""
         return RequantKind(lanes, self.kind.rounding, 0, False, 8)
 
     def _splats(self, row: _Row) -> tuple[Any, ...]:
