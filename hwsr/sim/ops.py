@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hwsr.sim import _kernels
+from hwsr.sim.residual import residual_shuffle_rows_ir
 
 CODE_DTYPES = (np.dtype(np.uint8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 ACC_DTYPES = (np.dtype(np.float32), np.dtype(np.int64))
@@ -160,11 +161,20 @@ def residual_shuffle(conv: Codes, n_rows: int, width: int, upscale: int, ring: C
 def residual_shuffle_i32(conv: Codes, n_rows: int, width: int, upscale: int, ring: Codes,
                          head: int, incoming: Codes, t0: int, residual: bool, conv_lshift: int,
                          in_lshift: int, out_shift: int, rounding_code: int,
-                         out: npt.NDArray[np.uint8], stats: npt.NDArray[np.int64]) -> None:
-    """int32 twin of :func:`residual_shuffle` for proven-small sums."""
+                         out: npt.NDArray[np.uint8], stats: npt.NDArray[np.int64],
+                         fn: int = 0) -> None:
+    """int32 twin of :func:`residual_shuffle` for proven-small sums.
+
+    ``fn``: address of the compiled kernel of these constants
+    (:func:`hwsr.sim.residual.residual_address`, its rounding mode, conv dtype, ``upscale``
+    and residual flag), or 0 for the numba kernel."""
     _need(0 <= out_shift <= 30 and min(conv_lshift, in_lshift) >= 0, "bad shifts")
     _check_residual(conv, n_rows, width, upscale, ring, head, incoming, t0, residual, out,
                     stats)
+    if fn:
+        residual_shuffle_rows_ir(fn, conv, n_rows, width, upscale, ring, head, incoming, t0,
+                                 bool(residual), conv_lshift, in_lshift, out_shift, out, stats)
+        return
     _kernels.residual_shuffle_rows_i32(conv, n_rows, width, upscale, ring, head, incoming, t0,
                                        bool(residual), conv_lshift, in_lshift, out_shift,
                                        rounding_code, out, stats)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from hwsr.fixed import FixedType
 from hwsr.program import StageProgram
 from hwsr.report import linebuffer_bits
-from hwsr.sim import ops
+from hwsr.sim import int8, ops, residual
 from hwsr.sim._lanes import run_split
 from hwsr.sim.layer import F32_EXACT, I32_SAFE, ConvUnit, Workspace, storage_dtype
 from hwsr.sim.report import StageSimReport, stage_sim_report
@@ -66,6 +66,10 @@ class StageSim:
             for i, lp in enumerate(stage.layers)
         ]
         self.residual_i32 = requant_path != "int64" and residual_fits_i32(stage)
+        # the compiled output-stage kernel for the int8 variant's target, or 0 (numba)
+        self.residual_fn = residual.residual_address(
+            int8.active(), spec.datapath.rounding.code, self.buffers[-1].dtype, spec.upscale,
+            spec.residual) if self.residual_i32 else 0
         # the residual delay line: latency_rows rows of input pixels
         delay_rows = spec.latency_rows if spec.residual else 0
         self.delay = np.zeros((delay_rows, width * IMAGE_CHANNELS), np.uint8)
@@ -168,7 +172,8 @@ class StageSim:
         prog, r = self.program, self.upscale
         # window row of the delay line (its rows, then this block's) holding the input pixels
         t0 = self.rows_out - (self.rows_in - self.delay.shape[0]) if self.spec.residual else 0
-        kernel = ops.residual_shuffle_i32 if self.residual_i32 else ops.residual_shuffle
+        kernel = (functools.partial(ops.residual_shuffle_i32, fn=self.residual_fn)
+                  if self.residual_i32 else ops.residual_shuffle)
         conv, out_rows, lane_stats = self.buffers[-1], self.out_rows, self.lane_stats
         lane_stats[:] = 0
 
