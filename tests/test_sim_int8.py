@@ -68,13 +68,15 @@ def int8_cases(draw: st.DrawFn) -> dict:
     if fit and acc_bits > 30:
         acc_bits = 30
     n_out = n_in - skip
-    return dict(ring=rows(kernel - 1), head=draw(st.integers(0, max(kernel - 2, 0))),
+    byte = draw(st.booleans())  # uint8 codes 0..255 (with ReLU: the byte kernel) or int16
+    return dict(lo=0 if byte else -512, hi=255 if byte else 511, ring=rows(kernel - 1), head=draw(st.integers(0, max(kernel - 2, 0))),
                 incoming=rows(max(n_in, 1)), skip=skip, width=width, channels=channels,
                 kernel=kernel, weight=weight.astype(np.int64), bias=bias.astype(np.int32),
                 lshift=np.zeros(c_out, np.int32), rshift=shift.astype(np.int32),
                 relu=draw(st.booleans()), acc_bits=acc_bits, fit=fit,
                 rounding=draw(st.integers(0, 3)), n_out=n_out,
-                out=np.full((max(n_out, 1) + 1, c_out * width), 3, np.int16))
+                out=np.full((max(n_out, 1) + 1, c_out * width), 3,
+                            np.uint8 if byte else np.int16))
 
 
 @pytest.mark.parametrize("compiled_requant", [True, False], ids=["ir requant", "numba requant"])
@@ -91,7 +93,7 @@ def test_int8_kernel_equals_twin(isa: int8.Isa, compiled_requant: bool, case: di
         acc = np.full(a_shape, -7, np.int32)
         fn(case["ring"], case["head"], case["incoming"], case["n_out"], case["skip"], width, c,
            k, wq, fns, case["bias"], case["lshift"], case["rshift"], case["relu"],
-           case["acc_bits"], case["fit"], case["rounding"], -512, 511, out, strips,
+           case["acc_bits"], case["fit"], case["rounding"], case["lo"], case["hi"], out, strips,
            np.zeros(n_taps, np.int64), acc, stats, isa=isa,
            **({"compiled_requant": compiled_requant} if fn is direct.conv_requant_i8 else {}))
         results.append((out, stats))
@@ -265,10 +267,13 @@ def test_cache_key_names_the_target() -> None:
 
 @pytest.mark.parametrize("isa", VARIANTS)
 def test_compiled_requantizer_passes_its_self_test_in_every_mode(isa: int8.Isa) -> None:
-    """Every rounding mode and fit rule (ReLU on and off, uint8 and int16 codes) gets the
-    compiled int32-lane requantizer on this host, not the numba fallback."""
+    """Every rounding mode and fit rule (ReLU on and off, uint8 and int16 codes, the 0..255
+    byte kernel) gets the compiled int32-lane requantizer on this host, not the numba
+    fallback."""
     for rounding in range(4):
         for fit in range(3):
             for relu in (False, True):
                 for dtype in (np.dtype(np.uint8), np.dtype(np.int16)):
                     assert int8.requant_address(isa, rounding, fit, relu, dtype) != 0
+                assert int8.requant_address(isa, rounding, fit, relu, np.dtype(np.uint8),
+                                            0, 255) != 0  # the byte kernel after a ReLU

@@ -37,11 +37,20 @@ class RequantKind:
     fit: int  # FIT_NONE, FIT_WRAP or FIT_SATURATE
     relu: bool  # clamp the fitted accumulator at zero
     out_bits: int  # 8, 16, 32 or 64: width of one stored code
+    # the codes are 0..255 (limits lo = 0, hi = 255, the caller's promise) after a ReLU: the
+    # shifted value is never negative, so the store clamps with one unsigned saturating
+    # narrowing and the least shifted value needs no tracking
+    byte_relu: bool = False
+
+    def __post_init__(self) -> None:
+        if self.byte_relu and not (self.relu and self.out_bits == 8):
+            raise ValueError("byte_relu needs relu and 8-bit codes")
 
     @property
     def name(self) -> str:
         return (f"hwsr_requant_l{self.lanes}_r{self.rounding}_f{self.fit}_"
-                f"{'relu' if self.relu else 'lin'}_o{self.out_bits}")
+                f"{'relu' if self.relu else 'lin'}_o{self.out_bits}"
+                f"{'_u8' if self.byte_relu else ''}")
 
 
 class _Row:
@@ -243,10 +252,16 @@ class _Kernel:
         b.cbranch(b.icmp_signed("<", xb, self.n_full), bl["vbody"], bl["vend"])
         b.position_at_end(bl["vbody"])
         a, q = r.fitted(self.load(rows[0], xb), ch, self.lim)
-        codes = r.smin(r.smax(q, self.lim["lo"]), self.lim["hi"])
         at = b.gep(rows[1], [b.mul(xb, i64(self.kind.lanes))])
+        if self.kind.byte_relu:  # q >= 0 = lo: one unsigned saturating narrowing to 0..255
+            c255 = r.const(255)
+            codes = b.select(b.icmp_unsigned("<", q, c255), q, c255)
+            q_low = ext[2]
+        else:
+            codes = r.smin(r.smax(q, self.lim["lo"]), self.lim["hi"])
+            q_low = r.smin(ext[2], q)
         b.store(self.narrow(codes, self.out_v), b.bitcast(at, self.out_v.as_pointer()), align=1)
-        new = [r.smin(ext[0], a), r.smax(ext[1], a), r.smin(ext[2], q), r.smax(ext[3], q)]
+        new = [r.smin(ext[0], a), r.smax(ext[1], a), q_low, r.smax(ext[3], q)]
         xb.add_incoming(b.add(xb, i64(1)), bl["vbody"])
         for p, v in zip(ext, new, strict=True):
             p.add_incoming(v, bl["vbody"])

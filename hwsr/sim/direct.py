@@ -205,8 +205,8 @@ def conv_requant_i8(ring: Codes, head: int, incoming: Codes, n_out: int, skip: i
     _need(tapoff.dtype == np.int64 and tapoff.shape == (n_taps,), "tapoff shape mismatch")
     _check_requant(bias, lshift, rshift, out, out_lo, out_hi, acc_bits, fit_code,
                    rounding_code, stats)
-    rq_fn = int8.requant_address(isa, rounding_code, fit_code, bool(relu),
-                                 out.dtype) if compiled_requant else 0
+    rq_fn = int8.requant_address(isa, rounding_code, fit_code, bool(relu), out.dtype,
+                                 int(out_lo), int(out_hi)) if compiled_requant else 0
     _kernels_i8.conv_requant_rows_i8(ring, head, incoming, n_out, skip, width, channels, kernel,
                                      wq, fns, isa.group_max, isa.pixels, rq_fn, bias, lshift,
                                      rshift, bool(relu), acc_bits, fit_code, rounding_code,

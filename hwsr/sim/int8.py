@@ -202,11 +202,15 @@ def kernel_table(c_out: int, isa: Isa) -> npt.NDArray[np.int64]:
 
 
 @functools.cache
-def requant_address(isa: Isa, rounding: int, fit: int, relu: bool, out_dtype: np.dtype) -> int:
+def requant_address(isa: Isa, rounding: int, fit: int, relu: bool, out_dtype: np.dtype,
+                    lo: int | None = None, hi: int | None = None) -> int:
     """Address of the compiled int32-lane requantizer (:mod:`hwsr.sim._requant_ir`) for a
     layer's constants on ``isa``'s host, or 0 where it did not compile or failed its
-    self-test against the NumPy twin (the layer then keeps the numba requantizer)."""
-    kind = RequantKind(isa.lanes, rounding, fit, relu, np.dtype(out_dtype).itemsize * 8)
+    self-test against the NumPy twin (the layer then keeps the numba requantizer). Codes
+    ``lo, hi = 0, 255`` after a ReLU get the kernel that narrows with unsigned saturation."""
+    bits = np.dtype(out_dtype).itemsize * 8
+    kind = RequantKind(isa.lanes, rounding, fit, relu, bits,
+                       byte_relu=relu and bits == 8 and (lo, hi) == (0, 255))
     try:
         addr = compile_ir(requant_ir(kind), kind.name, isa.target)
         ok = _requant_self_test(addr, kind, np.dtype(out_dtype))
