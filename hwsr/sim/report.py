@@ -68,6 +68,7 @@ class StageSimReport(ReportNode):
     acc_overflows: int  # sum over the layers
     saturations: int  # sum over the layers' requantizations
     output_saturations: int  # output pixels clamped to 0..255 after the residual add
+    output_kernel: str = ""  # host code of the residual add + pixel shuffle (not the engine's)
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,8 @@ def _stage_lines(s: StageSimReport, fps: float) -> list[str]:
                            f"{ly.acc_bound:,}", f"{ly.acc_peak:,}", f"{ly.acc_overflows:,}",
                            f"{ly.saturations:,}")))
     if s.residual_rows:
-        lines.append(_row(("residual", "", "3", "3", f"{s.residual_bits:,}", "", "", "", "",
-                           "", f"{s.output_saturations:,}")))
+        lines.append(_row(("residual", "", "3", "3", f"{s.residual_bits:,}", "",
+                           s.output_kernel, "", "", "", f"{s.output_saturations:,}")))
     lines.append(_row(("total", "", "", "", f"{s.linebuffer_bits:,}", f"{s.macs_per_pixel:,}",
                        "", "", f"{s.acc_peak:,}", f"{s.acc_overflows:,}",
                        f"{s.saturations + s.output_saturations:,}")))
@@ -155,7 +156,7 @@ def _stage_lines(s: StageSimReport, fps: float) -> list[str]:
 def stage_sim_report(*, name: str, stage: str, upscale: int, width: int,
                      layers: tuple[LayerSimReport, ...], residual_rows: int, residual_bits: int,
                      latency_rows: int, output_saturations: int, pixels_per_clock: int,
-                     fps: float) -> StageSimReport:
+                     fps: float, output_kernel: str = "") -> StageSimReport:
     """One stage's report from its layers' and its delay line's figures."""
     macs_per_frame = total(layers, "macs_per_frame")
     return StageSimReport(
@@ -167,7 +168,7 @@ def stage_sim_report(*, name: str, stage: str, upscale: int, width: int,
         latency_cycles=latency_cycles(latency_rows, width, pixels_per_clock),
         mac_rate_gmacs=mac_rate_gmacs(macs_per_frame, fps), acc_peak=peak(layers, "acc_peak"),
         acc_overflows=total(layers, "acc_overflows"), saturations=total(layers, "saturations"),
-        output_saturations=output_saturations,
+        output_saturations=output_saturations, output_kernel=output_kernel,
     )
 
 

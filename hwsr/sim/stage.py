@@ -67,8 +67,9 @@ class StageSim:
         ]
         self.residual_i32 = requant_path != "int64" and residual_fits_i32(stage)
         # the compiled output-stage kernel for the int8 variant's target, or 0 (numba)
+        self.residual_isa = int8.active()
         self.residual_fn = residual.residual_address(
-            int8.active(), spec.datapath.rounding.code, self.buffers[-1].dtype, spec.upscale,
+            self.residual_isa, spec.datapath.rounding.code, self.buffers[-1].dtype, spec.upscale,
             spec.residual) if self.residual_i32 else 0
         # the residual delay line: latency_rows rows of input pixels
         delay_rows = spec.latency_rows if spec.residual else 0
@@ -115,7 +116,14 @@ class StageSim:
             layers=tuple(u.report(frames) for u in self.units),
             residual_rows=self.delay.shape[0], residual_bits=self.residual_bits,
             latency_rows=latency, output_saturations=int(self.out_stats[0]),
-            pixels_per_clock=pixels_per_clock, fps=fps)
+            pixels_per_clock=pixels_per_clock, fps=fps, output_kernel=self.output_kernel)
+
+    @property
+    def output_kernel(self) -> str:
+        """The host code of the residual add and pixel shuffle, as the report names it."""
+        if self.residual_fn and self.residual_isa is not None:
+            return f"int32 lanes {self.residual_isa.name}"
+        return "numba int32" if self.residual_i32 else "numba int64"
 
     @property
     def buffer_bytes(self) -> int:
