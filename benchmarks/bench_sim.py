@@ -384,7 +384,7 @@ def write_view_section(path: Path, lines: list[str], result: dict) -> None:
                "Every library of the process saw an AVX2-only CPU (CPUID faulting, "
                "`benchmarks/hostview.py`): onnxruntime, numpy, OpenBLAS and PyTorch ran their "
                "AVX2 code and the simulator picked its `avx2` kernel; the cores, caches and "
-               "clock are this machine's.", "", *lines[1:]]
+               "clock are this machine's.", *lines[1:]]
     write_text(path, hostview.splice_section(path, section[0], section))
     write_text(path.with_name(path.stem + "-avx2view.json"), json.dumps(result, indent=2) + "\n")
 

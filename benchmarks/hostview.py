@@ -70,5 +70,5 @@ def splice_section(path: Path, heading: str, lines: list[str]) -> str:
     else:
         at = next((i for i, line in enumerate(text) if line.startswith("## Earlier")),
                   len(text))
-        text[at:at] = [*lines, ""]
+        text[at:at] = ([""] if at and text[at - 1] else []) + [*lines, ""]
     return "\n".join(text).rstrip("\n") + "\n"
