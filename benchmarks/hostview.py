@@ -43,13 +43,22 @@ def build(folder: Path) -> Path:
     return out
 
 
+def view_env(shim: Path) -> dict[str, str]:
+    """This process's environment with the shim preloaded. Python's fault handler is left
+    off: a SIGSEGV handler installed after the shim's would take its CPUID traps."""
+    env = dict(os.environ, LD_PRELOAD=str(shim))
+    env.pop("PYTHONFAULTHANDLER", None)
+    return env
+
+
 def rerun_as_avx2(argv: list[str]) -> int:
     """Run ``python argv`` under the shim (built in a temporary folder); its exit status."""
     why = unavailable()
     if why:
         raise SystemExit(f"error: the AVX2-only host view cannot run here: {why}")
     with tempfile.TemporaryDirectory(prefix="hwsr-hostview-") as tmp:
-        env = dict(os.environ, LD_PRELOAD=str(build(Path(tmp))), **{MARK: "avx2"})
+        env = view_env(build(Path(tmp)))
+        env[MARK] = "avx2"
         return subprocess.run([sys.executable, *argv], env=env, check=False).returncode
 
 

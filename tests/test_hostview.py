@@ -4,7 +4,6 @@ stays exact, and a real segmentation fault still ends the process."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ def shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_viewed(shim: Path, code: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, LD_PRELOAD=str(shim), HWSR_KERNEL_CACHE="0")
+    env = {**hostview.view_env(shim), "HWSR_KERNEL_CACHE": "0"}
     env.pop("HWSR_SIM_INT8", None)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
