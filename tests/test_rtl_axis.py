@@ -40,7 +40,8 @@ def program() -> EngineProgram:
 @pytest.fixture(scope="module")
 def rtl_dirs(program: EngineProgram, tmp_path_factory: pytest.TempPathFactory
              ) -> dict[bool, EmittedRtl]:
-    """The folded engine at MAXW 40 (every hwsr-s frame fits), raster on and off."""
+    """The one-pixel-per-clock (ROM) engine at MAXW 40 (every hwsr-s frame fits), raster on
+    and off."""
     root = tmp_path_factory.mktemp("axis")
     return {on: emit_rtl(program, root / f"raster-{on}", max_width=40, raster=on)
             for on in (True, False)}

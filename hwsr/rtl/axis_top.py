@@ -63,6 +63,21 @@ def out_bits(design: EngineDesign, raster: bool) -> int:
     return r * 24 if raster else r * r * 24
 
 
+def rom_dir_param(wr_addr_bits: int) -> bool:
+    """Whether the core has the ``ROM_DIR`` parameter: the one-pixel-per-clock engine's ROMs
+    read their images from it; the folded engine (a write port, ``wr_addr_bits`` > 0) has
+    none: its memories are loaded through the port, or preloaded (``HWSR_ROM_DIR``)."""
+    return wr_addr_bits == 0
+
+
+def rom_dir_text(wr_addr_bits: int) -> dict[str, str]:
+    """A testbench's ``ROM_DIR`` parameter line and the parameter list of its core instance,
+    both empty for the folded core (see :func:`rom_dir_param`)."""
+    on = rom_dir_param(wr_addr_bits)
+    return {"rom_param": '    parameter ROM_DIR = "rom/";\n' if on else "",
+            "dut_params": "#(.ROM_DIR(ROM_DIR)) " if on else ""}
+
+
 def raster_enabled(design: EngineDesign, raster: bool) -> bool:
     """The raster stage exists only for r > 1 (an r = 1 engine's output is raster already)."""
     return raster and design.upscale > 1
@@ -78,8 +93,7 @@ _TOP = """\
 // A register slice (skid buffer) on each side: no combinational tready path.
 `default_nettype none
 module hwsr_top #(
-    parameter integer MAXW = {maxw},
-    parameter ROM_DIR = "rom/"
+    parameter integer MAXW = {maxw}{rom_param}
 ) (
     input  wire clk,
     input  wire rst,
@@ -114,7 +128,7 @@ module hwsr_top #(
     // ---- the core ----
     wire blk_valid, blk_ready, blk_sof, blk_eol, core_err;
     wire [R*R*24-1:0] blk_data;
-    hwsr_engine #(.MAXW(MAXW), .ROM_DIR(ROM_DIR)) core (
+    hwsr_engine #(.MAXW(MAXW){rom_pass}) core (
         .clk(clk), .rst(rst), .cfg_width(cfg_width), .cfg_height(cfg_height),
         .s_valid(in_valid), .s_ready(in_ready), .s_data(in_data), .s_sof(in_sof),
         .s_eol(in_eol),
@@ -175,7 +189,9 @@ def render_axis_top(design: EngineDesign, raster: bool = True, source: str = "",
     extra_conns = "".join(f"\n        .{p.name}({p.name})," for p in ports)
     return _TOP.format(source=source or "-", out_doc=out_doc, maxw=design.max_width,
                        out_msb=w - 1, r=r, raster=int(on), out_w=w,
-                       extra_ports=extra_ports, extra_conns=extra_conns)
+                       extra_ports=extra_ports, extra_conns=extra_conns,
+                       rom_param=',\n    parameter ROM_DIR = "rom/"' if rom_dir_param(wr_addr_bits) else "",
+                       rom_pass=", .ROM_DIR(ROM_DIR)" if rom_dir_param(wr_addr_bits) else "")
 
 
 def leaf_texts() -> dict[str, str]:

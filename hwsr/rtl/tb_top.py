@@ -29,6 +29,7 @@ from hwsr.rtl.axis_top import (
     pass_through_ports,
     raster_enabled,
     render_axis_top,
+    rom_dir_text,
 )
 from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.tb import open_frame_file
@@ -42,8 +43,7 @@ _TB = """\
 `default_nettype none
 module tb_top;
     parameter integer MAXPIX = {maxpix};  // LR pixels of the largest frame
-    parameter ROM_DIR = "rom/";
-    localparam integer R = {r};
+{rom_param}    localparam integer R = {r};
     localparam integer DY = {dy};  // HR rows per beat: 1 raster rows, R blocks
     localparam integer OUT_W = {out_w};
     reg clk = 1'b0;
@@ -54,7 +54,7 @@ module tb_top;
     reg [23:0] s_data = 24'd0;
     wire s_ready, m_valid, m_user, m_last, err_framing;
     wire [OUT_W-1:0] m_data;
-    hwsr_top #(.ROM_DIR(ROM_DIR)) dut (
+    hwsr_top {dut_params}dut (
         .clk(clk), .rst(rst), .cfg_width(w[15:0]), .cfg_height(h[15:0]),
         .s_axis_tvalid(s_valid), .s_axis_tready(s_ready), .s_axis_tdata(s_data),
         .s_axis_tuser(s_user), .s_axis_tlast(s_last),
@@ -175,7 +175,7 @@ def render_tb_top(design: EngineDesign, raster: bool = True, max_pixels: int = 8
                       for p in pass_through_ports(wr_addr_bits) if p.direction == "input")
     return _TB.format(maxpix=max_pixels, r=r, dy=1 if on else r, out_w=out_bits(design, on),
                       open_input=open_frame_file("tb_top", "input.hex"),
-                      tie_low=tie_low)
+                      tie_low=tie_low, **rom_dir_text(wr_addr_bits))
 
 
 def axis_files(design: EngineDesign, raster: bool = True, source: str = "",

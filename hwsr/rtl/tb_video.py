@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwsr.rtl.axis_top import pass_through_ports
+from hwsr.rtl.axis_top import pass_through_ports, rom_dir_text
 from hwsr.rtl.design import PRELOAD_LIST, EngineDesign, RtlError
 from hwsr.rtl.tb import open_frame_file
 from hwsr.video_timing import VideoRun
@@ -54,8 +54,7 @@ module tb_video;
     parameter integer DEN = 800;
     parameter integer H_TOTAL = 1650;    // ticks per line, blanking included
     parameter integer V_TOTAL = 750;     // lines per frame, blanking included
-    parameter ROM_DIR = "rom/";
-    localparam integer R = {r};
+{rom_param}    localparam integer R = {r};
     reg clk = 1'b0, rst = 1'b1;
     always #5 clk = !clk;
     reg [15:0] width = 16'd1, height = 16'd1;
@@ -63,7 +62,7 @@ module tb_video;
     reg [23:0] s_data = 24'd0;
     wire s_ready, m_valid, m_sof, m_eol, err_framing;
     wire [R*R*24-1:0] m_data;
-    hwsr_engine #(.ROM_DIR(ROM_DIR)) dut (
+    hwsr_engine {dut_params}dut (
         .clk(clk), .rst(rst), .cfg_width(width), .cfg_height(height),
         .s_valid(s_valid), .s_ready(s_ready), .s_data(s_data), .s_sof(s_sof), .s_eol(s_eol),
         .m_valid(m_valid), .m_ready(1'b1), .m_data(m_data), .m_sof(m_sof), .m_eol(m_eol),
@@ -197,6 +196,7 @@ def render_tb_video(design: EngineDesign, max_pixels: int = 8192, wr_addr_bits: 
     port (``wr_addr_bits`` wide addresses) stays idle: its memories are preloaded."""
     tie_low = "".join(f", .{p.name}({p.bits}'d0)" for p in pass_through_ports(wr_addr_bits))
     return _TEXT.format(maxpix=max_pixels, r=design.upscale, tie_low=tie_low,
+                        **rom_dir_text(wr_addr_bits),
                         open_input=open_frame_file("tb_video", "input.hex"),
                         open_expected=open_frame_file("tb_video", "net2.out.hex"))
 
@@ -245,8 +245,10 @@ def _file_list(folder: Path) -> str:
 def _call(cmd: list[str], folder: Path, env: dict[str, str]) -> None:
     run = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, check=False)
     if run.returncode != 0:
-        tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RtlError(f"{cmd[0]} failed to build tb_video in {folder}: {tail[0][:200]}")
+        lines = (run.stderr or run.stdout).strip().splitlines() or ["no output"]
+        first = [ln for ln in lines if ln.startswith("%Error") and "Exiting due" not in ln]
+        raise RtlError(f"{cmd[0]} failed to build tb_video in {folder}: "
+                       f"{(first or lines[-1:])[0][:200]}")  # the cause, not the count
 
 
 def run_video_frame(command: list[str], folder: Path, frame: Path, run: VideoRun,
