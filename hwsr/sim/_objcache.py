@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,23 @@ def compile_ir(text: str, name: str, extra_features: str = "") -> int:
         engine.finalize_object()
         _ENGINES.append(engine)
         return int(engine.get_function_address(name))
+
+
+def checked_address(make_ir: Callable[[], str], name: str, extra_features: str,
+                    self_test: Callable[[int], bool], what: str) -> int:
+    """:func:`compile_ir`'s address of ``name`` in the module ``make_ir()`` once
+    ``self_test(address)`` passed (the kernel against its NumPy twin), or 0 where the IR was
+    not made, did not compile or did not pass: the caller keeps its numba kernel, and a
+    warning names ``what``."""
+    try:
+        addr = compile_ir(make_ir(), name, extra_features)
+        ok = self_test(addr)
+    except Exception as e:  # noqa: BLE001  (any compile failure: keep the numba kernel)
+        log.warning("%s %s unavailable (%s)", what, name, e)
+        return 0
+    if not ok:
+        log.warning("%s %s failed its self-test", what, name)
+    return addr if ok else 0
 
 
 def assembly(text: str, extra_features: str = "") -> str:

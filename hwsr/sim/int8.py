@@ -39,7 +39,7 @@ from hwsr.sim._mac_ir import (
     peak_ir,
     peak_name,
 )
-from hwsr.sim._objcache import compile_ir, host_cpu_features
+from hwsr.sim._objcache import checked_address, compile_ir, host_cpu_features
 from hwsr.sim._requant_ir import RequantKind, requant_ir
 
 log = logging.getLogger(__name__)
@@ -211,15 +211,9 @@ def requant_address(isa: Isa, rounding: int, fit: int, relu: bool, out_dtype: np
     bits = np.dtype(out_dtype).itemsize * 8
     kind = RequantKind(isa.lanes, rounding, fit, relu, bits,
                        byte_relu=relu and bits == 8 and (lo, hi) == (0, 255))
-    try:
-        addr = compile_ir(requant_ir(kind), kind.name, isa.target)
-        ok = _requant_self_test(addr, kind, np.dtype(out_dtype))
-    except Exception as e:  # noqa: BLE001  (any compile failure: keep the numba requantizer)
-        log.warning("int32 requantizer %s unavailable (%s)", kind.name, e)
-        return 0
-    if not ok:
-        log.warning("int32 requantizer %s failed its self-test", kind.name)
-    return addr if ok else 0
+    return checked_address(lambda: requant_ir(kind), kind.name, isa.target,
+                           lambda addr: _requant_self_test(addr, kind, np.dtype(out_dtype)),
+                           "int32 requantizer")
 
 
 def _requant_self_test(addr: int, kind: RequantKind, out_dtype: np.dtype) -> bool:

@@ -14,7 +14,6 @@ the kernel fails to compile or to pass, the stage keeps the numba kernel
 from __future__ import annotations
 
 import functools
-import logging
 
 import numba
 import numpy as np
@@ -24,10 +23,8 @@ from numba.extending import intrinsic
 
 from hwsr.sim._kernels_i8 import _codegen
 from hwsr.sim._mac_ir import Isa
-from hwsr.sim._objcache import compile_ir
+from hwsr.sim._objcache import checked_address
 from hwsr.sim._residual_ir import ResidualKind, residual_ir
-
-log = logging.getLogger(__name__)
 
 CONV_DTYPES = (np.dtype(np.uint8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 PROVEN_BOUND = 2**30  # |sum| below this, as residual_fits_i32 proves for the stage
@@ -83,15 +80,8 @@ def residual_address(isa: Isa | None, rounding: int, conv_dtype: np.dtype, upsca
     if isa is None:
         return 0
     kind = kind_for(isa, rounding, conv_dtype, upscale, residual)
-    try:
-        addr = compile_ir(residual_ir(kind), kind.name, isa.target)
-        ok = _self_test(addr, kind)
-    except Exception as e:  # noqa: BLE001  (any compile failure: keep the numba kernel)
-        log.warning("output-stage kernel %s unavailable (%s)", kind.name, e)
-        return 0
-    if not ok:
-        log.warning("output-stage kernel %s failed its self-test", kind.name)
-    return addr if ok else 0
+    return checked_address(lambda: residual_ir(kind), kind.name, isa.target,
+                           lambda addr: _self_test(addr, kind), "output-stage kernel")
 
 
 def self_test_case(kind: ResidualKind, seed: int, width: int, conv_lshift: int,
