@@ -35,9 +35,11 @@ from hwsr.folding import fold_plan, full_plan, rom_bits
 from hwsr.golden import write_golden
 from hwsr.report import engine_report
 from hwsr.rtl.cosim import cosim
+from hwsr.rtl.design import engine_design
 from hwsr.rtl.emit import emit_rtl
 from hwsr.rtl.figures import report_latency, video_line
-from hwsr.rtl.fold import TREE_K
+from hwsr.rtl.fold import TREE_K, folded_units
+from hwsr.rtl.top_fold import folded_memory
 from hwsr.rtl.yosys import (
     engine_synthesis,
     layer_synthesis,
@@ -141,15 +143,20 @@ def bench_folded(program: Any, synth_unit: str, tmp: Path) -> dict[str, Any]:
     """Plans, yosys per unit, one unit's logic depth, an Icarus run of the folded engine."""
     spec = program.net2.spec
     lb = engine_report(spec).linebuffer_bits
+    design = engine_design(program, spec.budget.width)
     plans = []
     for macs in (2048, 1024):
         b = Budget(macs=macs)
         for label, p in (("shared", fold_plan(spec, b)),
                          ("separate", fold_plan(spec, b, shared=False)),
                          ("full", full_plan(spec, b))):
+            # folded: every memory of the emitted engine (yosys's $mem_v2 bits); full: the
+            # report's line buffers + the codes (its ROMs are shaped by yosys, data-dependent)
+            mem = (lb + rom_bits(spec) if p.full else
+                   folded_memory(design, folded_units(p, design)).total_bits)
             plans.append({"macs": macs, "engine": label, "multipliers": p.multipliers,
                           "cycles_per_pixel": p.cycles_per_pixel, "realtime": p.realtime,
-                          "memory_bits": lb + rom_bits(spec)})
+                          "memory_bits": mem})
     plan = fold_plan(spec, Budget())
     units = [asdict(unit_synthesis(program, plan, f"mac_{u.name}")) | {
         "plan_multipliers": u.multipliers} for u in plan.units]
@@ -173,8 +180,10 @@ def bench_folded(program: Any, synth_unit: str, tmp: Path) -> dict[str, Any]:
 def folded_markdown(doc: dict[str, Any]) -> str:
     lines = [FOLDED_MARK.strip(), "", f"Machine: {doc['machine']}. {doc['yosys_version']}.", "",
              "Plans for hwsr-s (720p60 at 600 MHz leaves 10.42 cycles per LR pixel; memory: "
-             "line buffers and delay lines as `hwsr report` counts them + weight, bias and "
-             "shift memories):", "",
+             "folded, every memory of the emitted engine as `folded_memory` counts it (line "
+             "buffers, delay lines, output FIFOs, padded weight/bias/shift RAMs); full, line "
+             "buffers and delay lines as `hwsr report` counts them + weight, bias and shift "
+             "codes):", "",
              "| budget | engine | multipliers | cycles / LR pixel | real-time | memory bits |",
              "|---:|---|---:|---:|---|---:|"]
     lines += [f"| {p['macs']:,} | {p['engine']} | {p['multipliers']:,} | "

@@ -54,6 +54,17 @@ class UnitMemory:
         """32-bit writes per word; slice s is bits [32s +: 32] of the word."""
         return math.ceil(self.word_bits / WR_DATA_BITS)
 
+    @property
+    def code_bits(self) -> int:
+        """The codes it holds: ``words × word_bits`` (PE-group padding included)."""
+        return self.words * self.word_bits
+
+    @property
+    def allocated_bits(self) -> int:
+        """What ``hwsr_mac`` declares: every word whole 32-bit slices, at least two (its
+        slice index is never zero bits wide), read or not."""
+        return self.words * max(self.slices, 2) * WR_DATA_BITS
+
 
 @dataclass(frozen=True)
 class WriteFields:

@@ -8,9 +8,13 @@ window and its MAC unit run ``<stage>_l<i>_w_valid/_ready/_data/_mask``.
 
 from __future__ import annotations
 
-from hwsr.rtl.design import ConvDesign, EngineDesign, StageDesign
-from hwsr.rtl.fold import FoldedUnit
+from dataclasses import dataclass
+
+from hwsr.report import linebuffer_bits
+from hwsr.rtl.design import PIXEL_BITS, ConvDesign, EngineDesign, StageDesign
+from hwsr.rtl.fold import SHIFT_BITS, FoldedUnit
 from hwsr.rtl.top import _stage_lines, render_top
+from hwsr.spec import IMAGE_CHANNELS
 
 
 def _declarations(design: EngineDesign) -> list[str]:
@@ -82,6 +86,49 @@ def delay_depth(st: StageDesign, units: tuple[FoldedUnit, ...], max_width: int) 
     hold in flight (per layer the window's lag and register, and the output FIFO)."""
     fifo = {ly.tap: fu.fifo_depth for fu in units for ly in fu.layers}
     return sum(ly.lag_cycles(max_width) + 1 + fifo[ly.tap] for ly in st.layers)
+
+
+@dataclass(frozen=True)
+class FoldedMemory:
+    """Every memory of the folded ``hwsr_engine`` at MAXW, by term, in bits: what yosys
+    counts as ``$mem_v2`` before memory mapping (accumulator probes off, as synthesized).
+
+    ``linebuffer_bits + residual_bits`` is ``hwsr report``'s line-buffer total and
+    ``weight_bits`` is :func:`hwsr.folding.rom_bits`; the other terms are the folded RTL's
+    own: the MAC units' output FIFOs, the delay lines' pixels that cover them, and the RAMs'
+    padding. They do not grow with MAXW."""
+
+    max_width: int
+    linebuffer_bits: int  # the windows' line buffers: (span-1) x MAXW x c_in x in_bits
+    residual_bits: int  # delay lines: latency_rows x MAXW pixels of 3 x 8 bits per stage
+    delay_extra_bits: int  # delay lines beyond that: per layer halo + 1 + FIFO depth pixels
+    fifo_bits: int  # output FIFOs: per unit and stage served, FIFO depth x c_out x out_bits
+    weight_bits: int  # weight, bias and shift codes (c_out x (fan_in x W + B + 8) per layer)
+    group_padding_bits: int  # codes of the channels that pad a stage's c_out to PE lanes
+    slice_padding_bits: int  # RAM words to whole 32-bit slices (at least two)
+
+    @property
+    def total_bits(self) -> int:
+        return (self.linebuffer_bits + self.residual_bits + self.delay_extra_bits
+                + self.fifo_bits + self.weight_bits + self.group_padding_bits
+                + self.slice_padding_bits)
+
+
+def folded_memory(design: EngineDesign, units: tuple[FoldedUnit, ...]) -> FoldedMemory:
+    """The memory bits of the folded engine ``units`` of ``design``, term by term."""
+    w = design.max_width
+    pixel = IMAGE_CHANNELS * PIXEL_BITS
+    lb = sum(linebuffer_bits(ly.span - 1, w, ly.c_in, ly.in_bits) for ly in design.layers)
+    res = [s for s in design.stages if s.residual]
+    residual = sum(linebuffer_bits(s.latency_rows, w, IMAGE_CHANNELS, PIXEL_BITS) for s in res)
+    delay = sum(delay_depth(s, units, w) for s in res) * pixel - residual
+    fifo = sum(fu.fifo_depth * ly.c_out * ly.out_bits for fu in units for ly in fu.layers)
+    codes = sum(ly.c_out * (ly.kernel ** 2 * (ly.c_in // ly.groups) * fu.stage.weight_bits
+                            + fu.stage.bias_bits + SHIFT_BITS)
+                for fu in units for ly in fu.layers)
+    held = sum(m.code_bits for fu in units for m in fu.memories)
+    ram = sum(m.allocated_bits for fu in units for m in fu.memories)
+    return FoldedMemory(w, lb, residual, delay, fifo, codes, held - codes, ram - held)
 
 
 def render_folded_top(design: EngineDesign, units: tuple[FoldedUnit, ...],
