@@ -62,3 +62,16 @@ def test_hwsr_s_terms() -> None:
                 mem.slice_padding_bits) == (1968, 10300, 2928, 1600)
         if yosys_bits is not None:
             assert mem.total_bits == yosys_bits
+
+
+def test_hwsr_rtl_prints_every_memory() -> None:
+    """``hwsr rtl``'s figures name the total and each term (hwsr-s at 1280, shared 2048)."""
+    from hwsr.rtl.figures import folded_figures_lines
+
+    program = load_program(ROOT / "golden/hwsr-s/program.npz")
+    spec = program.net2.spec
+    plan = fold_plan(spec, spec.budget, shared=True, dual=True)
+    (line,) = [ln for ln in folded_figures_lines(program, engine_design(program, 1280), plan)
+               if ln.startswith("every memory")]
+    assert ": 2,089,196 bits = line buffers 1,761,280 + delay lines 186,288 + output FIFOs " \
+        "10,300 + weight/bias/shift codes 126,800 + RAM padding 4,528" in line

@@ -20,7 +20,7 @@ from hwsr.rtl.design import EngineDesign
 from hwsr.rtl.fold import folded_units
 from hwsr.rtl.schedule import design_halos, folded_latency
 from hwsr.rtl.top import render_top
-from hwsr.rtl.top_fold import render_folded_top
+from hwsr.rtl.top_fold import FoldedMemory, folded_memory, render_folded_top
 from hwsr.video_timing import TIMINGS, fifo_model, fifo_overflow, video_run
 
 _INST = re.compile(r"(hwsr_conv|hwsr_window|hwsr_residual) #\((.*?)\) (\w+) \(")
@@ -169,10 +169,21 @@ def folded_figures_lines(program: EngineProgram, design: EngineDesign,
         f"bits ({'equal' if lb == rows - res_rows else 'DIFFER'})",
         f"residual delay lines: RTL {delay:,} bits (per layer its lag, window register and "
         f"output FIFO); output FIFOs {fifo:,} bits (data and accumulator probe)",
+        folded_memory_line(folded_memory(design, units)),
         f"latency at width {w}, no stalls: hwsr report's schedule model "
         f"{folded_latency(plan, design_halos(design), w, plan.budget.height):,} cycles (first "
         "input to first output; hwsr cosim --stall 0 holds the RTL to it)",
     ]
+
+
+def folded_memory_line(m: FoldedMemory) -> str:
+    """Every memory of the folded ``hwsr_engine`` as synthesized, by term (``hwsr rtl``)."""
+    return (f"every memory of hwsr_engine at width {m.max_width} (probes off, yosys's count "
+            f"before memory mapping): {m.total_bits:,} bits = line buffers "
+            f"{m.linebuffer_bits:,} + delay lines {m.residual_bits + m.delay_extra_bits:,} + "
+            f"output FIFOs {m.fifo_bits:,} + weight/bias/shift codes {m.weight_bits:,} + RAM "
+            f"padding {m.group_padding_bits + m.slice_padding_bits:,} (PE groups "
+            f"{m.group_padding_bits:,}, 32-bit slices {m.slice_padding_bits:,})")
 
 
 def video_line(f: FrameResult, plan: FoldPlan) -> str:
