@@ -218,13 +218,16 @@ def folded_markdown(doc: dict[str, Any]) -> str:
 
 
 def write_section(title: str, text: str) -> None:
-    """Replace (or append) the ``## title`` section of rtl.md, keeping every other one."""
+    """Replace the ``## title`` section of rtl.md where it stands (or append it), keeping
+    every other one."""
     md = OUT / "rtl.md"
     parts = md.read_text().split("\n## ") if md.is_file() else [""]
-    kept = [p for p in parts[1:] if not p.startswith(title)]
     new = text.strip().removeprefix("## ")
-    md.write_text("\n## ".join([parts[0].rstrip("\n") + "\n", *[p.rstrip("\n") + "\n" for p in kept],
-                                new + "\n"]))
+    at = next((i for i, p in enumerate(parts[1:]) if p.startswith(title)), None)
+    kept = [p for p in parts[1:] if not p.startswith(title)]
+    kept.insert(len(kept) if at is None else at, new)
+    md.write_text("\n## ".join([parts[0].rstrip("\n") + "\n",
+                                *[p.rstrip("\n") + "\n" for p in kept]]))
 
 
 def _cpu() -> str:
@@ -346,32 +349,51 @@ def main_video(golden: Path | None) -> None:
 
 SYNTH_TITLE = "Whole-engine synthesis"
 DEPTH_TITLE = "Logic depth per pipeline stage of a MAC unit"
-# hwsr_mac's registers by pipeline stage (their names in hwsr_mac.v)
+# hwsr_mac's registers by pipeline stage. After abc a register is named by a wire it drives,
+# so a stage's registers go by their own names or by their readers' (rq: lanes; acc: fa).
 STAGE_OF = {"busy": "sequencer", "sel": "sequencer", "turn": "sequencer", "g": "sequencer",
             "j": "sequencer", "fly0": "sequencer (credit)", "fly1": "sequencer (credit)",
             "wa": "issue: weight address", "wq": "issue: weight word",
-            "xq": "issue: operand muxes", "m_is": "issue: step metadata",
+            "xq": "issue: operand muxes", "x": "issue: operand muxes",
+            "m_is": "issue: step metadata",
             "acc": "accumulator: the tree's last levels + bias / accumulate add",
-            "fit": "fit (wrap or saturate) and ReLU",
+            "fa": "accumulator: the tree's last levels + bias / accumulate add",
+            "fit": "fit (wrap or saturate) and ReLU", "fv": "fit (wrap or saturate) and ReLU",
             "rq": "rounding shift (variable) and saturation",
             "rq_acc": "rounding shift (variable) and saturation",
+            "lanes": "rounding shift (variable) and saturation",
             "word0": "output word", "word1": "output word", "push0": "output word",
-            "push1": "output word"}
+            "push1": "output word", "rg": "output word",
+            "wmem": "weight, bias and shift RAMs (write port)",
+            "bmem": "weight, bias and shift RAMs (write port)",
+            "smem": "weight, bias and shift RAMs (write port)"}
+_TREE = re.compile(r"g_plain\.g_lv\[(\d+)\]\.g_p\[\d+\]\.g_i\[\d+\]\.(g_sum\.[ab]|v)")
+
+
+def _tree_stage(level: int, tree_k: int) -> str:
+    return ("products (weight x activation)" if level == 0 else
+            f"adder tree, levels {level - tree_k + 1}-{level}")
 
 
 def stage_of(name: str, lanes: int, tree_k: int) -> str:
-    """The pipeline stage of a register of hwsr_mac (``tr[i]``: level ``i // lanes``)."""
+    """The pipeline stage of a register of hwsr_mac (``tr[i]``: level ``i // lanes``; a
+    tree register is named by a wire it drives: its level's ``v`` or a later level's
+    ``a``/``b``, the register being the last one at or below that level)."""
     name = re.sub(r"^\$abc\$\d+\$", "", name)
     tree = re.fullmatch(r"tr\[(\d+)\]", name)
     if tree:
-        r = int(tree.group(1)) // lanes
-        return ("products (weight x activation)" if r == 0 else
-                f"adder tree, levels {(r - 1) * tree_k + 1}-{r * tree_k}")
+        return _tree_stage(int(tree.group(1)) // lanes * tree_k, tree_k)
+    lv = _TREE.fullmatch(name)
+    if lv:
+        # registers sit every tree_k levels; an odd element rides on through the levels
+        level = int(lv.group(1)) - (lv.group(2) != "v")
+        return _tree_stage(level // tree_k * tree_k, tree_k)
     if "u_f" in name:
         return "output FIFO"
     if name.startswith(("m_", "g_mtr", "$auto$", "tr")):
         return ""  # metadata shift registers (no logic) and unnamed partial sums
-    return STAGE_OF.get(name.split("[")[0], "other")
+    last = name.rsplit(".", 1)[-1] if name.startswith("g_") else name
+    return STAGE_OF.get(last.split("[")[0], "other")
 
 
 def synth_markdown(e: dict[str, Any], doc: dict[str, Any]) -> str:
@@ -401,6 +423,10 @@ def depth_markdown(d: dict[str, Any], doc: dict[str, Any]) -> str:
              f"largest equals `ltp -noff`'s {d['ltp']}):", "",
              "| pipeline stage (registers it ends in) | gate levels |", "|---|---:|"]
     lines += [f"| {st} | {depth} |" for st, depth in sorted(stages.items(), key=lambda kv: -kv[1])]
+    other = sorted(n for n in d["depths"] if stage_of(n, d["pe"] * d["simd"], d["tree_k"])
+                   == "other")
+    if other:  # a register this table cannot place: named, so the table is read with care
+        lines += ["", "Registers of no known stage: " + ", ".join(f"`{n}`" for n in other)]
     return "\n".join(lines + ([f"\nNote: {doc['note']}."] if doc.get("note") else [])) + "\n"
 
 
