@@ -22,8 +22,8 @@ from hwsr.program import EngineProgram
 from hwsr.rtl.design import ConvDesign, EngineDesign, RtlError, StageDesign
 
 TREE_K = 2  # a pipeline register every TREE_K adder-tree levels
-# Registers of one step outside the adder tree: issue, products, accumulator, fit and ReLU,
-# rounding shift, output word; the FIFO's write is the last.
+# Registers of one step outside the adder tree: issue, products, accumulator, fit with ReLU
+# and the rounding addend, shift, output word; the FIFO's write is the last.
 STEP_REGISTERS = 7
 ROM_DIR = "rom"
 WR_DATA_BITS = 32  # the load port's data word: one 32-bit slice of a memory word per write

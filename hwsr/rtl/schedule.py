@@ -24,7 +24,8 @@ from hwsr.rtl.fold import TREE_K, FoldedUnit
 from hwsr.spec import EngineSpec
 
 # hwsr_mac: cycles from a pixel's last issue to its word being pushed (the push register
-# visible): issue, products, accumulator, fit, rounding shift, output word, + tree registers
+# visible): issue, products, accumulator, fit (+ rounding addend), shift, output word, + tree
+# registers
 PUSH_AFTER_ISSUE = 6
 
 

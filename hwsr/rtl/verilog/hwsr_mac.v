@@ -367,19 +367,30 @@ module hwsr_mac #(
             wire signed [ACC_BITS-1:0] sat = (acc > $signed(AMAX)) ? AMAX[ACC_BITS-1:0]
                 : (acc < $signed(AMIN)) ? AMIN[ACC_BITS-1:0] : acc[ACC_BITS-1:0];
             wire signed [ACC_BITS-1:0] fa = (ACC_SAT != 0) ? sat : acc[ACC_BITS-1:0];
+            // ... and, in the same stage, the rounding addend of a right shift (the rounding
+            // shift's add, a stage before its shift: the two would not fit one stage)
+            wire signed [ACC_BITS-1:0] fr = (RELU != 0 && fa[ACC_BITS-1]) ? {ACC_BITS{1'b0}} : fa;
+            wire signed [VW-1:0] frv = {{(VW-ACC_BITS){fr[ACC_BITS-1]}}, fr};
+            wire signed [7:0] sha = m_ac[19 + gp*8 +: 8];
+            wire signed [31:0] shai = {{24{sha[7]}}, sha};
             reg  signed [ACC_BITS-1:0] fit;
+            reg  signed [VW-1:0] fit_r;  // fit + the addend (fit itself for a left shift)
             always @(posedge clk)
-                if (m_ac[0] && m_ac[1]) fit <= (RELU != 0 && fa[ACC_BITS-1]) ? {ACC_BITS{1'b0}} : fa;
+                if (m_ac[0] && m_ac[1]) begin
+                    fit <= fr;
+                    fit_r <= (shai > 0) ? frv + hwsr_round_addend(frv, (shai > ACC_BITS + 1)
+                                                                      ? ACC_BITS + 1 : shai)
+                                        : frv;
+                end
             // rounding shift by the channel's shift (a negative one shifts left), saturation
             wire signed [7:0] sh = m_ft[18 + gp*8 +: 8];
             wire signed [31:0] shi = {{24{sh[7]}}, sh};
-            wire signed [VW-1:0] fv = {{(VW-ACC_BITS){fit[ACC_BITS-1]}}, fit};
             reg  signed [VW-1:0] q;
             always @* begin
                 if (shi > 0)
-                    q = hwsr_round_shift(fv, (shi > ACC_BITS + 1) ? ACC_BITS + 1 : shi);
+                    q = fit_r >>> ((shi > ACC_BITS + 1) ? ACC_BITS + 1 : shi);
                 else
-                    q = fv <<< ((-shi > OUT_BITS) ? OUT_BITS : -shi);
+                    q = fit_r <<< ((-shi > OUT_BITS) ? OUT_BITS : -shi);
                 if (q > $signed(OMAX)) q = OMAX;
                 if (q < $signed(OMIN)) q = OMIN;
             end
