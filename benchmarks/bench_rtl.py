@@ -32,7 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hwsr.folding import fold_plan, full_plan, rom_bits
+from hwsr.folding import FoldPlan, fold_plan, full_plan, rom_bits
 from hwsr.golden import write_golden
 from hwsr.report import engine_report
 from hwsr.rtl.cosim import cosim
@@ -408,7 +408,18 @@ def synth_markdown(e: dict[str, Any], doc: dict[str, Any]) -> str:
              f"| {e['data_multipliers']:,} | {doc['plan_multipliers']:,} | "
              f"{e['other_multipliers']:,} | {e['cells']:,} | {e['flip_flop_bits']:,} | "
              f"{e['memory_bits']:,} |"]
+    if doc.get("model_memory_bits") is not None:
+        m = doc["model_memory_bits"]
+        lines += ["", f"Memory bits as `hwsr rtl` counts them (`folded_memory`: line buffers, "
+                  f"delay lines, output FIFOs, weight/bias/shift codes, RAM padding): {m:,} "
+                  f"({'equal' if m == e['memory_bits'] else 'DIFFER'})."]
     return "\n".join(lines + ([f"\nNote: {doc['note']}."] if doc.get("note") else [])) + "\n"
+
+
+def model_memory_bits(program: Any, plan: FoldPlan, max_width: int) -> int:
+    """``folded_memory``'s total for the engine ``engine_synthesis`` builds."""
+    design = engine_design(program, max_width)
+    return folded_memory(design, folded_units(plan, design)).total_bits
 
 
 def depth_markdown(d: dict[str, Any], doc: dict[str, Any]) -> str:
@@ -445,6 +456,7 @@ def main_synth(kind: str, unit: str, max_width: int) -> None:
     if kind == "engine":
         e = asdict(engine_synthesis(program, plan, max_width))
         doc["note"] = _load_note(load0)
+        doc["model_memory_bits"] = model_memory_bits(program, plan, max_width)
         (OUT / "rtl-synth.json").write_text(json.dumps(doc | {"engine": e}, indent=1) + "\n")
         text = synth_markdown(e, doc)
         write_section(SYNTH_TITLE, text)
