@@ -48,11 +48,11 @@ def test_yosys_memory_bits_equal_the_model(shared: bool) -> None:
 def test_hwsr_s_terms() -> None:
     """hwsr-s, shared 2048-MAC plan: line buffers + residual and the codes are hwsr report's
     and rom_bits; the rest is a constant 16,796 bits (yosys 0.23 counted 192,236 $mem_v2 bits
-    at MAXW 32 and 240,876 at 64: the totals below)."""
+    at MAXW 32, 240,876 at 64 and 2,089,196 at 1280: the totals below)."""
     program = load_program(ROOT / "golden/hwsr-s/program.npz")
     spec = program.net2.spec
     plan = fold_plan(spec, spec.budget, shared=True, dual=True)
-    for width, yosys_bits in ((32, 192_236), (64, 240_876), (1280, None)):
+    for width, yosys_bits in ((32, 192_236), (64, 240_876), (1280, 2_089_196)):
         design = engine_design(program, width)
         mem = folded_memory(design, folded_units(plan, design))
         assert mem.linebuffer_bits + mem.residual_bits == \
@@ -60,8 +60,7 @@ def test_hwsr_s_terms() -> None:
         assert mem.weight_bits == rom_bits(spec)
         assert (mem.delay_extra_bits, mem.fifo_bits, mem.group_padding_bits,
                 mem.slice_padding_bits) == (1968, 10300, 2928, 1600)
-        if yosys_bits is not None:
-            assert mem.total_bits == yosys_bits
+        assert mem.total_bits == yosys_bits
 
 
 def test_hwsr_rtl_prints_every_memory() -> None:
