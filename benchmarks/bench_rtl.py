@@ -144,7 +144,6 @@ def bench_folded(program: Any, synth_unit: str, tmp: Path) -> dict[str, Any]:
     """Plans, yosys per unit, one unit's logic depth, an Icarus run of the folded engine."""
     spec = program.net2.spec
     lb = engine_report(spec).linebuffer_bits
-    design = engine_design(program, spec.budget.width)
     plans = []
     for macs in (2048, 1024):
         b = Budget(macs=macs)
@@ -154,7 +153,7 @@ def bench_folded(program: Any, synth_unit: str, tmp: Path) -> dict[str, Any]:
             # folded: every memory of the emitted engine (yosys's $mem_v2 bits); full: the
             # report's line buffers + the codes (its ROMs are shaped by yosys, data-dependent)
             mem = (lb + rom_bits(spec) if p.full else
-                   folded_memory(design, folded_units(p, design)).total_bits)
+                   model_memory_bits(program, p, spec.budget.width))
             plans.append({"macs": macs, "engine": label, "multipliers": p.multipliers,
                           "cycles_per_pixel": p.cycles_per_pixel, "realtime": p.realtime,
                           "memory_bits": mem})
@@ -351,24 +350,20 @@ SYNTH_TITLE = "Whole-engine synthesis"
 DEPTH_TITLE = "Logic depth per pipeline stage of a MAC unit"
 # hwsr_mac's registers by pipeline stage. After abc a register is named by a wire it drives,
 # so a stage's registers go by their own names or by their readers' (rq: lanes; acc: fa).
-STAGE_OF = {"busy": "sequencer", "sel": "sequencer", "turn": "sequencer", "g": "sequencer",
-            "j": "sequencer", "fly0": "sequencer (credit)", "fly1": "sequencer (credit)",
-            "wa": "issue: weight address", "wq": "issue: weight word",
-            "xq": "issue: operand muxes", "x": "issue: operand muxes",
-            "m_is": "issue: step metadata",
-            "acc": "accumulator: the tree's last levels + bias / accumulate add",
-            "fa": "accumulator: the tree's last levels + bias / accumulate add",
-            "fit": "fit (wrap or saturate), ReLU, the rounding addend",
-            "fv": "fit (wrap or saturate), ReLU, the rounding addend",
-            "fit_r": "fit (wrap or saturate), ReLU, the rounding addend",
-            "rq": "shift (variable) and saturation",
-            "rq_acc": "shift (variable) and saturation",
-            "lanes": "shift (variable) and saturation",
-            "word0": "output word", "word1": "output word", "push0": "output word",
-            "push1": "output word", "rg": "output word",
-            "wmem": "weight, bias and shift RAMs (write port)",
-            "bmem": "weight, bias and shift RAMs (write port)",
-            "smem": "weight, bias and shift RAMs (write port)"}
+_STAGE_NAMES = {
+    "sequencer": ("busy", "sel", "turn", "g", "j"),
+    "sequencer (credit)": ("fly0", "fly1"),
+    "issue: weight address": ("wa",),
+    "issue: weight word": ("wq",),
+    "issue: operand muxes": ("xq", "x"),
+    "issue: step metadata": ("m_is",),
+    "accumulator: the tree's last levels + bias / accumulate add": ("acc", "fa"),
+    "fit (wrap or saturate), ReLU, the rounding addend": ("fit", "fit_r"),
+    "shift (variable) and saturation": ("rq", "rq_acc", "lanes"),
+    "output word": ("word0", "word1", "push0", "push1", "rg"),
+    "weight, bias and shift RAMs (write port)": ("wmem", "bmem", "smem"),
+}
+STAGE_OF = {name: stage for stage, names in _STAGE_NAMES.items() for name in names}
 _TREE = re.compile(r"g_plain\.g_lv\[(\d+)\]\.g_p\[\d+\]\.g_i\[\d+\]\.(g_sum\.[ab]|v)")
 
 

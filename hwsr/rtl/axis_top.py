@@ -187,11 +187,12 @@ def render_axis_top(design: EngineDesign, raster: bool = True, source: str = "",
         f"\n    {p.direction:<6} wire {f'[{p.bits - 1}:0] ' if p.bits > 1 else ''}{p.name},"
         for p in ports)
     extra_conns = "".join(f"\n        .{p.name}({p.name})," for p in ports)
+    rom = rom_dir_param(wr_addr_bits)
     return _TOP.format(source=source or "-", out_doc=out_doc, maxw=design.max_width,
                        out_msb=w - 1, r=r, raster=int(on), out_w=w,
                        extra_ports=extra_ports, extra_conns=extra_conns,
-                       rom_param=',\n    parameter ROM_DIR = "rom/"' if rom_dir_param(wr_addr_bits) else "",
-                       rom_pass=", .ROM_DIR(ROM_DIR)" if rom_dir_param(wr_addr_bits) else "")
+                       rom_param=',\n    parameter ROM_DIR = "rom/"' if rom else "",
+                       rom_pass=", .ROM_DIR(ROM_DIR)" if rom else "")
 
 
 def leaf_texts() -> dict[str, str]:
